@@ -1,1 +1,34 @@
-//! placeholder
+//! The mnemo engine: the library every front end (CLI, server, MCP) calls.
+//!
+//! [`Engine`] owns a [`Store`](mnemo_core::Store) and a clock and implements the
+//! operations of a memory layer on top of it: recording turns, remembering (with
+//! key-based supersession), recalling with an explainable score, editing, forgetting,
+//! restoring, and lossless export/import. It knows nothing of terminals, flags or HTTP.
+//!
+//! ```no_run
+//! use mnemo_engine::{Engine, EngineSettings, NewMemory};
+//! use mnemo_core::{Actor, Scope};
+//!
+//! let engine = Engine::open_sqlite("memory.db".as_ref(), EngineSettings::default())?;
+//! let scope = Scope::user("alex");
+//! engine.remember(&scope, NewMemory::keyed("user_name", "Alex"), Actor::Cli)?;
+//! let hits = engine.recall(&scope, &"what is my name".into())?;
+//! assert_eq!(hits[0].memory.content, "Alex");
+//! # Ok::<(), mnemo_core::Error>(())
+//! ```
+
+mod engine;
+pub mod keyvalue;
+mod memories;
+mod recall;
+mod settings;
+pub mod tokens;
+mod transfer;
+
+pub use engine::Engine;
+pub use memories::{MemoryEdit, MemoryView, NewMemory, RememberOutcome};
+pub use recall::{RecallHit, RecallQuery, ScoreParts};
+pub use settings::{EngineSettings, ForgettingPolicy, RankingWeights};
+pub use transfer::ImportSummary;
+
+pub use mnemo_core as core;

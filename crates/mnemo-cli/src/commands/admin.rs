@@ -1,0 +1,65 @@
+//! `stats` and `config`.
+
+use anyhow::Result;
+use mnemo_engine::Engine;
+
+use crate::cli::ConfigArgs;
+use crate::config::{Config, DEFAULT_CONFIG};
+use crate::output::Out;
+
+pub fn stats(engine: &Engine, cfg: &Config) -> Result<()> {
+    let s = engine.stats()?;
+    let mut out = Out::new();
+    if cfg.json {
+        out.json(&s)?;
+    } else {
+        out.line(format!(
+            "database:  {} ({} KiB, schema v{})",
+            cfg.db.display(),
+            s.db_bytes / 1024,
+            s.schema_version
+        ))?;
+        out.line(format!("users:     {}", s.users))?;
+        out.line(format!("sessions:  {}", s.sessions))?;
+        out.line(format!("turns:     {}", s.turns))?;
+        out.line(format!(
+            "memories:  {} current, {} in all",
+            s.memories_current, s.memories_total
+        ))?;
+        out.line(format!("history:   {} events", s.history_events))?;
+        out.line(format!("topics:    {}", s.topics))?;
+        out.line(format!("summaries: {}", s.summaries))?;
+    }
+    out.flush()
+}
+
+pub fn config(a: &ConfigArgs, cfg: &Config) -> Result<()> {
+    let mut out = Out::new();
+    if a.paths || cfg.json {
+        let v = serde_json::json!({
+            "config": cfg.config_path,
+            "config_exists": cfg.config_path.exists(),
+            "db": cfg.db,
+            "user": cfg.user,
+            "agent": cfg.agent,
+        });
+        if cfg.json {
+            out.json(&v)?;
+        } else {
+            out.line(format!(
+                "config: {}{}",
+                cfg.config_path.display(),
+                if cfg.config_path.exists() {
+                    ""
+                } else {
+                    " (not present; defaults apply)"
+                }
+            ))?;
+            out.line(format!("db:     {}", cfg.db.display()))?;
+            out.line(format!("user:   {}", cfg.user))?;
+        }
+    } else {
+        out.raw().write_all(DEFAULT_CONFIG.as_bytes())?;
+    }
+    out.flush()
+}

@@ -1,0 +1,106 @@
+//! The conversation log: `log`, `sessions`, `turn add`.
+
+use std::io::Read;
+
+use anyhow::{Context, Result};
+use mnemo_core::{ids, NewTurn, TurnFilter};
+use mnemo_engine::Engine;
+use serde_json::Value;
+
+use super::{date, scope};
+use crate::cli::{LogArgs, SessionsArgs, TurnAddArgs, TurnCommand};
+use crate::config::Config;
+use crate::output::{self, Out};
+
+pub fn log(engine: &Engine, cfg: &Config, a: LogArgs) -> Result<()> {
+    let session_id = match &a.session {
+        Some(s) => Some(engine.session(&cfg.user, s)?.id),
+        None => None,
+    };
+    let filter = TurnFilter {
+        scope: Some(scope(cfg)),
+        include_user_wide: true,
+        session_id,
+        newest_first: a.limit.is_some(),
+        limit: a.limit,
+        ..Default::default()
+    };
+    let mut turns = engine.turns(&filter)?;
+    if filter.newest_first {
+        turns.reverse();
+    }
+    let mut out = Out::new();
+    if cfg.json {
+        out.json(&turns)?;
+    } else if turns.is_empty() {
+        out.line("no turns")?;
+    } else {
+        for t in &turns {
+            out.line(output::turn_line(t))?;
+        }
+    }
+    out.flush()
+}
+
+pub fn sessions(engine: &Engine, cfg: &Config, a: SessionsArgs) -> Result<()> {
+    let sessions = engine.sessions(&scope(cfg), a.limit)?;
+    let mut out = Out::new();
+    if cfg.json {
+        out.json(&sessions)?;
+    } else if sessions.is_empty() {
+        out.line("no sessions")?;
+    } else {
+        for s in &sessions {
+            let filter = TurnFilter {
+                session_id: Some(s.id.clone()),
+                ..Default::default()
+            };
+            let n = engine.turns(&filter)?.len();
+            out.line(output::session_line(s, n))?;
+        }
+    }
+    out.flush()
+}
+
+pub fn turn(engine: &Engine, cfg: &Config, cmd: TurnCommand) -> Result<()> {
+    match cmd {
+        TurnCommand::Add(a) => turn_add(engine, cfg, a),
+    }
+}
+
+fn turn_add(engine: &Engine, cfg: &Config, a: TurnAddArgs) -> Result<()> {
+    let content = if a.text == ["-"] {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("reading the turn from stdin")?;
+        s
+    } else {
+        a.text.join(" ")
+    };
+    let session_id = match a.session {
+        // An existing session may be named by prefix; anything else starts a new session.
+        Some(s) => engine.session(&cfg.user, &s).map(|s| s.id).unwrap_or(s),
+        None => engine.new_session_id(),
+    };
+    let turn = engine.add_turn(NewTurn {
+        scope: scope(cfg),
+        session_id,
+        role: a.role.parse()?,
+        content,
+        created_at: date(a.at.as_deref())?,
+        meta: Value::Null,
+    })?;
+    let mut out = Out::new();
+    if cfg.json {
+        out.json(&turn)?;
+    } else {
+        out.line(format!(
+            "session {} turn {} ({} tokens)",
+            ids::short(&turn.session_id),
+            turn.seq,
+            turn.tokens
+        ))?;
+    }
+    out.flush()
+}

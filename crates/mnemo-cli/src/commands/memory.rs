@@ -1,0 +1,274 @@
+//! `remember`, `recall`, `list`, `show`, `edit`, `forget`, `restore`.
+
+use std::io::IsTerminal;
+
+use anyhow::{bail, Context, Result};
+use mnemo_core::{ids, Actor, MemoryFilter, TimeView};
+use mnemo_engine::{keyvalue, Engine, MemoryEdit, NewMemory, RecallQuery, RememberOutcome};
+
+use super::{date, kinds, scope};
+use crate::cli::{EditArgs, ForgetArgs, ListArgs, RecallArgs, RememberArgs};
+use crate::config::Config;
+use crate::output::{self, Out};
+
+pub fn remember(engine: &Engine, cfg: &Config, a: RememberArgs) -> Result<()> {
+    let text = a.text.join(" ");
+    let mut new = if a.key.is_none() && !a.literal && keyvalue::looks_like_key_value(&text) {
+        let (k, v) = keyvalue::parse(&text)?;
+        NewMemory::keyed(k, v)
+    } else {
+        let mut n = NewMemory::text(text);
+        n.key = a.key;
+        if n.key.is_some() {
+            n.kind = mnemo_core::Kind::Fact;
+        }
+        n
+    };
+    if let Some(k) = a.kind {
+        new.kind = k.parse()?;
+    }
+    new.topic = a.topic;
+    if let Some(s) = a.salience {
+        new.salience = s;
+    }
+    new.pinned = a.pin;
+    new.expires_at = date(a.expires.as_deref())?;
+    new.session_id = a.session;
+    let outcome = engine.remember(&scope(cfg), new, Actor::Cli)?;
+    let mut out = Out::new();
+    if cfg.json {
+        out.json(&outcome)?;
+    } else {
+        let m = outcome.memory();
+        let what = match &outcome {
+            RememberOutcome::Added { .. } => "remembered".to_string(),
+            RememberOutcome::Superseded { previous, .. } => {
+                format!(
+                    "updated (replaces {}: {})",
+                    ids::short(&previous.id),
+                    previous.content
+                )
+            }
+            RememberOutcome::Unchanged { .. } => "already known, nothing changed".to_string(),
+        };
+        out.line(format!("{} {what}", ids::short(&m.id)))?;
+    }
+    out.flush()
+}
+
+pub fn recall(engine: &Engine, cfg: &Config, a: RecallArgs) -> Result<()> {
+    let query = RecallQuery {
+        text: a.query.join(" "),
+        limit: a.limit,
+        kinds: kinds(&a.kind)?,
+        topic: a.topic,
+        session_id: None,
+        view: date(a.as_of.as_deref())?.map_or(TimeView::Current, TimeView::AsOf),
+        touch: true,
+    };
+    let hits = engine.recall(&scope(cfg), &query)?;
+    let mut out = Out::new();
+    if cfg.json {
+        out.json(&hits)?;
+    } else if hits.is_empty() {
+        out.line("no matching memories")?;
+    } else {
+        for h in &hits {
+            out.line(format!(
+                "{:.3}  {}",
+                h.score,
+                output::memory_line(&h.memory)
+            ))?;
+            if a.explain {
+                let p = &h.parts;
+                out.line(format!(
+                    "       relevance {:.3} (bm25 {:.3})  salience {:.3}  recency {:.3}  pinned {:.0}",
+                    p.relevance, p.bm25, p.salience, p.recency, p.pinned
+                ))?;
+            }
+        }
+    }
+    out.flush()
+}
+
+pub fn list(engine: &Engine, cfg: &Config, a: ListArgs) -> Result<()> {
+    let mut filter = MemoryFilter::scope(scope(cfg));
+    filter.kinds = kinds(&a.kind)?;
+    filter.topic = a.topic;
+    filter.key = a.key.map(|k| keyvalue::valid_key(&k)).transpose()?;
+    filter.session_id = a.session;
+    filter.limit = a.limit;
+    filter.view = match (a.all, date(a.as_of.as_deref())?) {
+        (true, _) => TimeView::All,
+        (false, Some(t)) => TimeView::AsOf(t),
+        (false, None) => TimeView::Current,
+    };
+    let memories = engine.list(&filter)?;
+    let mut out = Out::new();
+    if cfg.json {
+        out.json(&memories)?;
+    } else if memories.is_empty() {
+        out.line("no memories")?;
+    } else {
+        for m in &memories {
+            out.line(output::memory_line(m))?;
+        }
+    }
+    out.flush()
+}
+
+pub fn show(engine: &Engine, cfg: &Config, id: &str) -> Result<()> {
+    let view = engine.show(&cfg.user, id)?;
+    let mut out = Out::new();
+    if cfg.json {
+        out.json(&view)?;
+        return out.flush();
+    }
+    output::memory_detail(&mut out, &view.memory, view.current)?;
+    out.line("history:")?;
+    for h in &view.history {
+        out.line(format!("  {}", output::history_line(h)))?;
+    }
+    if !view.sources.is_empty() {
+        out.line("from turns:")?;
+        for t in &view.sources {
+            out.line(format!("  {}", output::turn_line(t)))?;
+        }
+    }
+    out.flush()
+}
+
+pub fn edit(engine: &Engine, cfg: &Config, a: EditArgs) -> Result<()> {
+    let mut edit = MemoryEdit {
+        content: a.text,
+        kind: a.kind.map(|k| k.parse()).transpose()?,
+        key: a.key.map(|k| Some(k).filter(|k| !k.trim().is_empty())),
+        topic: a.topic.map(|t| Some(t).filter(|t| !t.trim().is_empty())),
+        salience: a.salience,
+        pinned: if a.pin {
+            Some(true)
+        } else if a.unpin {
+            Some(false)
+        } else {
+            None
+        },
+        expires_at: if a.no_expiry {
+            Some(None)
+        } else {
+            date(a.expires.as_deref())?.map(Some)
+        },
+        reason: a.reason,
+    };
+    if edit.is_empty() {
+        let current = engine.show(&cfg.user, &a.id)?.memory.content;
+        match edit_in_editor(&current)? {
+            Some(text) => edit.content = Some(text),
+            None => bail!("the text was not changed; nothing to do"),
+        }
+    }
+    let m = engine.edit(&cfg.user, &a.id, edit, Actor::Cli)?;
+    let mut out = Out::new();
+    if cfg.json {
+        out.json(&m)?;
+    } else {
+        out.line(format!("{} updated", ids::short(&m.id)))?;
+    }
+    out.flush()
+}
+
+/// Opens `$VISUAL`/`$EDITOR` on the text; `None` when it came back unchanged.
+fn edit_in_editor(current: &str) -> Result<Option<String>> {
+    if !std::io::stdin().is_terminal() {
+        bail!("no change given; pass the new text (`mnemo edit ID \"new text\"`) or an option such as --topic");
+    }
+    let editor = std::env::var("VISUAL")
+        .or_else(|_| std::env::var("EDITOR"))
+        .unwrap_or_else(|_| "vi".into());
+    let dir = std::env::temp_dir().join(format!("mnemo-edit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("memory.txt");
+    std::fs::write(&path, current)?;
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(&path)
+        .status()
+        .with_context(|| format!("cannot start editor `{editor}`; set $EDITOR"))?;
+    let text = std::fs::read_to_string(&path)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    if !status.success() {
+        bail!("the editor exited with {status}; nothing changed");
+    }
+    let text = text.trim().to_string();
+    Ok((text != current.trim()).then_some(text))
+}
+
+pub fn forget(engine: &Engine, cfg: &Config, a: ForgetArgs) -> Result<()> {
+    let Some(id) = a.id else {
+        return forget_user(engine, cfg, a.yes);
+    };
+    let m = engine.forget(&cfg.user, &id, a.purge, a.reason, Actor::Cli)?;
+    let mut out = Out::new();
+    if cfg.json {
+        out.json(&serde_json::json!({ "forgotten": m.id, "purged": a.purge }))?;
+    } else if a.purge {
+        out.line(format!("{} removed for good", ids::short(&m.id)))?;
+    } else {
+        out.line(format!(
+            "{} forgotten (`mnemo restore {}` brings it back)",
+            ids::short(&m.id),
+            ids::short(&m.id)
+        ))?;
+    }
+    out.flush()
+}
+
+fn forget_user(engine: &Engine, cfg: &Config, yes: bool) -> Result<()> {
+    if !cfg.user_explicit {
+        bail!(
+            "give a memory id to forget, or --user USER (no id) to delete everything of that user"
+        );
+    }
+    if !yes
+        && !confirm(&format!(
+            "Delete ALL memories, turns and history of user `{}`? [y/N] ",
+            cfg.user
+        ))?
+    {
+        bail!("nothing deleted");
+    }
+    let report = engine.forget_user(&cfg.user)?;
+    let mut out = Out::new();
+    if cfg.json {
+        out.json(&report)?;
+    } else {
+        out.line(format!(
+            "removed user `{}`: {} sessions, {} turns, {} memories, {} history events, {} topics, {} summaries",
+            cfg.user, report.sessions, report.turns, report.memories, report.history, report.topics, report.summaries
+        ))?;
+    }
+    out.flush()
+}
+
+/// Asks on the terminal; refuses (with how to skip the question) when stdin is not one.
+fn confirm(question: &str) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!("refusing to delete without confirmation; add --yes");
+    }
+    eprint!("{question}");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+pub fn restore(engine: &Engine, cfg: &Config, id: &str) -> Result<()> {
+    let m = engine.restore(&cfg.user, id, Actor::Cli)?;
+    let mut out = Out::new();
+    if cfg.json {
+        out.json(&m)?;
+    } else {
+        out.line(format!("{} restored", ids::short(&m.id)))?;
+    }
+    out.flush()
+}

@@ -1,0 +1,244 @@
+//! Configuration, layered: built-in defaults, then the TOML file, then `MNEMO_*`
+//! environment variables, then command-line flags (each layer overrides the one before).
+//! `mnemo config` prints [`DEFAULT_CONFIG`], a commented file to start from.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use mnemo_engine::EngineSettings;
+use serde::Deserialize;
+
+use crate::cli::GlobalArgs;
+
+/// The commented default config printed by `mnemo config`.
+pub const DEFAULT_CONFIG: &str = include_str!("default_config.toml");
+
+/// The config file's shape.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    pub db: Option<PathBuf>,
+    pub user: Option<String>,
+    pub agent: Option<String>,
+    pub engine: EngineSettings,
+}
+
+/// The resolved configuration a command runs with.
+#[derive(Debug)]
+pub struct Config {
+    pub db: PathBuf,
+    pub user: String,
+    /// Whether the user came from `--user` (some destructive commands insist on it).
+    pub user_explicit: bool,
+    pub agent: Option<String>,
+    pub engine: EngineSettings,
+    pub config_path: PathBuf,
+    pub json: bool,
+}
+
+/// Environment lookup, injectable for tests.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+impl Config {
+    /// Resolves the configuration from flags, the environment and the config file.
+    pub fn load(flags: &GlobalArgs, env: Env) -> Result<Config> {
+        let config_path = flags
+            .config
+            .clone()
+            .or_else(|| env("MNEMO_CONFIG").map(PathBuf::from))
+            .unwrap_or_else(|| default_config_path(env));
+        let file = read_file(&config_path, flags.config.is_some())?;
+        let mut engine = file.engine;
+        if let Some(v) = env("MNEMO_RECALL_LIMIT") {
+            engine.recall_limit = v
+                .parse()
+                .with_context(|| format!("MNEMO_RECALL_LIMIT=`{v}` is not a whole number"))?;
+        }
+        let db = flags
+            .db
+            .clone()
+            .or_else(|| env("MNEMO_DB").map(PathBuf::from))
+            .or(file.db.map(|p| expand_home(&p, env)))
+            .unwrap_or_else(|| default_db_path(env));
+        let user = flags
+            .user
+            .clone()
+            .or_else(|| env("MNEMO_USER"))
+            .or(file.user)
+            .or_else(|| env("USER"))
+            .unwrap_or_else(|| "default".to_string());
+        let agent = flags
+            .agent
+            .clone()
+            .or_else(|| env("MNEMO_AGENT"))
+            .or(file.agent);
+        Ok(Config {
+            db,
+            user,
+            user_explicit: flags.user.is_some(),
+            agent,
+            engine,
+            config_path,
+            json: flags.json,
+        })
+    }
+}
+
+/// Reads and parses the config file; a missing file is fine unless it was named by a flag.
+fn read_file(path: &Path, required: bool) -> Result<FileConfig> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+            return Ok(FileConfig::default())
+        }
+        Err(e) => bail!("cannot read config file {}: {e}", path.display()),
+    };
+    toml::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "config file {} is not valid: {e}\nhint: `mnemo config` prints a valid commented example",
+            path.display()
+        )
+    })
+}
+
+fn home(env: Env) -> PathBuf {
+    env("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn expand_home(p: &Path, env: Env) -> PathBuf {
+    match p.strip_prefix("~") {
+        Ok(rest) => home(env).join(rest),
+        Err(_) => p.to_path_buf(),
+    }
+}
+
+/// `$XDG_CONFIG_HOME/mnemo/config.toml`, else `~/.config/mnemo/config.toml`.
+pub fn default_config_path(env: Env) -> PathBuf {
+    xdg(env, "XDG_CONFIG_HOME", ".config")
+        .join("mnemo")
+        .join("config.toml")
+}
+
+/// `$XDG_DATA_HOME/mnemo/mnemo.db`, else `~/.local/share/mnemo/mnemo.db`.
+pub fn default_db_path(env: Env) -> PathBuf {
+    xdg(env, "XDG_DATA_HOME", ".local/share")
+        .join("mnemo")
+        .join("mnemo.db")
+}
+
+fn xdg(env: Env, var: &str, fallback: &str) -> PathBuf {
+    env(var)
+        .filter(|v| Path::new(v).is_absolute())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home(env).join(fallback))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn flags() -> GlobalArgs {
+        GlobalArgs {
+            db: None,
+            user: None,
+            agent: None,
+            config: None,
+            json: false,
+        }
+    }
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn layers_apply_in_order_defaults_file_env_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("c.toml");
+        std::fs::write(
+            &cfg,
+            "user = \"file-user\"\ndb = \"~/f.db\"\n[engine]\nrecall_limit = 3\n",
+        )
+        .unwrap();
+        let cfg_s = cfg.to_str().unwrap();
+        let env = env_of(&[("HOME", "/h"), ("USER", "sys"), ("MNEMO_CONFIG", cfg_s)]);
+        let c = Config::load(&flags(), &env).unwrap();
+        assert_eq!(
+            (
+                c.user.as_str(),
+                c.db.to_str().unwrap(),
+                c.engine.recall_limit
+            ),
+            ("file-user", "/h/f.db", 3)
+        );
+
+        let env = env_of(&[
+            ("HOME", "/h"),
+            ("MNEMO_CONFIG", cfg_s),
+            ("MNEMO_USER", "env-user"),
+            ("MNEMO_DB", "/e.db"),
+            ("MNEMO_RECALL_LIMIT", "7"),
+        ]);
+        let c = Config::load(&flags(), &env).unwrap();
+        assert_eq!(
+            (
+                c.user.as_str(),
+                c.db.to_str().unwrap(),
+                c.engine.recall_limit
+            ),
+            ("env-user", "/e.db", 7)
+        );
+
+        let mut f = flags();
+        f.user = Some("flag-user".into());
+        f.db = Some("/f.db".into());
+        let c = Config::load(&f, &env).unwrap();
+        assert_eq!(
+            (c.user.as_str(), c.db.to_str().unwrap()),
+            ("flag-user", "/f.db")
+        );
+        assert!(c.user_explicit);
+    }
+
+    #[test]
+    fn defaults_follow_xdg_and_user() {
+        let env = env_of(&[("HOME", "/h"), ("USER", "sys")]);
+        let c = Config::load(&flags(), &env).unwrap();
+        assert_eq!(c.db, PathBuf::from("/h/.local/share/mnemo/mnemo.db"));
+        assert_eq!(c.config_path, PathBuf::from("/h/.config/mnemo/config.toml"));
+        assert_eq!(c.user, "sys");
+        let env = env_of(&[("HOME", "/h"), ("XDG_DATA_HOME", "/x")]);
+        assert_eq!(
+            Config::load(&flags(), &env).unwrap().db,
+            PathBuf::from("/x/mnemo/mnemo.db")
+        );
+    }
+
+    #[test]
+    fn bad_files_and_values_explain_themselves() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("c.toml");
+        std::fs::write(&cfg, "usr = 1\n").unwrap();
+        let env = env_of(&[("MNEMO_CONFIG", cfg.to_str().unwrap())]);
+        let e = Config::load(&flags(), &env).unwrap_err().to_string();
+        assert!(e.contains("not valid") && e.contains("mnemo config"), "{e}");
+        let env = env_of(&[("MNEMO_RECALL_LIMIT", "lots")]);
+        assert!(Config::load(&flags(), &env).is_err());
+        let mut f = flags();
+        f.config = Some(dir.path().join("missing.toml"));
+        assert!(Config::load(&f, &env_of(&[])).is_err());
+    }
+
+    #[test]
+    fn the_printed_default_config_parses() {
+        let parsed: FileConfig = toml::from_str(DEFAULT_CONFIG).unwrap();
+        assert_eq!(parsed.engine, EngineSettings::default());
+    }
+}

@@ -1,0 +1,72 @@
+//! Exit codes and error messages. Codes are stable so scripts can branch on them:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success (also when stdout was closed early, e.g. piped into `head`) |
+//! | 1 | any other failure |
+//! | 2 | bad input: arguments, values, an import file line (clap uses 2 as well) |
+//! | 3 | not found, or an ambiguous id prefix |
+//! | 4 | the database cannot be used: newer schema, locked, read-only, corrupt |
+
+use std::process::ExitCode;
+
+use mnemo_core::Error;
+
+/// Bad input.
+pub const INVALID: u8 = 2;
+/// Unknown or ambiguous id.
+pub const NOT_FOUND: u8 = 3;
+/// Database unusable.
+pub const DATABASE: u8 = 4;
+
+/// Prints `error: ...` and a hint, returns the exit code.
+pub fn report(err: &anyhow::Error) -> ExitCode {
+    if is_broken_pipe(err) {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("error: {err:#}");
+    let engine_err = err.chain().find_map(|e| e.downcast_ref::<Error>());
+    if let Some(hint) = engine_err.and_then(hint) {
+        eprintln!("hint: {hint}");
+    }
+    ExitCode::from(engine_err.map_or(1, code))
+}
+
+fn code(e: &Error) -> u8 {
+    match e {
+        Error::Invalid { .. } | Error::ImportLine { .. } => INVALID,
+        Error::NotFound { .. } | Error::Ambiguous { .. } => NOT_FOUND,
+        Error::SchemaTooNew { .. } | Error::Busy(_) | Error::ReadOnly(_) | Error::Storage(_) => {
+            DATABASE
+        }
+        _ => 1,
+    }
+}
+
+fn hint(e: &Error) -> Option<&'static str> {
+    Some(match e {
+        Error::NotFound { .. } => "`mnemo list --all` shows ids; ids are per user (--user)",
+        Error::ImportLine { .. } => "nothing was imported; fix that line and run the import again",
+        Error::Busy(_) => "another mnemo process holds the database; retry when it finishes",
+        Error::ReadOnly(_) => {
+            "check the file's permissions, or point --db / MNEMO_DB at a writable file"
+        }
+        Error::SchemaTooNew { .. } => {
+            "this database was written by a newer mnemo; install that version"
+        }
+        Error::Storage(_) => "check that --db / MNEMO_DB points at a mnemo database",
+        _ => return None,
+    })
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        let io = e
+            .downcast_ref::<std::io::Error>()
+            .or_else(|| match e.downcast_ref::<Error>() {
+                Some(Error::Io { source, .. }) => Some(source),
+                _ => None,
+            });
+        io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,178 @@
+//! The conversation log, export/import, whole-user deletion and database failures, driven
+//! through the real binary.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use common::Mnemo;
+
+#[test]
+fn turns_sessions_and_log() {
+    let m = Mnemo::new();
+    let t1 = m.json(&[
+        "turn",
+        "add",
+        "--role",
+        "user",
+        "My name is Dana and I prefer dark mode.",
+    ]);
+    let sid = t1["session_id"].as_str().unwrap().to_string();
+    assert_eq!(t1["seq"], 1);
+    assert!(t1["tokens"].as_u64().unwrap() >= 10, "{t1}");
+    let t2 = m.json(&[
+        "turn",
+        "add",
+        "--session",
+        &sid[..8],
+        "--role",
+        "assistant",
+        "Noted, Dana.",
+    ]);
+    assert_eq!(t2["session_id"], sid.as_str());
+    assert_eq!(t2["seq"], 2);
+    let log = m.ok(&["log", "--session", &sid[..8]]);
+    assert!(log.contains("dark mode") && log.contains("Noted"), "{log}");
+    let sessions = m.json(&["sessions"]);
+    assert_eq!(sessions.as_array().unwrap().len(), 1);
+    m.fails(&["turn", "add", "--role", "robot", "hi"], 2);
+    m.fails(&["turn", "add", "   "], 2);
+}
+
+#[test]
+fn export_import_export_is_identical() {
+    let m = Mnemo::new();
+    m.ok(&["turn", "add", "--session", "s1", "I live in Lisbon"]);
+    m.ok(&["remember", "user_name=Alex"]);
+    m.ok(&["remember", "user_name=Alexander"]);
+    let id = m.json(&[
+        "remember",
+        "Likes tea",
+        "--kind",
+        "preference",
+        "--topic",
+        "food",
+    ])["memory"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    m.ok(&["edit", &id, "Likes green tea"]);
+    m.ok(&["forget", &id]);
+    m.ok(&["recall", "name"]);
+    let first = m.ok(&["export"]);
+    assert!(first.lines().count() >= 8, "{first}");
+
+    let file = m.dir.path().join("export.jsonl");
+    std::fs::write(&file, &first).unwrap();
+    let other = Mnemo::new();
+    let r = other.json(&["import", file.to_str().unwrap()]);
+    assert_eq!(r["skipped"], 0);
+    assert_eq!(other.ok(&["export"]), first);
+    // Importing again skips everything and changes nothing.
+    let r = other.json(&["import", file.to_str().unwrap()]);
+    assert_eq!(r["inserted"], 0);
+    assert_eq!(other.ok(&["export"]), first);
+}
+
+#[test]
+fn a_bad_import_line_imports_nothing_and_names_the_line() {
+    let m = Mnemo::new();
+    m.ok(&["remember", "one"]);
+    m.ok(&["remember", "two"]);
+    let mut lines: Vec<String> = m.ok(&["export"]).lines().map(String::from).collect();
+    lines.insert(2, "{\"type\": \"memory\", \"oops\": true}".into());
+    let file = m.dir.path().join("bad.jsonl");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let other = Mnemo::new();
+    let e = other.fails(&["import", file.to_str().unwrap()], 2);
+    assert!(e.contains("line 3"), "{e}");
+    assert!(other
+        .json(&["list", "--all"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    std::fs::write(&file, "not json\n").unwrap();
+    let e = other.fails(&["import", file.to_str().unwrap()], 2);
+    assert!(e.contains("line 1"), "{e}");
+}
+
+#[test]
+fn forget_user_cascades_and_asks_first() {
+    let m = Mnemo::new();
+    m.ok(&["turn", "add", "hello there"]);
+    m.ok(&["remember", "user_name=Alex"]);
+    m.ok(&["--user", "sam", "remember", "Sam's note"]);
+    let e = m.fails(&["forget"], 1);
+    assert!(e.contains("--user"), "{e}");
+    let e = m.fails(&["forget", "--user", "alex"], 1);
+    assert!(e.contains("--yes"), "{e}");
+    let r = m.json(&["forget", "--user", "alex", "--yes"]);
+    assert_eq!(
+        (
+            r["turns"].as_u64(),
+            r["memories"].as_u64(),
+            r["sessions"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+    assert_eq!(r["history"], 1);
+    assert_eq!(m.ok(&["export"]).lines().count(), 1);
+    assert!(m.json(&["recall", "Alex"]).as_array().unwrap().is_empty());
+    assert_eq!(
+        m.json(&["--user", "sam", "list"]).as_array().unwrap().len(),
+        1
+    );
+}
+
+#[test]
+fn an_acknowledged_write_survives_a_kill() {
+    let m = Mnemo::new();
+    m.ok(&["stats"]);
+    for i in 0..5 {
+        let text = format!("durable fact number {i}");
+        let mut child = m
+            .cmd(&["remember", &text])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.contains("remembered"), "{line}");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert_eq!(m.json(&["list"]).as_array().unwrap().len(), 5);
+}
+
+#[test]
+fn database_problems_are_exit_code_4_with_a_hint() {
+    let m = Mnemo::new();
+    m.ok(&["remember", "x"]);
+    {
+        let conn = rusqlite::Connection::open(&m.db).unwrap();
+        conn.pragma_update(None, "user_version", 999).unwrap();
+    }
+    let e = m.fails(&["list"], 4);
+    assert!(e.contains("newer") && e.contains("999"), "{e}");
+
+    let not_db = m.dir.path().join("junk.db");
+    std::fs::write(&not_db, vec![b'x'; 4096]).unwrap();
+    m.fails(&["--db", not_db.to_str().unwrap(), "list"], 4);
+}
+
+#[test]
+fn config_prints_a_commented_default_and_paths() {
+    let m = Mnemo::new();
+    let c = m.ok(&["config"]);
+    assert!(
+        c.contains("[engine]") && c.contains("# Database file"),
+        "{c}"
+    );
+    let p = m.json(&["config", "--paths"]);
+    assert_eq!(p["user"], "alex");
+    assert_eq!(p["db"], m.db.to_str().unwrap());
+}

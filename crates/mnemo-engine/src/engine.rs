@@ -1,0 +1,129 @@
+//! The [`Engine`] handle: construction, and the conversation log (turns and sessions).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use mnemo_core::{
+    ids, Clock, Error, NewTurn, Result, Scope, Session, Stats, Store, SystemClock, Timestamp, Turn,
+    TurnFilter,
+};
+use mnemo_store_sqlite::SqliteStore;
+
+use crate::{tokens, EngineSettings};
+
+/// The memory engine. Cheap to clone; all clones share the store.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) settings: Arc<EngineSettings>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine over any store, with an explicit clock (tests use a fixed one).
+    pub fn new(store: Arc<dyn Store>, settings: EngineSettings, clock: Arc<dyn Clock>) -> Self {
+        Engine {
+            store,
+            clock,
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// Opens (creating if needed) a SQLite database file.
+    pub fn open_sqlite(path: &Path, settings: EngineSettings) -> Result<Self> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = SqliteStore::open(path)?.with_clock(clock.clone());
+        Ok(Engine::new(Arc::new(store), settings, clock))
+    }
+
+    /// The store, for operations the engine does not wrap.
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// The engine's settings.
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
+    }
+
+    /// Now, by the engine's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Records a turn. It is durable when this returns; nothing else (no model call)
+    /// happens before the write.
+    pub fn add_turn(&self, turn: NewTurn) -> Result<Turn> {
+        if turn.content.trim().is_empty() {
+            return Err(Error::invalid(
+                "turn",
+                "the text is empty; give the message text",
+            ));
+        }
+        check_scope(&turn.scope)?;
+        if turn.session_id.trim().is_empty() {
+            return Err(Error::invalid("session", "the session id is empty"));
+        }
+        let tokens = tokens::count(&turn.content);
+        self.store.add_turn(&turn, tokens, self.now())
+    }
+
+    /// A fresh session id.
+    pub fn new_session_id(&self) -> String {
+        ids::new_id()
+    }
+
+    /// Turns matching a filter.
+    pub fn turns(&self, filter: &TurnFilter) -> Result<Vec<Turn>> {
+        self.store.list_turns(filter)
+    }
+
+    /// Sessions of a scope, newest first.
+    pub fn sessions(&self, scope: &Scope, limit: Option<usize>) -> Result<Vec<Session>> {
+        self.store.list_sessions(scope, limit)
+    }
+
+    /// A session by id or unique prefix.
+    pub fn session(&self, user_id: &str, id_or_prefix: &str) -> Result<Session> {
+        self.store.get_session(user_id, id_or_prefix)
+    }
+
+    /// Marks a session as ended now.
+    pub fn end_session(&self, session_id: &str) -> Result<()> {
+        self.store.end_session(session_id, self.now())
+    }
+
+    /// Database counts.
+    pub fn stats(&self) -> Result<Stats> {
+        self.store.stats()
+    }
+}
+
+/// Rejects empty user ids: every record must belong to someone.
+pub(crate) fn check_scope(scope: &Scope) -> Result<()> {
+    if scope.user_id.trim().is_empty() {
+        return Err(Error::invalid(
+            "user",
+            "the user id is empty; pass --user NAME or set MNEMO_USER",
+        ));
+    }
+    if scope
+        .agent_id
+        .as_deref()
+        .is_some_and(|a| a.trim().is_empty())
+    {
+        return Err(Error::invalid(
+            "agent",
+            "the agent id is empty; leave it out or give a name",
+        ));
+    }
+    Ok(())
+}
