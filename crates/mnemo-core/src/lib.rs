@@ -7,17 +7,21 @@
 
 pub mod error;
 pub mod ids;
+pub mod jobs;
 pub mod kind;
 pub mod model;
 pub mod query;
 pub mod record;
 pub mod store;
 pub mod time;
+pub mod vectors;
 
 pub use error::{Error, Result};
+pub use jobs::JobStore;
 pub use kind::{Actor, Kind, Op, Role};
 pub use model::{HistoryEvent, Memory, NewTurn, Scope, Session, SessionSummary, Topic, Turn};
 pub use query::{FtsHit, MemoryFilter, TimeView, TurnFilter};
 pub use record::{ExportHeader, Record, EXPORT_FORMAT, EXPORT_VERSION};
 pub use store::{ForgetReport, ImportMode, ImportReport, Stats, Store};
 pub use time::{Clock, FixedClock, SystemClock, Timestamp};
+pub use vectors::VectorStore;

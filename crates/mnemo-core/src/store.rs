@@ -58,8 +58,9 @@ pub struct Stats {
     pub db_bytes: u64,
 }
 
-/// A storage backend.
-pub trait Store: Send + Sync {
+/// A storage backend. Vector storage and the job queue are separate traits (in
+/// [`crate::vectors`] and [`crate::jobs`]) that every backend also implements.
+pub trait Store: crate::VectorStore + crate::JobStore + Send + Sync {
     // --- turns and sessions -------------------------------------------------------
     /// Records a turn (creating its session if new) and returns it with its id and
     /// sequence number. `tokens` is the token count computed by the caller.

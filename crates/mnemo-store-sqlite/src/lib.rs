@@ -19,6 +19,7 @@ mod errors;
 mod export_import;
 mod filters;
 pub mod fts_query;
+mod jobs;
 mod lookup;
 mod memories;
 mod rows;
@@ -28,6 +29,7 @@ pub mod stopwords;
 mod topics;
 mod turns;
 mod validate;
+mod vectors;
 
 use std::fmt;
 use std::io::ErrorKind;

@@ -13,7 +13,11 @@ use mnemo_core::Error;
 
 /// The migrations, in order; migration `i` (0-based) brings the schema to version `i + 1`.
 /// Never edit or reorder an entry that has been released: add a new file instead.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_vectors.sql"),
+    include_str!("migrations/0003_jobs.sql"),
+];
 
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
