@@ -17,6 +17,7 @@
 //! # Ok::<(), mnemo_core::Error>(())
 //! ```
 
+mod context;
 mod engine;
 pub mod keyvalue;
 mod memories;
@@ -25,6 +26,7 @@ mod settings;
 pub mod tokens;
 mod transfer;
 
+pub use context::{Context, ContextItem, ContextRequest, Pattern, Section};
 pub use engine::Engine;
 pub use memories::{MemoryEdit, MemoryView, NewMemory, RememberOutcome};
 pub use recall::{RecallHit, RecallQuery, ScoreParts};
