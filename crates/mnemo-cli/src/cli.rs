@@ -37,6 +37,8 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Chat with an assistant that remembers you across sessions
+    Chat(ChatArgs),
     /// Store a memory: `mnemo remember "text"` or `mnemo remember KEY=VALUE`
     Remember(RememberArgs),
     /// Find the memories that match a query, best first
@@ -262,4 +264,26 @@ pub struct ConfigArgs {
     /// Print where the config and database files are instead
     #[arg(long)]
     pub paths: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// Resume a session by id or unique prefix (default: a new session)
+    #[arg(long, short)]
+    pub session: Option<String>,
+    /// Model to chat with [env: MNEMO_MODEL]
+    #[arg(long, short)]
+    pub model: Option<String>,
+    /// ollama, openai or anthropic [env: MNEMO_LLM_PROVIDER]
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// What memory to inject: buffer, summary, vector or hybrid
+    #[arg(long)]
+    pub pattern: Option<String>,
+    /// Token budget for injected memory and replayed turns
+    #[arg(long, default_value_t = 2000)]
+    pub budget: u32,
+    /// Send one message, print the reply and exit
+    #[arg(long, value_name = "MESSAGE")]
+    pub once: Option<String>,
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use mnemo_engine::EngineSettings;
+use mnemo_llm::LlmConfig;
 use serde::Deserialize;
 
 use crate::cli::GlobalArgs;
@@ -21,6 +22,7 @@ pub struct FileConfig {
     pub user: Option<String>,
     pub agent: Option<String>,
     pub engine: EngineSettings,
+    pub llm: LlmConfig,
 }
 
 /// The resolved configuration a command runs with.
@@ -32,6 +34,9 @@ pub struct Config {
     pub user_explicit: bool,
     pub agent: Option<String>,
     pub engine: EngineSettings,
+    /// The model provider (`[llm]` table, then `MNEMO_LLM_PROVIDER`, `MNEMO_MODEL` and the
+    /// provider's own variables such as `OLLAMA_HOST` or `OPENAI_API_KEY`).
+    pub llm: LlmConfig,
     pub config_path: PathBuf,
     pub json: bool,
 }
@@ -72,12 +77,17 @@ impl Config {
             .clone()
             .or_else(|| env("MNEMO_AGENT"))
             .or(file.agent);
+        let llm = file
+            .llm
+            .from_env_over(env)
+            .context("LLM settings from the environment")?;
         Ok(Config {
             db,
             user,
             user_explicit: flags.user.is_some(),
             agent,
             engine,
+            llm,
             config_path,
             json: flags.json,
         })

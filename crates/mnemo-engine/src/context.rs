@@ -119,6 +119,10 @@ pub struct Context {
     pub pattern: Pattern,
 }
 
+/// Most memories in the "always worth knowing" section.
+const KEY_FACTS: usize = 20;
+/// Of those, most recent salient memories that are not keyed, pinned or preferences.
+const RECENT_FACTS: usize = 5;
 /// Opening line of the memory block.
 const BLOCK_OPEN: &str = "<memory>";
 /// Closing line of the memory block.
@@ -233,24 +237,36 @@ impl Engine {
         Ok(out)
     }
 
-    /// Keyed facts, pinned memories and preferences: always worth knowing.
-    fn key_facts(&self, scope: &Scope) -> Result<Vec<Memory>> {
+    /// What is always worth knowing about the user, whatever the message: keyed facts,
+    /// pinned memories and preferences, then the few most recent salient facts, plans,
+    /// decisions and tasks (so "what were we working on?" finds the work even when no word
+    /// matches). At most [`KEY_FACTS`] in all.
+    pub fn key_facts(&self, scope: &Scope) -> Result<Vec<Memory>> {
         let mut filter = MemoryFilter::scope(scope.clone());
-        filter.limit = Some(200);
-        let mut facts: Vec<Memory> = self
-            .store
-            .list_memories(&filter)?
+        filter.limit = Some(500);
+        let all = self.store.list_memories(&filter)?;
+        let (mut core, rest): (Vec<Memory>, Vec<Memory>) = all
             .into_iter()
-            .filter(|m| m.key.is_some() || m.pinned || m.kind == Kind::Preference)
-            .collect();
-        facts.sort_by(|a, b| {
+            .partition(|m| m.key.is_some() || m.pinned || m.kind == Kind::Preference);
+        core.sort_by(|a, b| {
             b.pinned
                 .cmp(&a.pinned)
                 .then(b.salience.total_cmp(&a.salience))
                 .then(b.updated_at.cmp(&a.updated_at))
         });
-        facts.truncate(20);
-        Ok(facts)
+        core.truncate(KEY_FACTS);
+        let recent = rest
+            .into_iter()
+            .filter(|m| {
+                m.salience >= 0.5
+                    && matches!(
+                        m.kind,
+                        Kind::Fact | Kind::Plan | Kind::Decision | Kind::Task
+                    )
+            })
+            .take(RECENT_FACTS.min(KEY_FACTS - core.len()));
+        core.extend(recent);
+        Ok(core)
     }
 
     /// Memories that match the message.

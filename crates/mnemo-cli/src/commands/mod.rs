@@ -2,6 +2,7 @@
 //! prints its result through [`Out`](crate::output::Out).
 
 mod admin;
+mod chat;
 mod log;
 mod memory;
 mod transfer;
@@ -17,6 +18,7 @@ use crate::config::Config;
 pub fn run(command: Command, cfg: &Config) -> Result<()> {
     match command {
         Command::Config(a) => admin::config(&a, cfg),
+        Command::Chat(a) => chat::chat(&open(cfg)?, cfg, a),
         Command::Remember(a) => memory::remember(&open(cfg)?, cfg, a),
         Command::Recall(a) => memory::recall(&open(cfg)?, cfg, a),
         Command::List(a) => memory::list(&open(cfg)?, cfg, a),

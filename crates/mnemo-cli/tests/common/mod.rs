@@ -2,6 +2,8 @@
 
 #![allow(dead_code, clippy::new_without_default)]
 
+pub mod fake_llm;
+
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 

@@ -1,0 +1,108 @@
+//! A fake Ollama server on 127.0.0.1 speaking the real `/api/chat` wire format (NDJSON
+//! chunks when streaming, one JSON object otherwise). Replies come from a closure that sees
+//! each request body, so a test can script a whole conversation; every request is recorded
+//! so tests can assert on what the model was actually sent.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+
+type Responder = dyn Fn(&Value) -> String + Send + Sync;
+
+pub struct FakeOllama {
+    pub url: String,
+    requests: Arc<Mutex<Vec<Value>>>,
+}
+
+impl FakeOllama {
+    pub fn start(reply: impl Fn(&Value) -> String + Send + Sync + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let recorded = requests.clone();
+        let reply: Arc<Responder> = Arc::new(reply);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (recorded, reply) = (recorded.clone(), reply.clone());
+                std::thread::spawn(move || serve(stream, &recorded, reply.as_ref()));
+            }
+        });
+        FakeOllama { url, requests }
+    }
+
+    /// Bodies of the requests received so far.
+    pub fn requests(&self) -> Vec<Value> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// The system prompts of every chat request received.
+    pub fn system_prompts(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .filter_map(|r| r["messages"][0]["content"].as_str().map(String::from))
+            .collect()
+    }
+}
+
+/// The last user message of a request.
+pub fn last_user_message(req: &Value) -> String {
+    req["messages"]
+        .as_array()
+        .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn serve(stream: TcpStream, recorded: &Mutex<Vec<Value>>, reply: &Responder) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut len = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).unwrap();
+    let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    recorded.lock().unwrap().push(req.clone());
+    let text = reply(&req);
+    let model = req["model"].as_str().unwrap_or("fake").to_string();
+    let payload = if req["stream"] == true {
+        let mut out = String::new();
+        for piece in pieces(&text) {
+            out.push_str(&json!({"model": model, "message": {"role": "assistant", "content": piece}, "done": false}).to_string());
+            out.push('\n');
+        }
+        out.push_str(&json!({"model": model, "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": "stop", "prompt_eval_count": 42, "eval_count": 7}).to_string());
+        out.push('\n');
+        out
+    } else {
+        json!({"model": model, "message": {"role": "assistant", "content": text}, "done": true, "done_reason": "stop", "prompt_eval_count": 42, "eval_count": 7}).to_string()
+    };
+    let ctype = if req["stream"] == true {
+        "application/x-ndjson"
+    } else {
+        "application/json"
+    };
+    let mut s = stream;
+    let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}", payload.len());
+    let _ = s.flush();
+}
+
+/// Splits a reply into small pieces, as a model streams tokens.
+fn pieces(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    chars.chunks(5).map(|c| c.iter().collect()).collect()
+}
