@@ -34,6 +34,8 @@ pub mod scripted;
 pub mod sse;
 mod structured;
 pub mod tags;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 mod transport;
 pub mod types;
 

@@ -5,7 +5,8 @@
 mod anthropic;
 mod ollama;
 mod openai;
-mod server;
+
+pub(crate) use mnemo_llm::testkit::server;
 
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};

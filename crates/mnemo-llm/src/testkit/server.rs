@@ -2,6 +2,11 @@
 //! per connection with the next scripted reply, records what it received, and can stream
 //! a body in chunks with pauses (so lines arrive split across reads), stall, or hang up
 //! mid-body. The real provider clients talk to it over real sockets.
+//!
+//! Two modes: [`FakeServer::start`] replays a fixed script, one reply per connection;
+//! [`FakeServer::respond_with`] computes each reply from the request, for tests that
+//! script a whole conversation (the pipeline asks for extraction, reconciliation and
+//! summaries in an order that depends on the data).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -175,6 +180,25 @@ impl FakeServer {
         FakeServer { url, requests }
     }
 
+    /// Starts a server that answers every request with `handler(request)`, for as long
+    /// as the test process runs.
+    pub fn respond_with(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&requests);
+        let handler: Arc<Handler> = Arc::new(handler);
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let seen = Arc::clone(&seen);
+                let handler = Arc::clone(&handler);
+                thread::spawn(move || serve_with(stream, handler.as_ref(), &seen));
+            }
+        });
+        FakeServer { url, requests }
+    }
+
     /// What was received so far.
     pub fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().expect("lock").clone()
@@ -207,6 +231,23 @@ fn serve(stream: TcpStream, reply: &Reply, seen: &Mutex<Vec<Recorded>>) {
     }
     thread::sleep(reply.stall);
     let _ = respond(stream, reply);
+}
+
+type Handler = dyn Fn(&Recorded) -> Reply + Send + Sync;
+
+fn serve_with(stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<Recorded>>) {
+    let _ = stream.set_nodelay(true);
+    let mut reader = BufReader::new(match stream.try_clone() {
+        Ok(s) => s,
+        Err(_) => return,
+    });
+    let Some(request) = read_request(&mut reader) else {
+        return;
+    };
+    let reply = handler(&request);
+    seen.lock().expect("lock").push(request);
+    thread::sleep(reply.stall);
+    let _ = respond(stream, &reply);
 }
 
 fn read_request(reader: &mut impl BufRead) -> Option<Recorded> {
