@@ -6,6 +6,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -18,6 +19,14 @@ pub struct FakeOllama {
 
 impl FakeOllama {
     pub fn start(reply: impl Fn(&Value) -> String + Send + Sync + 'static) -> Self {
+        Self::start_paced(Duration::ZERO, reply)
+    }
+
+    /// Like `start`, but streamed pieces are sent `pace` apart (to test cancelling).
+    pub fn start_paced(
+        pace: Duration,
+        reply: impl Fn(&Value) -> String + Send + Sync + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -26,7 +35,7 @@ impl FakeOllama {
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let (recorded, reply) = (recorded.clone(), reply.clone());
-                std::thread::spawn(move || serve(stream, &recorded, reply.as_ref()));
+                std::thread::spawn(move || serve(stream, &recorded, reply.as_ref(), pace));
             }
         });
         FakeOllama { url, requests }
@@ -56,7 +65,7 @@ pub fn last_user_message(req: &Value) -> String {
         .to_string()
 }
 
-fn serve(stream: TcpStream, recorded: &Mutex<Vec<Value>>, reply: &Responder) {
+fn serve(stream: TcpStream, recorded: &Mutex<Vec<Value>>, reply: &Responder, pace: Duration) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut len = 0usize;
     loop {
@@ -97,7 +106,28 @@ fn serve(stream: TcpStream, recorded: &Mutex<Vec<Value>>, reply: &Responder) {
         "application/json"
     };
     let mut s = stream;
-    let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}", payload.len());
+    if pace.is_zero() || req["stream"] != true {
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", payload.len());
+        let _ = s
+            .write_all(head.as_bytes())
+            .and_then(|_| s.write_all(payload.as_bytes()));
+        let _ = s.flush();
+        return;
+    }
+    // Chunked transfer, one NDJSON line per chunk, `pace` apart.
+    let head = format!("HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+    let _ = s.write_all(head.as_bytes());
+    for line in payload.split_inclusive('\n') {
+        let chunk = format!("{:x}\r\n{line}\r\n", line.len());
+        if s.write_all(chunk.as_bytes())
+            .and_then(|_| s.flush())
+            .is_err()
+        {
+            return;
+        }
+        std::thread::sleep(pace);
+    }
+    let _ = s.write_all(b"0\r\n\r\n");
     let _ = s.flush();
 }
 

@@ -114,11 +114,8 @@ impl ChatSession<'_> {
             remembered.push(tag.content);
         }
         Ok(Exchange {
-            reply: clean.trim().to_string(),
             cancelled,
             remembered,
-            user_turn,
-            assistant_turn,
         })
     }
 

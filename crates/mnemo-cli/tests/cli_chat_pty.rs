@@ -1,0 +1,95 @@
+//! `mnemo chat` on a real pseudo-terminal (through util-linux `script`), so the line editor,
+//! Ctrl-C and Ctrl-D paths are the ones a person uses.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::fake_llm::FakeOllama;
+use common::Mnemo;
+
+/// Runs `mnemo chat` under a pty, typing `keys` (each after its delay); returns the screen.
+fn on_pty(m: &Mnemo, server: &FakeOllama, keys: &[(u64, &str)]) -> String {
+    let bin = env!("CARGO_BIN_EXE_mnemo");
+    let mut child = Command::new("script")
+        .args(["-qfec", &format!("{bin} chat"), "/dev/null"])
+        .env_clear()
+        .env("HOME", m.dir.path())
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TERM", "dumb")
+        .env("MNEMO_DB", &m.db)
+        .env("MNEMO_USER", "alex")
+        .env("MNEMO_LLM_PROVIDER", "ollama")
+        .env("OLLAMA_HOST", &server.url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` is needed for the pty tests (apt-get install bsdutils)");
+    let mut stdin = child.stdin.take().unwrap();
+    for (delay, k) in keys {
+        std::thread::sleep(Duration::from_millis(*delay));
+        stdin.write_all(k.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "chat did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut screen = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut screen)
+        .unwrap();
+    screen
+}
+
+#[test]
+fn ctrl_d_ends_the_session_and_the_turns_are_kept() {
+    let m = Mnemo::new();
+    let server = FakeOllama::start(|_| "Hello Alex, noted.".into());
+    let screen = on_pty(&m, &server, &[(300, "My name is Alex\r"), (1500, "\x04")]);
+    assert!(screen.contains("Hello Alex, noted."), "{screen}");
+    assert!(screen.contains("saved"), "{screen}");
+    let s = m.json(&["sessions"]);
+    assert!(s[0]["ended_at"].is_string(), "{s}");
+    assert_eq!(m.json(&["log"]).as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn ctrl_c_cancels_a_streaming_reply_and_the_chat_goes_on() {
+    let m = Mnemo::new();
+    let long = "word ".repeat(400);
+    let server = FakeOllama::start_paced(Duration::from_millis(20), move |_| long.clone());
+    let screen = on_pty(
+        &m,
+        &server,
+        &[
+            (300, "tell me a long story\r"),
+            (800, "\x03"),
+            (800, "/session\r"),
+            (500, "/quit\r"),
+        ],
+    );
+    assert!(screen.contains("[reply cancelled]"), "{screen}");
+    assert!(
+        screen.contains("resume with"),
+        "the chat went on after Ctrl-C: {screen}"
+    );
+    let log = m.json(&["log"]);
+    let reply = log[1]["content"].as_str().unwrap();
+    assert!(
+        reply.len() < 2000,
+        "the whole reply was kept: {}",
+        reply.len()
+    );
+    assert_eq!(log[1]["meta"]["cancelled"], true);
+}
