@@ -68,6 +68,9 @@ pub enum Command {
     Stats,
     /// Print a commented default config file, or where files are
     Config(ConfigArgs),
+    /// Run a benchmark (see `mnemo bench locomo --help`)
+    #[command(subcommand)]
+    Bench(crate::commands::index::BenchCommand),
 }
 
 #[derive(Debug, Args)]

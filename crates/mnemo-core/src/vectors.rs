@@ -1,6 +1,86 @@
-//! Storage of embedding vectors (owned by the retrieval work, issue 3). Vectors live in
-//! the store as the source of truth, tagged with the model that made them; any in-memory
-//! index is rebuilt from them.
+//! Storage of embedding vectors. Vectors live in the store as the source of truth, tagged
+//! with the model that made them; any in-memory index is rebuilt from them.
+//!
+//! Why the model id travels with every vector: two models' vectors live in different
+//! spaces, so comparing them gives confident nonsense. Readers always ask for one model's
+//! vectors, and [`VectorStore::vector_models`] lets the engine notice (and refuse, or
+//! reindex) when a database holds vectors of a model other than the configured one.
+
+use serde::Serialize;
+
+use crate::Result;
+
+/// What a vector describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OwnerKind {
+    Turn,
+    Memory,
+}
+
+impl OwnerKind {
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OwnerKind::Turn => "turn",
+            OwnerKind::Memory => "memory",
+        }
+    }
+}
+
+/// One vector, as written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorRecord {
+    pub owner_kind: OwnerKind,
+    /// The turn's or memory's public id.
+    pub owner_id: String,
+    pub model_id: String,
+    pub vector: Vec<f32>,
+}
+
+/// How many vectors of one model (and kind) a database holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelCount {
+    pub owner_kind: OwnerKind,
+    pub model_id: String,
+    pub dims: usize,
+    pub count: u64,
+}
+
+/// A cheap fingerprint of the records of one kind of one user: when it changes, an
+/// in-memory index built from them is stale and must be rebuilt.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScopeStamp {
+    pub count: u64,
+    pub max_rowid: i64,
+    /// Latest text change (memories' `updated_at`), when the kind has one.
+    pub last_change: Option<String>,
+}
 
 /// Vector storage. Every [`Store`](crate::Store) implements it.
-pub trait VectorStore: Send + Sync {}
+pub trait VectorStore: Send + Sync {
+    /// Inserts or replaces vectors (one per owner), in one transaction. Owners that no
+    /// longer exist are skipped.
+    fn put_vectors(&self, records: &[VectorRecord]) -> Result<()>;
+    /// `(owner id, vector)` of every owner of `kind` of `user_id` embedded by `model_id`.
+    fn vectors(
+        &self,
+        kind: OwnerKind,
+        user_id: &str,
+        model_id: &str,
+    ) -> Result<Vec<(String, Vec<f32>)>>;
+    /// Ids of the owners of `kind` of `user_id` that have no vector of `model_id`.
+    fn missing_vectors(
+        &self,
+        kind: OwnerKind,
+        user_id: &str,
+        model_id: &str,
+    ) -> Result<Vec<String>>;
+    /// The models whose vectors the database holds, with counts (of one user when given).
+    fn vector_models(&self, user_id: Option<&str>) -> Result<Vec<ModelCount>>;
+    /// Deletes every vector not made by `keep_model` (all of them when `None`); returns
+    /// how many were deleted.
+    fn delete_vectors_except(&self, keep_model: Option<&str>) -> Result<u64>;
+    /// The fingerprint of `user_id`'s records of `kind`.
+    fn scope_stamp(&self, kind: OwnerKind, user_id: &str) -> Result<ScopeStamp>;
+}

@@ -17,6 +17,8 @@ pub struct Engine {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) settings: Arc<EngineSettings>,
+    /// Derived search indexes (retrieval); rebuilt from the store when stale.
+    pub(crate) indexes: Arc<crate::retrieval::Indexes>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -34,7 +36,19 @@ impl Engine {
             store,
             clock,
             settings: Arc::new(settings),
+            indexes: Arc::default(),
         }
+    }
+
+    /// Uses these turn-search weights (the defaults were tuned on LoCoMo's dev half).
+    pub fn with_retrieval_params(mut self, params: crate::retrieval::RetrievalParams) -> Self {
+        self.indexes = Arc::new(crate::retrieval::Indexes::new(params));
+        self
+    }
+
+    /// The turn-search weights in effect.
+    pub fn retrieval_params(&self) -> &crate::retrieval::RetrievalParams {
+        &self.indexes.params
     }
 
     /// Opens (creating if needed) a SQLite database file.
@@ -73,7 +87,9 @@ impl Engine {
             return Err(Error::invalid("session", "the session id is empty"));
         }
         let tokens = tokens::count(&turn.content);
-        self.store.add_turn(&turn, tokens, self.now())
+        let turn = self.store.add_turn(&turn, tokens, self.now())?;
+        self.index_turn(&turn);
+        Ok(turn)
     }
 
     /// A fresh session id.

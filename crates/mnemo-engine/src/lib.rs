@@ -22,6 +22,7 @@ mod engine;
 pub mod keyvalue;
 mod memories;
 mod recall;
+pub mod retrieval;
 mod settings;
 pub mod tokens;
 mod transfer;
@@ -30,6 +31,7 @@ pub use context::{Context, ContextItem, ContextRequest, Pattern, Section};
 pub use engine::Engine;
 pub use memories::{MemoryEdit, MemoryView, NewMemory, RememberOutcome};
 pub use recall::{RecallHit, RecallQuery, ScoreParts};
+pub use retrieval::{RetrievalParams, TurnHit, TurnQuery, TurnScoreParts};
 pub use settings::{EngineSettings, ForgettingPolicy, RankingWeights};
 pub use transfer::ImportSummary;
 

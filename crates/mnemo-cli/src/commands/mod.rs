@@ -2,6 +2,7 @@
 //! prints its result through [`Out`](crate::output::Out).
 
 mod admin;
+pub mod index;
 mod chat;
 mod log;
 mod memory;
@@ -32,6 +33,7 @@ pub fn run(command: Command, cfg: &Config) -> Result<()> {
         Command::Export(a) => transfer::export(&open(cfg)?, cfg, a),
         Command::Import(a) => transfer::import(&open(cfg)?, cfg, a),
         Command::Stats => admin::stats(&open(cfg)?, cfg),
+        Command::Bench(b) => index::bench(b, cfg),
     }
 }
 

@@ -1,2 +1,34 @@
--- 0002: embedding vectors (issue 3: hybrid retrieval). Reserved; filled in by that work.
-SELECT 1;
+-- 0002_vectors: embedding vectors for hybrid retrieval. One row per (owner kind, owner id):
+-- the turn or memory it describes, the model that made it (vectors of two models are never
+-- compared), its length, and the vector as little-endian f32 bytes. This table is the source
+-- of truth; in-memory search indexes are rebuilt from it. `user_id` is copied from the
+-- owner so one scope's vectors load with one index range scan.
+CREATE TABLE vectors (
+    owner_kind TEXT NOT NULL CHECK (owner_kind IN ('turn', 'memory')),
+    owner_id   TEXT NOT NULL,
+    user_id    TEXT NOT NULL CHECK (user_id <> ''),
+    model_id   TEXT NOT NULL CHECK (model_id <> ''),
+    dims       INTEGER NOT NULL CHECK (dims > 0),
+    vector     BLOB NOT NULL CHECK (length(vector) = 4 * dims),
+    PRIMARY KEY (owner_kind, owner_id)
+) WITHOUT ROWID;
+CREATE INDEX vectors_user_model ON vectors (user_id, owner_kind, model_id);
+
+-- A vector dies with its owner, so forgetting a user or purging a memory leaves no
+-- embedding of the text behind.
+CREATE TRIGGER vectors_turn_delete AFTER DELETE ON turns BEGIN
+    DELETE FROM vectors WHERE owner_kind = 'turn' AND owner_id = old.id;
+END;
+CREATE TRIGGER vectors_memory_delete AFTER DELETE ON memories BEGIN
+    DELETE FROM vectors WHERE owner_kind = 'memory' AND owner_id = old.id;
+END;
+-- A vector of old text is wrong: drop it when the text changes; the engine embeds the
+-- new text when it next builds the scope's index.
+CREATE TRIGGER vectors_memory_update AFTER UPDATE OF content ON memories
+WHEN old.content IS NOT new.content BEGIN
+    DELETE FROM vectors WHERE owner_kind = 'memory' AND owner_id = old.id;
+END;
+CREATE TRIGGER vectors_turn_update AFTER UPDATE OF content ON turns
+WHEN old.content IS NOT new.content BEGIN
+    DELETE FROM vectors WHERE owner_kind = 'turn' AND owner_id = old.id;
+END;

@@ -1,0 +1,11 @@
+//! Benchmarks of mnemo, as a library so that the `mnemo bench` command, the scale-bench
+//! binary and CI's regression test run the very same code.
+//!
+//! - [`locomo`]: the LoCoMo retrieval protocol of `../shared/bench/README.md`: ingest every
+//!   turn through the public engine API, search per question, score turn recall@k and
+//!   session hit rates per category, latency and ingest throughput.
+//! - [`scale`]: a synthetic, seeded store of N memories: insert throughput, full-text and
+//!   hybrid recall latency, resident memory.
+
+pub mod locomo;
+pub mod scale;

@@ -1,0 +1,1 @@
+//! Synthetic scale benchmark (filled in below).

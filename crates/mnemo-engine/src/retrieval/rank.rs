@@ -1,0 +1,154 @@
+//! Combining the signals of a turn search into one explainable score.
+//!
+//! For every allowed turn `d`:
+//! - `lexical` = BM25 / the best BM25 among allowed turns (0..1);
+//! - `dense` = cosine similarity, rescaled so the best allowed turn is 1 and the mean 0
+//!   (raw cosines of unrelated texts sit well above 0, which would drown the text signal);
+//! - `base` = `lexical_weight * lexical + dense_weight * dense`;
+//! - `context` = the mean `base` of the previous and next turn of the same session: in a
+//!   conversation an answer ("I went to a support group") often shares no word with the
+//!   question while the turn before or after it does;
+//! - `session` = the best `base` in the turn's session, relative to the best overall: a
+//!   session that talks about the subject makes each of its turns likelier;
+//! - `total` = `base + context_weight * context + session_weight * session`.
+
+use serde::Serialize;
+
+use super::turn_index::TurnIndex;
+use super::RetrievalParams;
+
+/// The components of a turn hit's score; `total` combines them (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct TurnScoreParts {
+    /// Raw BM25 of the turn's own text.
+    pub bm25: f64,
+    /// BM25 normalised to 0..1 among the allowed turns.
+    pub lexical: f64,
+    /// Raw cosine similarity with the query (0 without an embedder).
+    pub cosine: f64,
+    /// Cosine rescaled (best allowed turn 1, mean 0).
+    pub dense: f64,
+    /// Mean base score of the neighbouring turns.
+    pub context: f64,
+    /// Best base score in the turn's session, relative to the best overall.
+    pub session: f64,
+    pub total: f64,
+}
+
+/// Raw per-document signals of one query.
+pub(crate) struct Signals {
+    pub bm25: Vec<f32>,
+    pub cosine: Option<Vec<f32>>,
+    pub allowed: Vec<bool>,
+}
+
+/// The best `limit` documents with their score parts, best first.
+pub(crate) fn rank(
+    index: &TurnIndex,
+    s: &Signals,
+    p: &RetrievalParams,
+    limit: usize,
+) -> Vec<(usize, TurnScoreParts)> {
+    let n = index.len();
+    let lex_max = masked_max(&s.bm25, &s.allowed);
+    let dense = s.cosine.as_deref().map(|c| rescale(c, &s.allowed));
+    let mut base = vec![0.0f32; n];
+    for d in (0..n).filter(|&d| s.allowed[d]) {
+        let lex = if lex_max > 0.0 {
+            s.bm25[d] / lex_max
+        } else {
+            0.0
+        };
+        let den = dense.as_ref().map_or(0.0, |v| v[d]);
+        base[d] = p.lexical_weight * lex + p.dense_weight * den;
+    }
+    let base_max = base.iter().copied().fold(0.0, f32::max);
+    let mut session_best = vec![0.0f32; index.session_ids.len()];
+    for d in 0..n {
+        let slot = &mut session_best[index.session_of[d] as usize];
+        *slot = slot.max(base[d]);
+    }
+    let mut scored: Vec<(usize, TurnScoreParts)> = Vec::new();
+    for d in (0..n).filter(|&d| s.allowed[d]) {
+        let near = |o: Option<u32>| o.map_or(0.0, |i| base[i as usize]);
+        let context = 0.5 * (near(index.prev[d]) + near(index.next[d]));
+        let session = if base_max > 0.0 {
+            session_best[index.session_of[d] as usize] / base_max
+        } else {
+            0.0
+        };
+        let total = base[d] + p.context_weight * context + p.session_weight * session;
+        if total <= 0.0 {
+            continue;
+        }
+        scored.push((
+            d,
+            TurnScoreParts {
+                bm25: f64::from(s.bm25[d]),
+                lexical: if lex_max > 0.0 {
+                    f64::from(s.bm25[d] / lex_max)
+                } else {
+                    0.0
+                },
+                cosine: s.cosine.as_ref().map_or(0.0, |c| f64::from(c[d])),
+                dense: dense.as_ref().map_or(0.0, |v| f64::from(v[d])),
+                context: f64::from(context),
+                session: f64::from(session),
+                total: f64::from(total),
+            },
+        ));
+    }
+    top(scored, limit)
+}
+
+/// Keeps the best `limit`, best first; ties go to the earlier turn.
+fn top(mut scored: Vec<(usize, TurnScoreParts)>, limit: usize) -> Vec<(usize, TurnScoreParts)> {
+    let by_score = |a: &(usize, TurnScoreParts), b: &(usize, TurnScoreParts)| {
+        b.1.total.total_cmp(&a.1.total).then(a.0.cmp(&b.0))
+    };
+    if scored.len() > limit {
+        scored.select_nth_unstable_by(limit, by_score);
+        scored.truncate(limit);
+    }
+    scored.sort_by(by_score);
+    scored
+}
+
+fn masked_max(v: &[f32], allowed: &[bool]) -> f32 {
+    v.iter()
+        .zip(allowed)
+        .filter(|(_, a)| **a)
+        .map(|(x, _)| *x)
+        .fold(0.0, f32::max)
+}
+
+/// Cosines rescaled so the mean allowed document is 0 and the best is 1 (below-mean is 0).
+fn rescale(cos: &[f32], allowed: &[bool]) -> Vec<f32> {
+    let (sum, count) = cos
+        .iter()
+        .zip(allowed)
+        .filter(|(_, a)| **a)
+        .fold((0.0f64, 0usize), |(s, c), (x, _)| {
+            (s + f64::from(*x), c + 1)
+        });
+    if count == 0 {
+        return vec![0.0; cos.len()];
+    }
+    let mean = (sum / count as f64) as f32;
+    let max = cos
+        .iter()
+        .zip(allowed)
+        .filter(|(_, a)| **a)
+        .map(|(x, _)| *x)
+        .fold(f32::MIN, f32::max);
+    let span = max - mean;
+    cos.iter()
+        .map(|c| {
+            if span > 0.0 {
+                ((c - mean) / span).max(0.0)
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
