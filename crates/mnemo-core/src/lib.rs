@@ -17,7 +17,10 @@ pub mod time;
 pub mod vectors;
 
 pub use error::{Error, Result};
-pub use jobs::JobStore;
+pub use jobs::{
+    Dedup, Job, JobCounts, JobFilter, JobKind, JobStatus, JobStore, NewJob, RangeJob, UsageFilter,
+    UsageGroup, UsageRecord, UsageRow,
+};
 pub use kind::{Actor, Kind, Op, Role};
 pub use model::{HistoryEvent, Memory, NewTurn, Scope, Session, SessionSummary, Topic, Turn};
 pub use query::{FtsHit, MemoryFilter, TimeView, TurnFilter};

@@ -19,6 +19,8 @@ pub struct Engine {
     pub(crate) settings: Arc<EngineSettings>,
     /// Derived search indexes (retrieval); rebuilt from the store when stale.
     pub(crate) indexes: Arc<crate::retrieval::Indexes>,
+    /// The memory pipeline: its settings, its model (if any), the worker bell.
+    pub(crate) pipeline: Arc<crate::pipeline::Pipeline>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -37,7 +39,32 @@ impl Engine {
             clock,
             settings: Arc::new(settings),
             indexes: Arc::default(),
+            pipeline: Arc::default(),
         }
+    }
+
+    /// Gives the pipeline a model: queued jobs can then run (see [`crate::pipeline`]).
+    pub fn with_llm(mut self, llm: crate::pipeline::PipelineLlm) -> Self {
+        let settings = self.pipeline.settings.clone();
+        self.pipeline = Arc::new(crate::pipeline::Pipeline::with(settings, Some(llm)));
+        self
+    }
+
+    /// Uses these pipeline settings (summary interval, retries, leases).
+    pub fn with_pipeline_settings(mut self, settings: crate::pipeline::PipelineSettings) -> Self {
+        let llm = self.pipeline.llm.clone();
+        self.pipeline = Arc::new(crate::pipeline::Pipeline::with(settings, llm));
+        self
+    }
+
+    /// The pipeline's model provider, if one is configured.
+    pub fn llm(&self) -> Option<&Arc<dyn mnemo_llm::LlmProvider>> {
+        self.pipeline.llm.as_ref().map(|l| &l.provider)
+    }
+
+    /// The pipeline settings in effect.
+    pub fn pipeline_settings(&self) -> &crate::pipeline::PipelineSettings {
+        &self.pipeline.settings
     }
 
     /// Uses these turn-search weights (the defaults were tuned on LoCoMo's dev half).
@@ -112,9 +139,11 @@ impl Engine {
         self.store.get_session(user_id, id_or_prefix)
     }
 
-    /// Marks a session as ended now.
+    /// Marks a session as ended now, and queues what it still needs from the pipeline
+    /// (extraction of its last turns, a summary of the turns not yet summarized).
     pub fn end_session(&self, session_id: &str) -> Result<()> {
-        self.store.end_session(session_id, self.now())
+        self.store.end_session(session_id, self.now())?;
+        self.queue_session_end(session_id).map(drop)
     }
 
     /// Database counts.

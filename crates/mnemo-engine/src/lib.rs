@@ -21,6 +21,7 @@ mod context;
 mod engine;
 pub mod keyvalue;
 mod memories;
+pub mod pipeline;
 mod recall;
 pub mod retrieval;
 mod settings;
@@ -30,6 +31,10 @@ mod transfer;
 pub use context::{Context, ContextItem, ContextRequest, Pattern, Section};
 pub use engine::Engine;
 pub use memories::{MemoryEdit, MemoryView, NewMemory, RememberOutcome};
+pub use pipeline::{
+    Exchange, PipelineLlm, PipelineSettings, RecordedExchange, RecordedTurn, WorkerHandle,
+    WorkerOptions,
+};
 pub use recall::{RecallHit, RecallQuery, ScoreParts};
 pub use retrieval::{RetrievalParams, TurnHit, TurnQuery, TurnScoreParts};
 pub use settings::{EngineSettings, ForgettingPolicy, RankingWeights};

@@ -20,6 +20,7 @@ mod export_import;
 mod filters;
 pub mod fts_query;
 mod jobs;
+mod jobs_rows;
 mod lookup;
 mod memories;
 mod rows;

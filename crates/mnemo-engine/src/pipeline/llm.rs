@@ -1,0 +1,177 @@
+//! Calling the model from a job: usage accounting on every call, and the classification of
+//! failures that decides what the queue does with the job ([`StepError`]).
+
+use std::time::Duration;
+
+use mnemo_core::{Error, Job, UsageRecord};
+use mnemo_llm::{extract_json, ChatRequest, ChatResponse, LlmError};
+use serde_json::Value;
+
+use super::PipelineLlm;
+use crate::Engine;
+
+/// Why a step did not finish, in the terms the queue acts on.
+#[derive(Debug)]
+pub enum StepError {
+    /// Worth trying again later, counting an attempt: a rate limit, a timeout, a server
+    /// error, a reply that could not be used, a storage hiccup.
+    Retry {
+        message: String,
+        /// The wait the provider asked for, if any.
+        after: Option<Duration>,
+    },
+    /// The model cannot be used at all right now (not configured, unreachable, a missing
+    /// or rejected key, an unknown model). Not the job's fault: it is put back without
+    /// counting an attempt, and the worker pauses.
+    ModelDown(String),
+    /// Retrying cannot help (the job's input is malformed): the job is marked failed now.
+    Permanent(String),
+}
+
+impl StepError {
+    /// A retryable failure with no provider-requested wait.
+    pub fn retry(message: impl Into<String>) -> Self {
+        StepError::Retry {
+            message: message.into(),
+            after: None,
+        }
+    }
+
+    /// The message recorded on the job.
+    pub fn message(&self) -> &str {
+        match self {
+            StepError::Retry { message, .. } => message,
+            StepError::ModelDown(m) | StepError::Permanent(m) => m,
+        }
+    }
+}
+
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl From<LlmError> for StepError {
+    fn from(e: LlmError) -> Self {
+        let message = e.to_string();
+        match e {
+            LlmError::MissingApiKey { .. }
+            | LlmError::Config(_)
+            | LlmError::Unreachable { .. }
+            | LlmError::UnknownModel { .. }
+            | LlmError::Unauthorized { .. } => StepError::ModelDown(message),
+            other => StepError::Retry {
+                after: other.retry_after(),
+                message,
+            },
+        }
+    }
+}
+
+impl From<Error> for StepError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Invalid { .. } | Error::NotFound { .. } | Error::Ambiguous { .. } => {
+                StepError::Permanent(e.to_string())
+            }
+            other => StepError::retry(other.to_string()),
+        }
+    }
+}
+
+impl From<StepError> for Error {
+    fn from(e: StepError) -> Self {
+        Error::Model(e.to_string())
+    }
+}
+
+/// Sends `req` for `job`, records its token usage, and returns the reply.
+pub(crate) fn call(
+    engine: &Engine,
+    llm: &PipelineLlm,
+    job: &Job,
+    req: &ChatRequest,
+) -> Result<ChatResponse, StepError> {
+    let reply = llm.provider.chat(req)?;
+    engine.store.record_usage(&UsageRecord {
+        job_id: Some(job.id.clone()),
+        user_id: job.user_id.clone(),
+        agent_id: job.agent_id.clone(),
+        task: job.kind.as_str().to_owned(),
+        provider: llm.provider.name().to_owned(),
+        model: reply.model.clone(),
+        input_tokens: u64::from(reply.usage.input_tokens),
+        output_tokens: u64::from(reply.usage.output_tokens),
+        at: engine.now(),
+    })?;
+    Ok(reply)
+}
+
+/// The JSON document in a structured reply, repaired where a small model got it wrong;
+/// an unusable reply is a retryable error that quotes the start of what came back.
+pub(crate) fn json_of(reply: &ChatResponse) -> Result<Value, StepError> {
+    extract_json(&reply.content).map_err(|e| {
+        let cut = if reply.stop_reason == mnemo_llm::StopReason::MaxTokens {
+            " (the reply hit the token limit)"
+        } else {
+            ""
+        };
+        StepError::retry(format!(
+            "unusable reply from {}{cut}: {e}; it began: {:?}",
+            reply.model,
+            snippet(&reply.content, 160)
+        ))
+    })
+}
+
+/// The first `max` characters of `text`.
+pub(crate) fn snippet(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text.to_owned(),
+    }
+}
+
+/// The plain-text reply of a summary call, or a retryable error when it is empty.
+pub(crate) fn text_of(reply: &ChatResponse) -> Result<String, StepError> {
+    let text = reply.content.trim();
+    if text.is_empty() {
+        return Err(StepError::retry(format!(
+            "{} sent an empty reply",
+            reply.model
+        )));
+    }
+    Ok(text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn llm_errors_are_classified_for_the_queue() {
+        let down = StepError::from(LlmError::MissingApiKey {
+            provider: "openai",
+            env_var: "OPENAI_API_KEY",
+        });
+        assert!(matches!(down, StepError::ModelDown(_)));
+        let limited = StepError::from(LlmError::RateLimited {
+            provider: "openai",
+            message: "slow".into(),
+            retry_after: Some(Duration::from_secs(9)),
+        });
+        assert!(matches!(
+            limited,
+            StepError::Retry { after: Some(d), .. } if d == Duration::from_secs(9)
+        ));
+        let bad = StepError::from(LlmError::Http {
+            provider: "ollama",
+            status: 400,
+            message: "bad".into(),
+        });
+        assert!(matches!(bad, StepError::Retry { .. }));
+        let core: Error = StepError::Permanent("x".into()).into();
+        assert!(matches!(core, Error::Model(_)));
+    }
+}
