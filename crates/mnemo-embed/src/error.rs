@@ -56,6 +56,9 @@ pub enum EmbedError {
         #[source]
         source: std::io::Error,
     },
+    /// A local model failed while computing embeddings.
+    #[error("the local embedding model failed: {0}")]
+    Model(String),
     /// The embedder was configured with an unusable value (empty model name, batch size 0).
     #[error("invalid embedder configuration: {0}")]
     Config(String),

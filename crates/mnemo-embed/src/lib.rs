@@ -10,6 +10,8 @@
 //!   over 100,000 sentences per second, LoCoMo recall on par with the transformer.
 //! - [`OllamaEmbedder`] and [`OpenAiEmbedder`]: HTTP, batched, with errors that say what to
 //!   do.
+//! - `TransformerEmbedder` (feature `candle`, off by default): the full all-MiniLM-L6-v2
+//!   transformer from files on disk.
 //! - [`dot`], [`cosine`], [`normalize`]: the vector arithmetic that search needs.
 
 mod error;
@@ -18,11 +20,15 @@ mod similarity;
 mod static_embed;
 pub mod table;
 pub mod tokenizer;
+#[cfg(feature = "candle")]
+mod transformer;
 
 pub use error::EmbedError;
 pub use http::{OllamaConfig, OllamaEmbedder, OpenAiConfig, OpenAiEmbedder};
 pub use similarity::{cosine, dot, normalize};
 pub use static_embed::StaticEmbedder;
+#[cfg(feature = "candle")]
+pub use transformer::TransformerEmbedder;
 
 /// Turns texts into vectors.
 ///

@@ -94,9 +94,26 @@ impl WordPiece {
 
     /// Appends the ids of `text`'s known pieces to `out` (unknown words are skipped).
     pub fn encode_into(&self, text: &str, out: &mut Vec<u32>) {
+        self.encode_impl(text, None, out);
+    }
+
+    /// Like [`WordPiece::encode_into`] but an unknown word becomes `unk` (what a transformer
+    /// needs: it must see that something was there).
+    pub fn encode_with_unknown(&self, text: &str, unk: u32, out: &mut Vec<u32>) {
+        self.encode_impl(text, Some(unk), out);
+    }
+
+    /// The id of `token` as a whole word (e.g. `[CLS]`), if the vocabulary has it.
+    pub fn id(&self, token: &str) -> Option<u32> {
+        self.initial.get(token).copied()
+    }
+
+    fn encode_impl(&self, text: &str, unk: Option<u32>, out: &mut Vec<u32>) {
         let normal = normalize(text);
         for word in pre_tokenize(&normal) {
-            self.word_pieces(word, out);
+            if !self.word_pieces(word, out) {
+                out.extend(unk);
+            }
         }
     }
 
@@ -115,25 +132,29 @@ impl WordPiece {
             .collect()
     }
 
-    fn word_pieces(&self, word: &str, out: &mut Vec<u32>) {
+    /// Appends `word`'s pieces; false (and nothing appended) when it cannot be covered.
+    fn word_pieces(&self, word: &str, out: &mut Vec<u32>) -> bool {
         if word.is_ascii() {
             // Every byte is a character: no boundary table needed (the common case).
-            if word.len() <= MAX_WORD_CHARS {
-                self.greedy(word, word.len(), |i| i, out);
-            }
-            return;
+            return word.len() <= MAX_WORD_CHARS && self.greedy(word, word.len(), |i| i, out);
         }
         // Byte offsets of char boundaries, so slicing never splits a character.
         let mut bounds: Vec<usize> = word.char_indices().map(|(i, _)| i).collect();
         if bounds.len() > MAX_WORD_CHARS {
-            return;
+            return false;
         }
         bounds.push(word.len());
-        self.greedy(word, bounds.len() - 1, |i| bounds[i], out);
+        self.greedy(word, bounds.len() - 1, |i| bounds[i], out)
     }
 
     /// Greedy longest-match over `chars` characters; `at(i)` is the byte offset of char i.
-    fn greedy(&self, word: &str, chars: usize, at: impl Fn(usize) -> usize, out: &mut Vec<u32>) {
+    fn greedy(
+        &self,
+        word: &str,
+        chars: usize,
+        at: impl Fn(usize) -> usize,
+        out: &mut Vec<u32>,
+    ) -> bool {
         let before = out.len();
         let mut start = 0;
         while start < chars {
@@ -155,10 +176,11 @@ impl WordPiece {
                 None => {
                     // As in BERT: one uncovered piece makes the whole word unknown.
                     out.truncate(before);
-                    return;
+                    return false;
                 }
             }
         }
+        true
     }
 }
 

@@ -82,3 +82,20 @@ fn matches_hugging_face_on_a_case_table() {
         assert_eq!(tok.pieces(text), *want, "text: {text:?}");
     }
 }
+
+#[test]
+fn unknown_words_are_skipped_or_marked() {
+    let emb = StaticEmbedder::builtin();
+    let tok = emb.tokenizer();
+    let text = format!("hello {} world", "x".repeat(101));
+    let skipped = tok.encode(&text);
+    let mut marked = Vec::new();
+    tok.encode_with_unknown(&text, 7, &mut marked);
+    assert_eq!(skipped.len(), 2);
+    assert_eq!(marked, [skipped[0], 7, skipped[1]]);
+    assert_eq!(tok.id("hello"), Some(skipped[0]));
+    assert!(
+        tok.id("##ing").is_none(),
+        "continuations are not whole words"
+    );
+}
