@@ -64,6 +64,12 @@ pub enum Command {
     Export(ExportArgs),
     /// Read a JSON Lines export (all or nothing)
     Import(ImportArgs),
+    /// List the memory pipeline's jobs (extraction, reconciliation, topics, summaries)
+    Jobs(crate::commands::jobs::JobsArgs),
+    /// Run queued pipeline jobs with the configured model (`--once` drains and exits)
+    Work(crate::commands::jobs::WorkArgs),
+    /// Tokens (and cost, with [pricing] in the config) of model calls
+    Usage(crate::commands::jobs::UsageArgs),
     /// Counts of what is stored
     Stats,
     /// Print a commented default config file, or where files are

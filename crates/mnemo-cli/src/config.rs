@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use mnemo_engine::EngineSettings;
+use mnemo_engine::{EngineSettings, PipelineSettings};
 use mnemo_llm::LlmConfig;
 use serde::Deserialize;
 
@@ -23,6 +23,9 @@ pub struct FileConfig {
     pub agent: Option<String>,
     pub engine: EngineSettings,
     pub llm: LlmConfig,
+    pub pipeline: PipelineSettings,
+    /// Prices per model for `mnemo usage`.
+    pub pricing: Pricing,
 }
 
 /// The resolved configuration a command runs with.
@@ -37,9 +40,16 @@ pub struct Config {
     /// The model provider (`[llm]` table, then `MNEMO_LLM_PROVIDER`, `MNEMO_MODEL` and the
     /// provider's own variables such as `OLLAMA_HOST` or `OPENAI_API_KEY`).
     pub llm: LlmConfig,
+    /// The memory pipeline (`[pipeline]`): summary interval, retries, leases.
+    pub pipeline: PipelineSettings,
+    /// `[pricing]`: USD per million tokens, by model name.
+    pub pricing: Pricing,
     pub config_path: PathBuf,
     pub json: bool,
 }
+
+/// `[pricing]`: model name → `[input, output]` USD per million tokens.
+pub type Pricing = std::collections::BTreeMap<String, [f64; 2]>;
 
 /// Environment lookup, injectable for tests.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -88,6 +98,8 @@ impl Config {
             agent,
             engine,
             llm,
+            pipeline: file.pipeline,
+            pricing: file.pricing,
             config_path,
             json: flags.json,
         })
@@ -250,5 +262,7 @@ mod tests {
     fn the_printed_default_config_parses() {
         let parsed: FileConfig = toml::from_str(DEFAULT_CONFIG).unwrap();
         assert_eq!(parsed.engine, EngineSettings::default());
+        assert_eq!(parsed.pipeline, PipelineSettings::default());
+        assert!(parsed.pricing.is_empty());
     }
 }

@@ -315,13 +315,14 @@ pub struct UsageFilter {
     pub group: UsageGroup,
 }
 
-/// Totals of one group.
+/// Totals of one group and one model (a group that used two models has two rows, so
+/// each can be priced).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UsageRow {
     /// The group's value: a `provider/model`, a user, a task or a job id.
     pub key: String,
-    /// The model(s) of the group, for pricing (one model unless grouped otherwise).
-    pub models: Vec<String>,
+    /// `provider/model`.
+    pub model: String,
     pub calls: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -413,7 +414,7 @@ pub trait JobStore: Send + Sync {
     /// Stores one model call's token counts.
     fn record_usage(&self, usage: &UsageRecord) -> Result<()>;
 
-    /// Usage totals, largest first.
+    /// Usage totals per group and model, largest first.
     fn usage(&self, filter: &UsageFilter) -> Result<Vec<UsageRow>>;
 }
 

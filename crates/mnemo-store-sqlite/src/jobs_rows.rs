@@ -172,19 +172,18 @@ pub(crate) fn usage(c: &Connection, f: &UsageFilter) -> DbResult<Vec<UsageRow>> 
         cond.and("at >= ?", [text(&ts_text(since))]);
     }
     let sql = format!(
-        "SELECT {key} AS k, group_concat(DISTINCT provider || '/' || model), count(*), \
-         sum(input_tokens), sum(output_tokens) FROM llm_usage WHERE {} GROUP BY k \
-         ORDER BY sum(input_tokens) + sum(output_tokens) DESC, k",
+        "SELECT {key} AS k, provider || '/' || model AS pm, count(*), sum(input_tokens), \
+         sum(output_tokens) FROM llm_usage WHERE {} GROUP BY k, pm \
+         ORDER BY sum(input_tokens) + sum(output_tokens) DESC, k, pm",
         cond.sql()
     );
     let mut stmt = c.prepare_cached(&sql)?;
     let to_u64 = |n: i64| u64::try_from(n).unwrap_or(0);
     let rows = stmt
         .query_map(bind(cond.into_params()), |r| {
-            let models: String = r.get(1)?;
             Ok(UsageRow {
                 key: r.get(0)?,
-                models: models.split(',').map(str::to_owned).collect(),
+                model: r.get(1)?,
                 calls: to_u64(r.get(2)?),
                 input_tokens: to_u64(r.get(3)?),
                 output_tokens: to_u64(r.get(4)?),

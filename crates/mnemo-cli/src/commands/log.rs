@@ -83,7 +83,9 @@ fn turn_add(engine: &Engine, cfg: &Config, a: TurnAddArgs) -> Result<()> {
         Some(s) => engine.session(&cfg.user, &s).map(|s| s.id).unwrap_or(s),
         None => engine.new_session_id(),
     };
-    let turn = engine.add_turn(NewTurn {
+    // Recorded with the pipeline work it makes due (extraction after an assistant turn,
+    // a summary every N turns); the jobs wait for `mnemo work` or `mnemo chat`.
+    let recorded = engine.record_turn(NewTurn {
         scope: scope(cfg),
         session_id,
         role: a.role.parse()?,
@@ -91,12 +93,17 @@ fn turn_add(engine: &Engine, cfg: &Config, a: TurnAddArgs) -> Result<()> {
         created_at: date(a.at.as_deref())?,
         meta: Value::Null,
     })?;
+    let turn = &recorded.turn;
     let mut out = Out::new();
     if cfg.json {
-        out.json(&turn)?;
+        out.json(turn)?;
     } else {
+        let queued = match recorded.jobs.len() {
+            0 => String::new(),
+            n => format!("; {n} pipeline job(s) queued"),
+        };
         out.line(format!(
-            "session {} turn {} ({} tokens)",
+            "session {} turn {} ({} tokens){queued}",
             ids::short(&turn.session_id),
             turn.seq,
             turn.tokens

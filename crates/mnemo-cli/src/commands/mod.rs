@@ -2,8 +2,9 @@
 //! prints its result through [`Out`](crate::output::Out).
 
 mod admin;
-pub mod index;
 mod chat;
+pub mod index;
+pub mod jobs;
 mod log;
 mod memory;
 mod transfer;
@@ -32,6 +33,9 @@ pub fn run(command: Command, cfg: &Config) -> Result<()> {
         Command::Turn(t) => log::turn(&open(cfg)?, cfg, t),
         Command::Export(a) => transfer::export(&open(cfg)?, cfg, a),
         Command::Import(a) => transfer::import(&open(cfg)?, cfg, a),
+        Command::Jobs(a) => jobs::jobs(&open(cfg)?, cfg, a),
+        Command::Work(a) => jobs::work(cfg, a),
+        Command::Usage(a) => jobs::usage(&open(cfg)?, cfg, a),
         Command::Stats => admin::stats(&open(cfg)?, cfg),
         Command::Bench(b) => index::bench(b, cfg),
     }
@@ -40,6 +44,7 @@ pub fn run(command: Command, cfg: &Config) -> Result<()> {
 /// Opens the configured database.
 fn open(cfg: &Config) -> Result<Engine> {
     Engine::open_sqlite(&cfg.db, cfg.engine.clone())
+        .map(|e| e.with_pipeline_settings(cfg.pipeline.clone()))
         .with_context(|| format!("cannot open database {}", cfg.db.display()))
 }
 

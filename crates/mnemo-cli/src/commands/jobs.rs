@@ -1,0 +1,454 @@
+//! The memory pipeline from the command line: `mnemo jobs` (what is queued, running, done
+//! or failed, and why), `mnemo work` (run the queue with the configured model) and
+//! `mnemo usage` (tokens and cost of model calls).
+//!
+//! `mnemo turn add` and `mnemo chat` only queue work; `mnemo work --once` drains what is
+//! due and exits (cron, tests), plain `mnemo work` keeps running until Ctrl-C, waiting for
+//! new jobs and retries. Stopping it mid-job is safe: the job's lease expires and the next
+//! worker runs it again.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use mnemo_core::{ids, Job, JobFilter, JobKind, JobStatus, UsageFilter, UsageGroup, UsageRow};
+use mnemo_engine::pipeline::{DrainReport, JobOutcome};
+use mnemo_engine::{Engine, PipelineLlm};
+use serde::Serialize;
+
+use super::{date, open};
+use crate::config::{Config, Pricing};
+use crate::output::{when, Out};
+
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    /// Only jobs with this status (repeatable): queued, running, done, failed
+    #[arg(long, short)]
+    pub status: Vec<String>,
+    /// Only jobs of this kind (repeatable): extract, reconcile, topic, summarize
+    #[arg(long, short)]
+    pub kind: Vec<String>,
+    /// Jobs of every user, not only --user
+    #[arg(long)]
+    pub all_users: bool,
+    /// Most jobs to list, newest first
+    #[arg(long, short = 'n', default_value_t = 20)]
+    pub limit: usize,
+    /// Show one job in full: input, result, last error
+    #[arg(long, value_name = "ID", conflicts_with_all = ["retry", "retry_failed"])]
+    pub show: Option<String>,
+    /// Queue a failed (or done) job again, attempts reset
+    #[arg(long, value_name = "ID", conflicts_with = "retry_failed")]
+    pub retry: Option<String>,
+    /// Queue every failed job (of --user, or of everyone with --all-users) again
+    #[arg(long)]
+    pub retry_failed: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkArgs {
+    /// Run what is due now, then exit (retries scheduled for later are not waited for)
+    #[arg(long)]
+    pub once: bool,
+    /// Stop after this many jobs
+    #[arg(long, short = 'n')]
+    pub limit: Option<usize>,
+    /// Seconds between looks at the queue when it is empty
+    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+    pub poll: f64,
+}
+
+/// How `mnemo usage` groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum By {
+    Model,
+    User,
+    Task,
+    Job,
+}
+
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// Group by model, user, task (extract, reconcile, topic, summarize, chat) or job
+    #[arg(long, value_enum, default_value_t = By::Model)]
+    pub by: By,
+    /// Only calls at or after this date
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Every user, not only --user
+    #[arg(long)]
+    pub all_users: bool,
+}
+
+pub fn jobs(engine: &Engine, cfg: &Config, a: JobsArgs) -> Result<()> {
+    let mut out = Out::new();
+    if let Some(id) = &a.show {
+        let job = engine.job(id)?;
+        if cfg.json {
+            out.json(&job)?;
+        } else {
+            show(&mut out, &job)?;
+        }
+        return out.flush();
+    }
+    let user = (!a.all_users).then(|| cfg.user.clone());
+    if a.retry.is_some() || a.retry_failed {
+        let ids = match &a.retry {
+            Some(id) => vec![engine.job(id)?.id],
+            None => failed_ids(engine, user.clone())?,
+        };
+        let again = ids
+            .iter()
+            .map(|id| engine.retry_job(id))
+            .collect::<mnemo_core::Result<Vec<Job>>>()?;
+        if cfg.json {
+            out.json(&again)?;
+        } else {
+            out.line(format!(
+                "{} job(s) queued again; `mnemo work` runs them",
+                again.len()
+            ))?;
+        }
+        return out.flush();
+    }
+    let filter = JobFilter {
+        user_id: user.clone(),
+        statuses: parse_all(&a.status)?,
+        kinds: parse_all(&a.kind)?,
+        session_id: None,
+        limit: Some(a.limit),
+    };
+    let list = engine.jobs(&filter)?;
+    let counts = engine.job_counts(user.as_deref())?;
+    if cfg.json {
+        out.json(&serde_json::json!({ "counts": counts, "jobs": list }))?;
+        return out.flush();
+    }
+    out.line(format!(
+        "queued {} (due now {}) · running {} · done {} · failed {}",
+        counts.queued, counts.ready, counts.running, counts.done, counts.failed
+    ))?;
+    if counts.queued > 0 && !engine.has_llm() {
+        out.line("jobs wait for `mnemo work` (or `mnemo chat`) with a model; see [llm] in `mnemo config`")?;
+    }
+    for job in &list {
+        out.line(job_line(job))?;
+    }
+    out.flush()
+}
+
+fn failed_ids(engine: &Engine, user: Option<String>) -> Result<Vec<String>> {
+    let filter = JobFilter {
+        user_id: user,
+        statuses: vec![JobStatus::Failed],
+        ..JobFilter::default()
+    };
+    Ok(engine.jobs(&filter)?.into_iter().map(|j| j.id).collect())
+}
+
+fn parse_all<T: std::str::FromStr<Err = mnemo_core::Error>>(values: &[String]) -> Result<Vec<T>> {
+    Ok(values.iter().map(|v| v.parse()).collect::<Result<_, _>>()?)
+}
+
+/// `1a2b3c4d  extract    done     1/5  s1:1-2  alex  2026-03-01 09:00  [error]`
+fn job_line(j: &Job) -> String {
+    let mut line = format!(
+        "{}  {:<9}  {:<7}  {}/{}  {}  {}  {}",
+        ids::short(&j.id),
+        j.kind.as_str(),
+        j.status.as_str(),
+        j.attempts,
+        j.max_attempts,
+        subject(j),
+        j.user_id,
+        when(&j.updated_at),
+    );
+    if j.status == JobStatus::Queued && j.attempts > 0 {
+        line.push_str(&format!("  retry at {}", when(&j.next_run_at)));
+    }
+    if matches!(j.status, JobStatus::Queued | JobStatus::Failed) {
+        if let Some(e) = &j.last_error {
+            line.push_str(&format!("  ({})", short_text(e, 100)));
+        }
+    }
+    line
+}
+
+fn subject(j: &Job) -> String {
+    match (&j.session_id, j.first_seq, j.last_seq, j.kind) {
+        (Some(s), Some(a), Some(b), JobKind::Extract | JobKind::Summarize) => {
+            format!("session {} turns {a}-{b}", ids::short(s))
+        }
+        _ => match j.kind {
+            JobKind::Topic => format!(
+                "topic {}",
+                j.payload["topic"].as_str().unwrap_or(&j.subject)
+            ),
+            JobKind::Reconcile => format!(
+                "\"{}\"",
+                short_text(j.payload["cell"]["content"].as_str().unwrap_or(""), 40)
+            ),
+            _ => j.subject.clone(),
+        },
+    }
+}
+
+fn short_text(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
+fn show(out: &mut Out, j: &Job) -> Result<()> {
+    out.line(format!("job {} ({})", j.id, j.kind))?;
+    out.line(format!(
+        "  status:   {} after {} of {} attempts",
+        j.status, j.attempts, j.max_attempts
+    ))?;
+    out.line(format!("  subject:  {}", subject(j)))?;
+    out.line(format!(
+        "  user:     {}{}",
+        j.user_id,
+        j.agent_id
+            .as_deref()
+            .map(|a| format!(" (agent {a})"))
+            .unwrap_or_default()
+    ))?;
+    out.line(format!("  created:  {}", when(&j.created_at)))?;
+    if j.status == JobStatus::Queued {
+        out.line(format!("  runs at:  {}", when(&j.next_run_at)))?;
+    }
+    if let Some(e) = &j.last_error {
+        out.line(format!("  error:    {e}"))?;
+    }
+    if !j.payload.is_null() {
+        out.line(format!("  input:    {}", j.payload))?;
+    }
+    if !j.result.is_null() {
+        out.line(format!("  result:   {}", j.result))?;
+    }
+    Ok(())
+}
+
+pub fn work(cfg: &Config, a: WorkArgs) -> Result<()> {
+    let llm = PipelineLlm::from_config(&cfg.llm)
+        .context("the model for the memory pipeline cannot be set up; jobs keep waiting")?;
+    let engine = open(cfg)?.with_llm(llm);
+    let name = format!("work-{}", std::process::id());
+    if a.once {
+        let report = engine.run_jobs(&name, a.limit)?;
+        print_report(&engine, cfg, &report)?;
+        if let Some(why) = &report.model_down {
+            let waiting = engine.job_counts(None)?.queued;
+            bail!("the model cannot be used: {why}; {waiting} job(s) wait");
+        }
+        return Ok(());
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    // Ctrl-C finishes the job in flight, then exits; a second Ctrl-C is not caught again.
+    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    let poll = Duration::try_from_secs_f64(a.poll.max(0.05)).unwrap_or(Duration::from_secs(5));
+    let mut ran = 0usize;
+    while !stop.load(Ordering::SeqCst) && a.limit.is_none_or(|l| ran < l) {
+        let report = engine.run_jobs(&name, a.limit.map(|l| l - ran))?;
+        ran += report.outcomes.len();
+        print_report(&engine, cfg, &report)?;
+        let pause = match &report.model_down {
+            Some(why) => {
+                eprintln!("warning: the model cannot be used: {why}; trying again later");
+                Duration::from_secs(engine.pipeline_settings().model_down_secs)
+            }
+            None if report.outcomes.is_empty() => poll,
+            None => Duration::ZERO,
+        };
+        nap(pause, &stop);
+    }
+    Ok(())
+}
+
+/// Sleeps `d` in short steps, returning early when `stop` is set.
+fn nap(d: Duration, stop: &AtomicBool) {
+    let end = Instant::now() + d;
+    while Instant::now() < end && !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(50).min(end - Instant::now()));
+    }
+}
+
+fn print_report(engine: &Engine, cfg: &Config, r: &DrainReport) -> Result<()> {
+    let mut out = Out::new();
+    if cfg.json {
+        out.json(r)?;
+        return out.flush();
+    }
+    for o in &r.outcomes {
+        out.line(outcome_line(o))?;
+    }
+    if !r.outcomes.is_empty() || r.model_down.is_none() {
+        let c = engine.job_counts(None)?;
+        out.line(format!(
+            "ran {}: {} done, {} to retry, {} failed · queue: {} waiting ({} due), {} failed",
+            r.outcomes.len(),
+            r.done,
+            r.retried,
+            r.failed,
+            c.queued,
+            c.ready,
+            c.failed
+        ))?;
+    }
+    out.flush()
+}
+
+fn outcome_line(o: &JobOutcome) -> String {
+    match o {
+        JobOutcome::Done { job, kind } => format!("done     {kind:<9} {}", ids::short(job)),
+        JobOutcome::Retried {
+            job,
+            kind,
+            error,
+            at,
+        } => format!(
+            "retry    {kind:<9} {} at {}: {}",
+            ids::short(job),
+            when(at),
+            short_text(error, 120)
+        ),
+        JobOutcome::Failed { job, kind, error } => {
+            format!(
+                "FAILED   {kind:<9} {}: {}",
+                ids::short(job),
+                short_text(error, 120)
+            )
+        }
+        JobOutcome::ModelDown { job, kind, error } => format!(
+            "waiting  {kind:<9} {}: {}",
+            ids::short(job),
+            short_text(error, 120)
+        ),
+        JobOutcome::LostLease { job, kind } => {
+            format!(
+                "skipped  {kind:<9} {} (another worker took it over)",
+                ids::short(job)
+            )
+        }
+    }
+}
+
+/// One line of `mnemo usage`.
+#[derive(Debug, Serialize)]
+struct UsageLine {
+    key: String,
+    models: Vec<String>,
+    calls: u64,
+    input_tokens: u64,
+    output_tokens: u64,
+    /// USD, when every model of the line has a price.
+    cost_usd: Option<f64>,
+}
+
+pub fn usage(engine: &Engine, cfg: &Config, a: UsageArgs) -> Result<()> {
+    let group = match a.by {
+        By::Model => UsageGroup::Model,
+        By::User => UsageGroup::User,
+        By::Task => UsageGroup::Task,
+        By::Job => UsageGroup::Job,
+    };
+    let filter = UsageFilter {
+        user_id: (!a.all_users && a.by != By::User).then(|| cfg.user.clone()),
+        since: date(a.since.as_deref())?,
+        group,
+    };
+    let lines = merge(engine.usage(&filter)?, &cfg.pricing);
+    let mut out = Out::new();
+    if cfg.json {
+        out.json(&lines)?;
+        return out.flush();
+    }
+    if lines.is_empty() {
+        out.line("no model calls recorded")?;
+        return out.flush();
+    }
+    out.line(format!(
+        "{:<34} {:>6} {:>12} {:>12} {:>10}",
+        "group", "calls", "tokens in", "tokens out", "cost USD"
+    ))?;
+    for l in &lines {
+        let cost = l.cost_usd.map_or("-".to_owned(), |c| format!("{c:.4}"));
+        out.line(format!(
+            "{:<34} {:>6} {:>12} {:>12} {:>10}",
+            short_text(&l.key, 34),
+            l.calls,
+            l.input_tokens,
+            l.output_tokens,
+            cost
+        ))?;
+    }
+    out.flush()
+}
+
+/// Sums the per-model rows of each group, pricing each model separately.
+fn merge(rows: Vec<UsageRow>, pricing: &Pricing) -> Vec<UsageLine> {
+    let mut by_key: BTreeMap<String, UsageLine> = BTreeMap::new();
+    for r in rows {
+        let model_name = r.model.split_once('/').map_or(r.model.as_str(), |(_, m)| m);
+        let cost = pricing
+            .get(model_name)
+            .or_else(|| pricing.get(&r.model))
+            .map(|[i, o]| (r.input_tokens as f64 * i + r.output_tokens as f64 * o) / 1_000_000.0);
+        let line = by_key.entry(r.key.clone()).or_insert_with(|| UsageLine {
+            key: r.key.clone(),
+            models: Vec::new(),
+            calls: 0,
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_usd: Some(0.0),
+        });
+        line.models.push(r.model.clone());
+        line.calls += r.calls;
+        line.input_tokens += r.input_tokens;
+        line.output_tokens += r.output_tokens;
+        line.cost_usd = line.cost_usd.zip(cost).map(|(a, b)| a + b);
+    }
+    let mut lines: Vec<UsageLine> = by_key.into_values().collect();
+    lines.sort_by_key(|l| std::cmp::Reverse(l.input_tokens + l.output_tokens));
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(key: &str, model: &str, i: u64, o: u64) -> UsageRow {
+        UsageRow {
+            key: key.into(),
+            model: model.into(),
+            calls: 1,
+            input_tokens: i,
+            output_tokens: o,
+        }
+    }
+
+    #[test]
+    fn costs_are_priced_per_model_and_unknown_prices_show_none() {
+        let mut pricing = Pricing::new();
+        pricing.insert("gpt-4o-mini".into(), [0.15, 0.60]);
+        pricing.insert("openai/gpt-4o".into(), [2.5, 10.0]);
+        let lines = merge(
+            vec![
+                row("alex", "openai/gpt-4o-mini", 1_000_000, 1_000_000),
+                row("alex", "openai/gpt-4o", 1_000_000, 0),
+                row("bo", "ollama/qwen2.5:7b", 10, 10),
+            ],
+            &pricing,
+        );
+        assert_eq!(lines[0].key, "alex");
+        assert_eq!(lines[0].calls, 2);
+        assert!((lines[0].cost_usd.unwrap() - 3.25).abs() < 1e-9);
+        assert_eq!(lines[1].cost_usd, None);
+    }
+}
