@@ -13,22 +13,24 @@ use serde_json::{json, Value};
 
 /// A fake model for the pipeline's prompts.
 fn model() -> FakeOllama {
-    FakeOllama::start(|req: &Value| {
-        let system = req["messages"][0]["content"].as_str().unwrap_or("");
-        let user = last_user_message(req);
-        if system.starts_with("You are the memory manager") && user.contains("Lisbon") {
-            json!({"memories": [
-                {"kind": "fact", "topic": "home", "salience": 0.9, "content": "Lives in Lisbon"}
-            ]})
-            .to_string()
-        } else if system.starts_with("You are the memory manager") {
-            r#"{"memories": []}"#.into()
-        } else if system.starts_with("You consolidate") {
-            "Alex lives in Lisbon.".into()
-        } else {
-            "A short conversation.".into()
-        }
-    })
+    FakeOllama::start(model_reply)
+}
+
+fn model_reply(req: &Value) -> String {
+    let system = req["messages"][0]["content"].as_str().unwrap_or("");
+    let user = last_user_message(req);
+    if system.starts_with("You are the memory manager") && user.contains("Lisbon") {
+        json!({"memories": [
+            {"kind": "fact", "topic": "home", "salience": 0.9, "content": "Lives in Lisbon"}
+        ]})
+        .to_string()
+    } else if system.starts_with("You are the memory manager") {
+        r#"{"memories": []}"#.into()
+    } else if system.starts_with("You consolidate") {
+        "Alex lives in Lisbon.".into()
+    } else {
+        "A short conversation.".into()
+    }
 }
 
 fn with_model<'a>(c: &'a mut std::process::Command, url: &str) -> &'a mut std::process::Command {
@@ -177,4 +179,71 @@ fn failed_jobs_can_be_shown_and_queued_again() {
         &fake.url,
     ));
     assert_eq!(m.json(&["list"])[0]["content"], "Lives in Lisbon");
+}
+
+#[test]
+fn a_worker_killed_mid_job_loses_nothing() {
+    let m = Mnemo::new();
+    let cfg = m.dir.path().join("c.toml");
+    std::fs::write(&cfg, "[pipeline]\nlease_secs = 1\n").unwrap();
+    let cfg = cfg.to_str().unwrap();
+    m.ok(&[
+        "--config",
+        cfg,
+        "turn",
+        "add",
+        "-s",
+        "s",
+        "I live in Lisbon",
+    ]);
+    m.ok(&[
+        "--config",
+        cfg,
+        "turn",
+        "add",
+        "-s",
+        "s",
+        "-r",
+        "assistant",
+        "ok",
+    ]);
+    // The first extraction call hangs: the worker is killed while waiting for it.
+    let first = std::sync::atomic::AtomicBool::new(true);
+    let normal = model_reply;
+    let fake = FakeOllama::start(move |req: &Value| {
+        if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_secs(30));
+        }
+        normal(req)
+    });
+    let mut child = with_model(&mut m.cmd(&["--config", cfg, "work", "--once"]), &fake.url)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fake.requests().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let jobs = m.json(&["jobs"]);
+    assert_eq!(jobs["jobs"][0]["status"], "running");
+    assert_eq!(jobs["jobs"][0]["attempts"], 1);
+
+    // A new worker after the lease has expired takes the job over.
+    std::thread::sleep(Duration::from_millis(1100));
+    let out = run_ok(with_model(
+        &mut m.cmd(&["--config", cfg, "work", "--once"]),
+        &fake.url,
+    ));
+    assert!(out.contains("3 done"), "{out}");
+    assert_eq!(m.json(&["list"])[0]["content"], "Lives in Lisbon");
+    let job = &m.json(&["jobs", "--kind", "extract"])["jobs"][0];
+    assert_eq!(
+        (job["status"].as_str(), job["attempts"].as_u64()),
+        (Some("done"), Some(2))
+    );
+    assert!(job["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("lease of attempt 1 expired"));
 }

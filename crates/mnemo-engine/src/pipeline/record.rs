@@ -81,6 +81,7 @@ impl Engine {
         let (mut turns, jobs) =
             self.store
                 .add_turns_with_jobs(&[(turn, tokens)], &ranges, self.now())?;
+        turns.iter().for_each(|t| self.index_turn(t));
         self.pipeline.bell.ring();
         let turn = turns
             .pop()
@@ -120,6 +121,7 @@ impl Engine {
         let (turns, jobs) = self
             .store
             .add_turns_with_jobs(&pairs, &ranges, self.now())?;
+        turns.iter().for_each(|t| self.index_turn(t));
         self.pipeline.bell.ring();
         let [user_turn, assistant_turn]: [Turn; 2] = turns
             .try_into()
