@@ -42,7 +42,11 @@ pub enum Step {
 }
 
 pub fn step_of(body: &Value) -> Step {
-    let system = body["messages"][0]["content"].as_str().unwrap_or("");
+    // Anthropic takes the system prompt as a top-level field.
+    let system = body["system"]
+        .as_str()
+        .or_else(|| body["messages"][0]["content"].as_str())
+        .unwrap_or("");
     if system.starts_with("You are the memory manager") {
         Step::Extract
     } else if system.starts_with("You maintain the long-term memory") {
@@ -114,7 +118,7 @@ impl Model {
         }
     }
 
-    fn answer(&self, req: &Recorded) -> Reply {
+    fn answer(&self, req: &Recorded, kind: ProviderKind) -> Reply {
         let step = step_of(&req.body);
         let mut book = self.book.lock().unwrap();
         if let Some((_, q)) = book.failures.iter_mut().find(|(s, _)| *s == step) {
@@ -127,17 +131,63 @@ impl Model {
             .rules
             .iter()
             .find(|(s, needle, _)| *s == step && text.contains(needle.as_str()));
-        match (hit, step) {
-            (Some((_, _, reply)), _) => ollama(reply),
-            (None, Step::Extract) => ollama(r#"{"memories": []}"#),
+        let content = match (hit, step) {
+            (Some((_, _, reply)), _) => reply.clone(),
+            (None, Step::Extract) => r#"{"memories": []}"#.to_owned(),
             (None, Step::Reconcile) => {
-                ollama(r#"{"event": "ADD", "id": null, "text": "", "reason": "new"}"#)
+                r#"{"event": "ADD", "id": null, "text": "", "reason": "new"}"#.to_owned()
             }
-            (None, Step::Topic) => ollama(&format!("Topic summary. {}", first_line(&text))),
-            (None, Step::Summarize) => ollama("The user talked about their life."),
-            (None, Step::Other) => Reply::json(400, &json!({"error": "unexpected request"})),
+            (None, Step::Topic) => format!("Topic summary. {}", first_line(&text)),
+            (None, Step::Summarize) => "The user talked about their life.".to_owned(),
+            (None, Step::Other) => {
+                return Reply::json(400, &json!({"error": "unexpected request"}))
+            }
+        };
+        match kind {
+            ProviderKind::Ollama => ollama(&content),
+            ProviderKind::OpenAi => openai(&content),
+            ProviderKind::Anthropic => anthropic(&content, req.body["tools"].is_array()),
         }
     }
+}
+
+/// An OpenAI chat completion.
+pub fn openai(content: &str) -> Reply {
+    Reply::json(
+        200,
+        &json!({
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "model": "gpt-test",
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": content, "refusal": null},
+                "finish_reason": "stop"
+            }],
+            "usage": {"prompt_tokens": 40, "completion_tokens": 8, "total_tokens": 48}
+        }),
+    )
+}
+
+/// An Anthropic message: structured output comes back as the forced tool call.
+pub fn anthropic(content: &str, structured: bool) -> Reply {
+    let (block, stop) = if structured {
+        let input: Value = serde_json::from_str(content).unwrap_or(json!({}));
+        let block = json!({"type": "tool_use", "id": "toolu_1", "name": "respond", "input": input});
+        (block, "tool_use")
+    } else {
+        (json!({"type": "text", "text": content}), "end_turn")
+    };
+    Reply::json(
+        200,
+        &json!({
+            "id": "msg_1", "type": "message", "role": "assistant",
+            "model": "claude-test",
+            "content": [block],
+            "stop_reason": stop, "stop_sequence": null,
+            "usage": {"input_tokens": 40, "output_tokens": 8}
+        }),
+    )
 }
 
 fn first_line(text: &str) -> String {
@@ -163,11 +213,12 @@ pub fn settings() -> PipelineSettings {
     }
 }
 
-/// An Ollama config for `url`: short timeout, no client-side retries (the queue retries).
-pub fn config(url: &str) -> LlmConfig {
+/// A config for `url`: short timeout, no client-side retries (the queue retries).
+pub fn config(kind: ProviderKind, url: &str) -> LlmConfig {
     LlmConfig {
-        provider: ProviderKind::Ollama,
+        provider: kind,
         base_url: Some(url.into()),
+        api_key: Some(mnemo_llm::ApiKey::new("sk-test")),
         timeout: Duration::from_millis(400),
         connect_timeout: Duration::from_millis(400),
         max_retries: 0,
@@ -176,7 +227,11 @@ pub fn config(url: &str) -> LlmConfig {
 }
 
 pub fn llm_for(url: &str) -> PipelineLlm {
-    let provider = config(url)
+    llm_of(ProviderKind::Ollama, url)
+}
+
+pub fn llm_of(kind: ProviderKind, url: &str) -> PipelineLlm {
+    let provider = config(kind, url)
         .build_with(Arc::new(NoSleep::default()))
         .expect("provider");
     PipelineLlm {
@@ -206,11 +261,16 @@ impl Harness {
     }
 
     pub fn with_settings(s: PipelineSettings) -> Self {
+        Self::speaking(ProviderKind::Ollama, s)
+    }
+
+    /// A harness whose fake server speaks `kind`'s wire format.
+    pub fn speaking(kind: ProviderKind, s: PipelineSettings) -> Self {
         let model = Model::default();
         let answering = model.clone();
-        let server = FakeServer::respond_with(move |req| answering.answer(req));
+        let server = FakeServer::respond_with(move |req| answering.answer(req, kind));
         let (dir, engine, clock) = bare(s);
-        let engine = engine.with_llm(llm_for(&server.url));
+        let engine = engine.with_llm(llm_of(kind, &server.url));
         Harness {
             _dir: dir,
             engine,

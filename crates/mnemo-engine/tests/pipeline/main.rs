@@ -3,4 +3,5 @@
 
 mod durability;
 mod harness;
+mod providers;
 mod steps;
