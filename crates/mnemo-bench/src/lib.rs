@@ -9,3 +9,4 @@
 
 pub mod locomo;
 pub mod scale;
+pub mod setup;

@@ -49,6 +49,37 @@ pub fn load(path: &Path) -> Result<Vec<Conversation>> {
     parse(&text)
 }
 
+/// Runs the whole protocol on a file in a temporary database: `embedder` is an embedder
+/// name (see [`crate::setup::embedder_from_spec`]), `params` retrieval overrides, `limit`
+/// the number of conversations to use (all when `None`).
+pub fn run_file(
+    path: &Path,
+    embedder: &str,
+    params: &[String],
+    limit: Option<usize>,
+) -> Result<Report> {
+    let mut conversations = load(path)?;
+    if let Some(n) = limit {
+        conversations.truncate(n);
+    }
+    let params = crate::setup::retrieval_params(params)?;
+    let embed = crate::setup::embedder_from_spec(embedder)?;
+    let model = embed.as_ref().map(|e| e.model_id().to_string());
+    let dir = tempfile::tempdir().map_err(|e| Error::io("creating a temporary directory", e))?;
+    let engine = crate::setup::engine(
+        &dir.path().join("locomo.db"),
+        Default::default(),
+        params,
+        embed,
+    )?;
+    let config = json!({
+        "embedder": embedder,
+        "model_id": model,
+        "file": path.display().to_string(),
+    });
+    run(&engine, &conversations, config)
+}
+
 /// Ingests `conversations` into `engine` (which should be empty) and scores retrieval.
 /// `config` is reported as given, with the engine's retrieval settings added.
 pub fn run(engine: &Engine, conversations: &[Conversation], mut config: Value) -> Result<Report> {

@@ -23,10 +23,13 @@ impl Default for Bm25Params {
     }
 }
 
-/// Postings (document, term frequency) per term, and document lengths.
+/// Postings (document, term frequency) per term, each document's terms, and lengths.
 #[derive(Debug, Default, Clone)]
 pub struct Bm25Index {
-    postings: HashMap<String, Vec<(u32, u16)>>,
+    ids: HashMap<String, u32>,
+    terms: Vec<String>,
+    postings: Vec<Vec<(u32, u16)>>,
+    doc_terms: Vec<Vec<(u32, u16)>>,
     doc_len: Vec<u32>,
     total_len: u64,
 }
@@ -45,24 +48,48 @@ impl Bm25Index {
     /// Adds the next document (its number is the previous [`len`](Self::len)).
     pub fn push(&mut self, terms: &[String]) {
         let doc = self.doc_len.len() as u32;
-        let mut tf: HashMap<&str, u16> = HashMap::new();
+        let mut tf: Vec<(u32, u16)> = Vec::new();
         for t in terms {
-            let n = tf.entry(t.as_str()).or_default();
-            *n = n.saturating_add(1);
+            let id = match self.ids.get(t) {
+                Some(&id) => id,
+                None => {
+                    let id = self.terms.len() as u32;
+                    self.ids.insert(t.clone(), id);
+                    self.terms.push(t.clone());
+                    self.postings.push(Vec::new());
+                    id
+                }
+            };
+            match tf.iter_mut().find(|(i, _)| *i == id) {
+                Some((_, n)) => *n = n.saturating_add(1),
+                None => tf.push((id, 1)),
+            }
         }
-        for (term, n) in tf {
-            self.postings
-                .entry(term.to_owned())
-                .or_default()
-                .push((doc, n));
+        for &(id, n) in &tf {
+            self.postings[id as usize].push((doc, n));
         }
+        self.doc_terms.push(tf);
         self.doc_len.push(terms.len() as u32);
         self.total_len += terms.len() as u64;
     }
 
+    /// The distinct terms of a document with their frequencies.
+    pub fn doc_terms(&self, doc: usize) -> impl Iterator<Item = (&str, u16)> + '_ {
+        self.doc_terms[doc]
+            .iter()
+            .map(|&(id, n)| (self.terms[id as usize].as_str(), n))
+    }
+
+    /// Length of a document in terms.
+    pub fn doc_len(&self, doc: usize) -> u32 {
+        self.doc_len[doc]
+    }
+
     /// Documents containing `term`.
     pub fn doc_freq(&self, term: &str) -> usize {
-        self.postings.get(term).map_or(0, Vec::len)
+        self.ids
+            .get(term)
+            .map_or(0, |&id| self.postings[id as usize].len())
     }
 
     /// The inverse document frequency of a term (Lucene's form, always positive).
@@ -80,7 +107,7 @@ impl Bm25Index {
         }
         let avg = (self.total_len as f32 / self.len() as f32).max(1.0);
         for (term, weight) in query {
-            let Some(list) = self.postings.get(term) else {
+            let Some(list) = self.ids.get(term).map(|&id| &self.postings[id as usize]) else {
                 continue;
             };
             let idf = self.idf(term) * weight;

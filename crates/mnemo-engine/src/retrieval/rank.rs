@@ -70,8 +70,7 @@ pub(crate) fn rank(
     }
     let mut scored: Vec<(usize, TurnScoreParts)> = Vec::new();
     for d in (0..n).filter(|&d| s.allowed[d]) {
-        let near = |o: Option<u32>| o.map_or(0.0, |i| base[i as usize]);
-        let context = 0.5 * (near(index.prev[d]) + near(index.next[d]));
+        let context = context_of(index, &base, d, p);
         let session = if base_max > 0.0 {
             session_best[index.session_of[d] as usize] / base_max
         } else {
@@ -98,7 +97,54 @@ pub(crate) fn rank(
             },
         ));
     }
-    top(scored, limit)
+    let pool = top(scored, limit.saturating_mul(4));
+    diversify(index, pool, p.session_diversity, limit)
+}
+
+/// Greedy re-ranking: a candidate's score is scaled by `(1 - diversity)^k` where `k` is
+/// how many hits of its session were already taken. The reported `total` is unchanged.
+fn diversify(
+    index: &TurnIndex,
+    mut pool: Vec<(usize, TurnScoreParts)>,
+    diversity: f32,
+    limit: usize,
+) -> Vec<(usize, TurnScoreParts)> {
+    if diversity <= 0.0 {
+        pool.truncate(limit);
+        return pool;
+    }
+    let keep = f64::from(1.0 - diversity.min(1.0));
+    let mut taken: std::collections::HashMap<u32, i32> = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(limit.min(pool.len()));
+    while out.len() < limit && !pool.is_empty() {
+        let adjusted = |(d, parts): &(usize, TurnScoreParts)| {
+            let k = taken.get(&index.session_of[*d]).copied().unwrap_or(0);
+            parts.total * keep.powi(k)
+        };
+        let best = (0..pool.len())
+            .max_by(|&a, &b| adjusted(&pool[a]).total_cmp(&adjusted(&pool[b])).then(b.cmp(&a)))
+            .unwrap_or(0);
+        let hit = pool.remove(best);
+        *taken.entry(index.session_of[hit.0]).or_default() += 1;
+        out.push(hit);
+    }
+    out
+}
+
+/// The weighted base score of the turns around `d` in its session.
+fn context_of(index: &TurnIndex, base: &[f32], d: usize, p: &RetrievalParams) -> f32 {
+    let mut total = 0.0;
+    let mut weight = 1.0;
+    let (mut before, mut after) = (index.prev[d], index.next[d]);
+    for _ in 0..p.context_span.max(1) {
+        let near = |o: Option<u32>| o.map_or(0.0, |i| base[i as usize]);
+        total += weight
+            * ((1.0 - p.context_next_share) * near(before) + p.context_next_share * near(after));
+        weight *= 0.5;
+        before = before.and_then(|i| index.prev[i as usize]);
+        after = after.and_then(|i| index.next[i as usize]);
+    }
+    total
 }
 
 /// Keeps the best `limit`, best first; ties go to the earlier turn.

@@ -1,9 +1,14 @@
 //! [`Engine::search_turns`]: the public turn search, and keeping each user's turn index in
 //! step with the store.
 
+use std::collections::HashMap;
+
 use mnemo_core::{Error, OwnerKind, Result, Scope, Turn, TurnFilter};
 
 use super::rank::{rank, Signals};
+use super::dense::{normalized, DenseIndex};
+use super::embedding::embed;
+use super::expand::feedback_terms;
 use super::turn_index::TurnIndex;
 use super::{TurnHit, TurnQuery};
 use crate::Engine;
@@ -49,12 +54,31 @@ impl Engine {
             .iter()
             .map(|t| allowed(t, scope, query))
             .collect();
-        let signals = Signals {
+        let cosine = match (&index.dense, &indexes.embedder) {
+            (Some(dense), Some(embedder)) => {
+                let q = embed(embedder.as_ref(), &[&query.text])?;
+                let q = normalized(q.first().map_or(&[][..], Vec::as_slice));
+                let mut out = vec![0.0f32; index.len()];
+                dense.scores(&q, &mut out);
+                Some(out)
+            }
+            _ => None,
+        };
+        let mut signals = Signals {
             bm25,
-            cosine: None,
+            cosine,
             allowed,
         };
-        let ranked = rank(index, &signals, &indexes.params, query.limit);
+        let p = &indexes.params;
+        let mut ranked = rank(index, &signals, p, query.limit.max(p.prf_docs as usize));
+        if p.prf_docs > 0 {
+            let mut expanded = terms.clone();
+            expanded.extend(feedback_terms(index, &ranked, &terms, p));
+            signals.bm25.iter_mut().for_each(|x| *x = 0.0);
+            index.lexical.score_into(&expanded, p.bm25(), &mut signals.bm25);
+            ranked = rank(index, &signals, p, query.limit);
+        }
+        ranked.truncate(query.limit);
         Ok(ranked
             .into_iter()
             .map(|(d, parts)| TurnHit {
@@ -71,20 +95,54 @@ impl Engine {
             scope: Some(Scope::user(user_id)),
             ..Default::default()
         })?;
-        Ok(TurnIndex::build(&self.indexes.analyzer, turns))
+        let mut index = TurnIndex::build(&self.indexes.analyzer, turns);
+        if let Some(embedder) = self.embedder() {
+            self.check_models(OwnerKind::Turn, user_id)?;
+            self.catch_up(OwnerKind::Turn, user_id, &mut |_| {})?;
+            let mut vectors: HashMap<String, Vec<f32>> = self
+                .store
+                .vectors(OwnerKind::Turn, user_id, embedder.model_id())?
+                .into_iter()
+                .collect();
+            let mut dense = DenseIndex::new(embedder.model_id(), embedder.dims());
+            for t in &index.turns {
+                dense.push(vectors.remove(&t.id).as_deref());
+            }
+            index.dense = Some(dense);
+        }
+        Ok(index)
     }
 
-    /// Adds a turn the engine just recorded to its user's index, if one is loaded.
+    /// Embeds a turn the engine just recorded (when an embedder is configured) and adds it
+    /// to its user's index, if one is loaded. The turn is already durable: when embedding
+    /// fails, the user's index is dropped so that the next search embeds what is missing
+    /// (and reports the error if it persists).
     pub(crate) fn index_turn(&self, turn: &Turn) {
+        let vector = match self.embedder() {
+            Some(_) => match self.embed_and_store(OwnerKind::Turn, &[(&turn.id, &turn.content)]) {
+                Ok(mut v) => v.pop(),
+                Err(_) => None,
+            },
+            None => None,
+        };
         let mut map = self
             .indexes
             .turns
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(index) = map.get_mut(&turn.user_id) {
-            index.push(&self.indexes.analyzer, turn.clone());
-            index.stamp = None;
+        let Some(index) = map.get_mut(&turn.user_id) else {
+            return;
+        };
+        match (&mut index.dense, vector) {
+            (Some(dense), Some(v)) => dense.push(Some(&v)),
+            (None, _) => {}
+            (Some(_), None) => {
+                map.remove(&turn.user_id);
+                return;
+            }
         }
+        index.push(&self.indexes.analyzer, turn.clone());
+        index.stamp = None;
     }
 }
 

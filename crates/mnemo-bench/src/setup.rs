@@ -1,0 +1,67 @@
+//! Building what a benchmark runs with from command-line words: an embedder from its name,
+//! retrieval settings from `KEY=VALUE` overrides, a fresh engine in a temporary database.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use mnemo_core::{Error, Result};
+use mnemo_embed::{
+    Embedder, OllamaConfig, OllamaEmbedder, OpenAiConfig, OpenAiEmbedder, StaticEmbedder,
+};
+use mnemo_engine::{Engine, EngineSettings, RetrievalParams};
+use serde_json::{Map, Value};
+
+/// An embedder from its name: `none`, `static` (built in), `static:FILE`, `ollama:MODEL`,
+/// `openai:MODEL`. `None` for `none`.
+pub fn embedder_from_spec(spec: &str) -> Result<Option<Arc<dyn Embedder>>> {
+    let (kind, arg) = spec.split_once(':').unwrap_or((spec, ""));
+    let model = |e: mnemo_embed::EmbedError| Error::Model(e.to_string());
+    let embedder: Arc<dyn Embedder> = match (kind, arg) {
+        ("none", "") => return Ok(None),
+        ("static" | "builtin", "") => Arc::new(StaticEmbedder::builtin()),
+        ("static", path) => Arc::new(StaticEmbedder::from_file(path).map_err(model)?),
+        ("ollama", m) if !m.is_empty() => {
+            Arc::new(OllamaEmbedder::new(OllamaConfig::from_env(m)).map_err(model)?)
+        }
+        ("openai", m) if !m.is_empty() => {
+            Arc::new(OpenAiEmbedder::new(OpenAiConfig::from_env(m)).map_err(model)?)
+        }
+        _ => {
+            return Err(Error::invalid(
+                "embedder",
+                format!("unknown embedder `{spec}`: use none, static, static:FILE, ollama:MODEL or openai:MODEL"),
+            ))
+        }
+    };
+    Ok(Some(embedder))
+}
+
+/// The default retrieval settings with `KEY=VALUE` overrides applied.
+pub fn retrieval_params(overrides: &[String]) -> Result<RetrievalParams> {
+    let mut value = serde_json::to_value(RetrievalParams::default())?;
+    let map: &mut Map<String, Value> = value
+        .as_object_mut()
+        .ok_or_else(|| Error::invalid("param", "settings are not an object"))?;
+    for o in overrides {
+        let (key, raw) = o
+            .split_once('=')
+            .ok_or_else(|| Error::invalid("param", format!("`{o}` is not KEY=VALUE")))?;
+        let parsed = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.into()));
+        map.insert(key.trim().to_string(), parsed);
+    }
+    serde_json::from_value(value).map_err(|e| Error::invalid("param", e.to_string()))
+}
+
+/// A fresh engine over a new database at `db`, with these retrieval settings and embedder.
+pub fn engine(
+    db: &Path,
+    settings: EngineSettings,
+    params: RetrievalParams,
+    embedder: Option<Arc<dyn Embedder>>,
+) -> Result<Engine> {
+    let mut engine = Engine::open_sqlite(db, settings)?.with_retrieval_params(params);
+    if let Some(e) = embedder {
+        engine = engine.with_embedder(e);
+    }
+    Ok(engine)
+}
