@@ -250,11 +250,13 @@ impl Job {
 }
 
 /// "Enqueue a job of `kind` over the turns of the session not yet covered by a job of
-/// this kind, if there are at least `min_turns` of them."
+/// this kind, if there are at least `min_turns` of them" — split into jobs of at most
+/// `max_turns` turns (0: no limit), so one prompt never holds an unbounded conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RangeJob {
     pub kind: JobKind,
     pub min_turns: i64,
+    pub max_turns: i64,
     pub max_attempts: u32,
 }
 

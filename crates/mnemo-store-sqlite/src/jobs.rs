@@ -262,33 +262,34 @@ fn enqueue_ranges(
         .prepare_cached("SELECT coalesce(max(seq), 0) FROM turns WHERE session_id = ?1")?
         .query_row([session_id], |r| r.get(0))?;
     let mut out = Vec::new();
+    let scope = mnemo_core::Scope { user_id, agent_id };
     for r in ranges {
         let covered: i64 = c
             .prepare_cached(
                 "SELECT coalesce(max(last_seq), 0) FROM jobs WHERE session_id = ?1 AND kind = ?2",
             )?
             .query_row(params![session_id, r.kind.as_str()], |row| row.get(0))?;
-        let first = covered + 1;
-        if last_turn - first + 1 < r.min_turns.max(1) {
-            continue;
+        let mut first = covered + 1;
+        while last_turn - first + 1 >= r.min_turns.max(1) {
+            let last = match r.max_turns {
+                n if n > 0 => last_turn.min(first + n - 1),
+                _ => last_turn,
+            };
+            let job = NewJob {
+                session_id: Some(session_id.to_owned()),
+                first_seq: Some(first),
+                last_seq: Some(last),
+                max_attempts: r.max_attempts,
+                ..NewJob::new(
+                    r.kind,
+                    scope.clone(),
+                    format!("{session_id}:{first}-{last}"),
+                    Value::Null,
+                )
+            };
+            out.push(enqueue(c, &job, now)?);
+            first = last + 1;
         }
-        let scope = mnemo_core::Scope {
-            user_id: user_id.clone(),
-            agent_id: agent_id.clone(),
-        };
-        let job = NewJob {
-            session_id: Some(session_id.to_owned()),
-            first_seq: Some(first),
-            last_seq: Some(last_turn),
-            max_attempts: r.max_attempts,
-            ..NewJob::new(
-                r.kind,
-                scope,
-                format!("{session_id}:{first}-{last_turn}"),
-                Value::Null,
-            )
-        };
-        out.push(enqueue(c, &job, now)?);
     }
     Ok(out)
 }

@@ -28,6 +28,7 @@ fn extract(min: i64) -> RangeJob {
     RangeJob {
         kind: JobKind::Extract,
         min_turns: min,
+        max_turns: 0,
         max_attempts: 3,
     }
 }
@@ -41,6 +42,7 @@ fn turns_and_their_range_jobs_commit_together_and_ranges_never_overlap() {
     let summary = RangeJob {
         kind: JobKind::Summarize,
         min_turns: 4,
+        max_turns: 0,
         max_attempts: 3,
     };
     let pair = [
@@ -91,6 +93,35 @@ fn turns_and_their_range_jobs_commit_together_and_ranges_never_overlap() {
         4,
         "and nothing was written"
     );
+}
+
+#[test]
+fn a_long_backlog_is_split_into_ranges_of_at_most_max_turns() {
+    let (_d, s) = store();
+    let sc = scope("ann", None);
+    let backlog: Vec<(NewTurn, u32)> = (0..7)
+        .map(|i| turn(&sc, "s", Role::User, &format!("note {i}")))
+        .collect();
+    s.add_turns_with_jobs(&backlog, &[], now()).unwrap();
+    let chunked = RangeJob {
+        max_turns: 3,
+        ..extract(1)
+    };
+    let jobs = s.enqueue_ranges("s", &[chunked], now()).unwrap();
+    let ranges: Vec<(Option<i64>, Option<i64>)> =
+        jobs.iter().map(|j| (j.first_seq, j.last_seq)).collect();
+    assert_eq!(
+        ranges,
+        [(Some(1), Some(3)), (Some(4), Some(6)), (Some(7), Some(7))]
+    );
+    let summary = RangeJob {
+        kind: JobKind::Summarize,
+        min_turns: 3,
+        max_turns: 3,
+        max_attempts: 3,
+    };
+    let jobs = s.enqueue_ranges("s", &[summary], now()).unwrap();
+    assert_eq!(jobs.len(), 2, "the 7th turn waits for two more");
 }
 
 #[test]

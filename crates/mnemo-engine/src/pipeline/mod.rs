@@ -65,6 +65,8 @@ pub struct PipelineSettings {
     pub summary_every: u32,
     /// When a session ends, summarize its remaining turns if there are at least this many.
     pub session_end_min_turns: u32,
+    /// Most turns one extraction prompt holds (a long backlog becomes several jobs).
+    pub extract_max_turns: u32,
     /// Attempts before a job is marked failed.
     pub max_attempts: u32,
     /// How long a worker holds a job before another may take it over (seconds). Longer
@@ -85,6 +87,7 @@ impl Default for PipelineSettings {
         PipelineSettings {
             summary_every: 20,
             session_end_min_turns: 2,
+            extract_max_turns: 20,
             max_attempts: 5,
             lease_secs: 600,
             retry_base_secs: 30,
@@ -103,7 +106,8 @@ impl PipelineSettings {
             out.push(self.range(JobKind::Extract, 1));
         }
         if self.summary_every > 0 {
-            out.push(self.range(JobKind::Summarize, i64::from(self.summary_every)));
+            let every = i64::from(self.summary_every);
+            out.push(self.range(JobKind::Summarize, every));
         }
         out
     }
@@ -120,9 +124,15 @@ impl PipelineSettings {
     }
 
     fn range(&self, kind: JobKind, min_turns: i64) -> RangeJob {
+        let max_turns = match kind {
+            JobKind::Extract => i64::from(self.extract_max_turns),
+            // A backlog (summaries were off) is summarized in chunks of the usual size.
+            _ => i64::from(self.summary_every),
+        };
         RangeJob {
             kind,
             min_turns,
+            max_turns,
             max_attempts: self.max_attempts.max(1),
         }
     }

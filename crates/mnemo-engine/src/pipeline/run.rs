@@ -3,7 +3,8 @@
 //! untouched when the model is down. Also the engine's read API for jobs and usage.
 
 use mnemo_core::{
-    ids, Job, JobCounts, JobFilter, JobKind, Result, Timestamp, UsageFilter, UsageRow,
+    ids, Job, JobCounts, JobFilter, JobKind, Result, Scope, Timestamp, UsageFilter, UsageRecord,
+    UsageRow,
 };
 use serde::Serialize;
 
@@ -133,9 +134,31 @@ impl Engine {
         Ok(job)
     }
 
-    /// Token usage totals.
+    /// Token usage totals, per group and model.
     pub fn usage(&self, filter: &UsageFilter) -> Result<Vec<UsageRow>> {
         self.store.usage(filter)
+    }
+
+    /// Records the tokens of a model call made outside the queue (a chat reply: `task`
+    /// "chat"), so `mnemo usage` counts every call.
+    pub fn record_usage(
+        &self,
+        scope: &Scope,
+        task: &str,
+        provider: &str,
+        reply: &mnemo_llm::ChatResponse,
+    ) -> Result<()> {
+        self.store.record_usage(&UsageRecord {
+            job_id: None,
+            user_id: scope.user_id.clone(),
+            agent_id: scope.agent_id.clone(),
+            task: task.to_owned(),
+            provider: provider.to_owned(),
+            model: reply.model.clone(),
+            input_tokens: u64::from(reply.usage.input_tokens),
+            output_tokens: u64::from(reply.usage.output_tokens),
+            at: self.now(),
+        })
     }
 
     /// Records a step's result on the job.

@@ -289,3 +289,37 @@ fn memory_tags_are_stored_at_once_and_stripped_from_the_turn() {
     h.drain();
     assert_eq!(h.contents(), ["Is vegetarian"]);
 }
+
+#[test]
+fn chat_calls_are_counted_next_to_pipeline_calls() {
+    let h = Harness::new();
+    let reply = mnemo_llm::ChatResponse {
+        content: "hi".into(),
+        model: "qwen-chat".into(),
+        usage: mnemo_llm::Usage {
+            input_tokens: 500,
+            output_tokens: 20,
+        },
+        ..Default::default()
+    };
+    h.engine
+        .record_usage(&h.scope, "chat", "ollama", &reply)
+        .unwrap();
+    let rows = h
+        .engine
+        .usage(&UsageFilter {
+            user_id: Some("alex".into()),
+            group: UsageGroup::Task,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (
+            rows[0].key.as_str(),
+            rows[0].model.as_str(),
+            rows[0].input_tokens
+        ),
+        ("chat", "ollama/qwen-chat", 500)
+    );
+}
