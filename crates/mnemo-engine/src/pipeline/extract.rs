@@ -94,8 +94,7 @@ pub(crate) fn run(engine: &Engine, llm: &PipelineLlm, job: &Job) -> Result<StepO
     let source_turns: Vec<String> = turns.iter().map(|t| t.id.clone()).collect();
     let follow_ups = cells
         .iter()
-        .enumerate()
-        .map(|(i, cell)| reconcile_job(job, i, cell, &source_turns, &reply.model, prompt))
+        .map(|cell| reconcile_job(job, cell, &source_turns, &reply.model, prompt))
         .collect();
     Ok(StepOutput {
         result: json!({
@@ -148,7 +147,6 @@ fn render(turns: &[Turn], topics: &[String]) -> String {
 
 fn reconcile_job(
     job: &Job,
-    index: usize,
     cell: &Cell,
     source_turns: &[String],
     model: &str,
@@ -171,10 +169,20 @@ fn reconcile_job(
         ..NewJob::new(
             JobKind::Reconcile,
             scope,
-            format!("{}/{index}", job.id),
+            format!("{}/{:016x}", job.id, fingerprint(cell)),
             payload,
         )
     }
+}
+
+/// A stable fingerprint of a cell (FNV-1a over kind and text). It is part of the
+/// reconcile job's identity, so re-running an extraction (`mnemo jobs --retry`) queues
+/// reconciliation for the cells that changed, and never twice for the same cell.
+fn fingerprint(cell: &Cell) -> u64 {
+    let text = format!("{}\u{0}{}", cell.kind, cell.content.to_lowercase());
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Reads the cells out of a reply. Accepts the schema's `{"memories": [...]}`, a bare

@@ -323,3 +323,34 @@ fn chat_calls_are_counted_next_to_pipeline_calls() {
         ("chat", "ollama/qwen-chat", 500)
     );
 }
+
+#[test]
+fn rerunning_an_extraction_reconciles_only_the_cells_that_are_new() {
+    let h = Harness::new();
+    h.model.on(
+        Step::Extract,
+        "Oslo",
+        &cells(&[("fact", "home", "Lives in Oslo")]),
+    );
+    h.say("I live in Oslo and work as a nurse", "ok");
+    h.drain();
+    let kinds = |kind| JobFilter {
+        kinds: vec![kind],
+        ..Default::default()
+    };
+    let extraction = h.engine.jobs(&kinds(JobKind::Extract)).unwrap().remove(0);
+    // A better model (or prompt) finds more in the same turns.
+    h.model.fail_next(
+        Step::Extract,
+        crate::harness::ollama(&cells(&[
+            ("fact", "home", "Lives in Oslo"),
+            ("fact", "work", "Works as a nurse"),
+        ])),
+    );
+    h.engine.retry_job(&extraction.id).unwrap();
+    h.drain();
+    let mut contents = h.contents();
+    contents.sort();
+    assert_eq!(contents, ["Lives in Oslo", "Works as a nurse"]);
+    assert_eq!(h.engine.jobs(&kinds(JobKind::Reconcile)).unwrap().len(), 2);
+}
