@@ -247,3 +247,17 @@ fn a_worker_killed_mid_job_loses_nothing() {
         .unwrap()
         .contains("lease of attempt 1 expired"));
 }
+
+#[test]
+fn a_long_running_worker_stops_at_its_limit() {
+    let m = Mnemo::new();
+    m.ok(&["turn", "add", "-s", "s", "I live in Lisbon"]);
+    m.ok(&["turn", "add", "-s", "s", "-r", "assistant", "ok"]);
+    let fake = model();
+    let out = run_ok(with_model(
+        &mut m.cmd(&["work", "--limit", "3", "--poll", "0.05"]),
+        &fake.url,
+    ));
+    assert!(out.contains("done     topic"), "{out}");
+    assert_eq!(m.json(&["jobs"])["counts"]["done"], 3);
+}

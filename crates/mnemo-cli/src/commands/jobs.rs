@@ -241,7 +241,7 @@ pub fn work(cfg: &Config, a: WorkArgs) -> Result<()> {
     let name = format!("work-{}", std::process::id());
     if a.once {
         let report = engine.run_jobs(&name, a.limit)?;
-        print_report(&engine, cfg, &report)?;
+        print_report(&engine, cfg, &report, true)?;
         if let Some(why) = &report.model_down {
             let waiting = engine.job_counts(None)?.queued;
             bail!("the model cannot be used: {why}; {waiting} job(s) wait");
@@ -257,7 +257,10 @@ pub fn work(cfg: &Config, a: WorkArgs) -> Result<()> {
     while !stop.load(Ordering::SeqCst) && a.limit.is_none_or(|l| ran < l) {
         let report = engine.run_jobs(&name, a.limit.map(|l| l - ran))?;
         ran += report.outcomes.len();
-        print_report(&engine, cfg, &report)?;
+        // A long-running worker reports only when it did something.
+        if !report.outcomes.is_empty() {
+            print_report(&engine, cfg, &report, false)?;
+        }
         let pause = match &report.model_down {
             Some(why) => {
                 eprintln!("warning: the model cannot be used: {why}; trying again later");
@@ -279,7 +282,7 @@ fn nap(d: Duration, stop: &AtomicBool) {
     }
 }
 
-fn print_report(engine: &Engine, cfg: &Config, r: &DrainReport) -> Result<()> {
+fn print_report(engine: &Engine, cfg: &Config, r: &DrainReport, once: bool) -> Result<()> {
     let mut out = Out::new();
     if cfg.json {
         out.json(r)?;
@@ -288,7 +291,7 @@ fn print_report(engine: &Engine, cfg: &Config, r: &DrainReport) -> Result<()> {
     for o in &r.outcomes {
         out.line(outcome_line(o))?;
     }
-    if !r.outcomes.is_empty() || r.model_down.is_none() {
+    if !r.outcomes.is_empty() || (once && r.model_down.is_none()) {
         let c = engine.job_counts(None)?;
         out.line(format!(
             "ran {}: {} done, {} to retry, {} failed · queue: {} waiting ({} due), {} failed",
