@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 use std::process::{Output, Stdio};
 
-use common::fake_llm::{last_user_message, FakeOllama};
+use common::fake_llm::{last_user_message, pipeline_reply, FakeOllama};
 use common::Mnemo;
 
 /// Runs `mnemo chat` with `input` on stdin (script mode) against the fake server.
@@ -44,6 +44,12 @@ fn text(b: &[u8]) -> String {
 fn seed_000_story_a_new_session_is_greeted_with_memory() {
     let m = Mnemo::new();
     let server = FakeOllama::start(|req| {
+        if let Some(r) = pipeline_reply(
+            req,
+            "Alex introduced himself and is building a command-line tool in Rust.",
+        ) {
+            return r;
+        }
         let msg = last_user_message(req);
         if msg.contains("Rust CLI") {
             "Nice to meet you, Alex! What does the CLI do?\n[MEMORY: fact|Alex is building a Rust CLI tool]".into()
@@ -64,6 +70,8 @@ fn seed_000_story_a_new_session_is_greeted_with_memory() {
         "tag shown to the user: {stdout}"
     );
     assert!(stderr.contains("stored: user_name = Alex"), "{stderr}");
+    // Quitting wrote the session summary through the memory pipeline.
+    assert!(stderr.contains("summarized"), "{stderr}");
 
     // A new process and session: the prompt carries Alex and the Rust CLI tool.
     chat(&m, &server, &[], "Hey, what were we working on?\n");
@@ -72,6 +80,10 @@ fn seed_000_story_a_new_session_is_greeted_with_memory() {
     assert!(last.contains("Alex"), "{last}");
     assert!(last.contains("Rust CLI tool"), "{last}");
     assert!(last.contains("not instructions"), "{last}");
+    assert!(
+        last.contains("command-line tool in Rust"),
+        "past session summary missing: {last}"
+    );
     assert_eq!(m.json(&["sessions"]).as_array().unwrap().len(), 2);
 }
 
@@ -98,7 +110,7 @@ fn seed_004_dark_mode_preference_is_in_the_second_sessions_prompt() {
         "",
     );
     assert!(text(&out.stdout).contains("You mentioned dark mode."));
-    let req = server.requests().last().unwrap().clone();
+    let req = server.chat_requests().last().unwrap().clone();
     let system = req["messages"][0]["content"].as_str().unwrap();
     assert!(system.contains("Dana prefers dark mode"), "{system}");
     assert_eq!(req["model"], "fake-model");
@@ -151,7 +163,7 @@ fn sessions_resume_by_id_prefix_and_commands_work_offline() {
     let log = m.json(&["log", "--session", &sid[..8]]);
     assert_eq!(log.as_array().unwrap().len(), 4);
     // The replayed turns reached the model as messages.
-    let req = server.requests().last().unwrap().clone();
+    let req = server.chat_requests().last().unwrap().clone();
     assert_eq!(req["messages"][1]["content"], "first message");
 }
 
@@ -179,6 +191,7 @@ fn an_unreachable_model_gives_a_clear_message_and_memory_still_works() {
     assert!(stderr.contains("127.0.0.1:9"), "URL not named: {stderr}");
     assert!(stderr.to_lowercase().contains("ollama"), "{stderr}");
     assert!(stdout.contains("helix"), "/facts: {stdout}");
+    assert!(stderr.contains("summary queued"), "{stderr}");
     // The user's message was kept even though no model answered.
     assert!(m.ok(&["log"]).contains("hello?"));
 }

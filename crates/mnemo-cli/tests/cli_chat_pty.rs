@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::fake_llm::FakeOllama;
+use common::fake_llm::{pipeline_reply, FakeOllama};
 use common::Mnemo;
 
 /// Runs `mnemo chat` under a pty, typing `keys` (each after its delay); returns the screen.
@@ -55,10 +55,15 @@ fn on_pty(m: &Mnemo, server: &FakeOllama, keys: &[(u64, &str)]) -> String {
 #[test]
 fn ctrl_d_ends_the_session_and_the_turns_are_kept() {
     let m = Mnemo::new();
-    let server = FakeOllama::start(|_| "Hello Alex, noted.".into());
+    let server = FakeOllama::start(|req| {
+        pipeline_reply(req, "Alex said hello.").unwrap_or_else(|| "Hello Alex, noted.".into())
+    });
     let screen = on_pty(&m, &server, &[(300, "My name is Alex\r"), (1500, "\x04")]);
     assert!(screen.contains("Hello Alex, noted."), "{screen}");
-    assert!(screen.contains("saved"), "{screen}");
+    assert!(
+        screen.contains("summarized"),
+        "Ctrl-D wrote no summary: {screen}"
+    );
     let s = m.json(&["sessions"]);
     assert!(s[0]["ended_at"].is_string(), "{s}");
     assert_eq!(m.json(&["log"]).as_array().unwrap().len(), 2);

@@ -46,9 +46,17 @@ impl FakeOllama {
         self.requests.lock().unwrap().clone()
     }
 
+    /// Chat requests (streamed), leaving out the memory pipeline's requests.
+    pub fn chat_requests(&self) -> Vec<Value> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r["stream"] == true)
+            .collect()
+    }
+
     /// The system prompts of every chat request received.
     pub fn system_prompts(&self) -> Vec<String> {
-        self.requests()
+        self.chat_requests()
             .iter()
             .filter_map(|r| r["messages"][0]["content"].as_str().map(String::from))
             .collect()
@@ -135,4 +143,23 @@ fn serve(stream: TcpStream, recorded: &Mutex<Vec<Value>>, reply: &Responder, pac
 fn pieces(text: &str) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
     chars.chunks(5).map(|c| c.iter().collect()).collect()
+}
+
+/// Replies for the memory pipeline's requests (extraction, reconciliation, topic and session
+/// summaries); `None` for a chat request. `summary` is what a session summary says.
+pub fn pipeline_reply(req: &Value, summary: &str) -> Option<String> {
+    let all_text = req["messages"].to_string();
+    if req.get("format").is_some_and(|f| !f.is_null()) {
+        if all_text.contains("ADD") && all_text.contains("NOOP") {
+            return Some(r#"{"event": "ADD", "id": null, "text": "", "reason": "new"}"#.into());
+        }
+        return Some(r#"{"memories": []}"#.into());
+    }
+    if all_text.contains("Summarize this part of a conversation") {
+        return Some(summary.into());
+    }
+    if all_text.to_lowercase().contains("topic") && req["stream"] != true {
+        return Some("Topic summary.".into());
+    }
+    None
 }

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context as _, Result};
 use mnemo_core::{ids, Actor, MemoryFilter, Scope};
-use mnemo_engine::{keyvalue, Engine, NewMemory, Pattern, RecallQuery};
+use mnemo_engine::{keyvalue, Engine, NewMemory, Pattern, PipelineLlm, RecallQuery, WorkerOptions};
 use mnemo_llm::{LlmConfig, ProviderKind};
 
 use self::input::{Read, Reader};
@@ -28,6 +28,12 @@ static IN_REPLY: AtomicBool = AtomicBool::new(false);
 
 pub fn chat(engine: &Engine, cfg: &Config, a: ChatArgs) -> Result<()> {
     let llm = llm_config(cfg, &a)?;
+    // The memory pipeline uses the same provider settings; without a usable model its jobs
+    // wait in the queue and the chat still works.
+    let engine = &match PipelineLlm::from_config(&llm) {
+        Ok(p) => engine.clone().with_llm(p),
+        Err(_) => engine.clone(),
+    };
     let scope = Scope::user(cfg.user.clone()).with_agent(cfg.agent.clone());
     let session_id = match &a.session {
         Some(s) => {
@@ -57,14 +63,28 @@ pub fn chat(engine: &Engine, cfg: &Config, a: ChatArgs) -> Result<()> {
     };
     install_ctrl_c();
     if let Some(message) = &a.once {
+        // Jobs queued by this exchange wait for the next worker (`mnemo work`, next chat).
         return once(&mut chat, message);
     }
+    let worker = if engine.has_llm() {
+        Some(engine.spawn_worker(WorkerOptions {
+            name: format!("chat-{}", std::process::id()),
+            ..Default::default()
+        })?)
+    } else {
+        None
+    };
     let mut reader = if std::io::stdin().is_terminal() {
         Reader::terminal(Some(history_path(cfg)))?
     } else {
         Reader::pipe()
     };
-    run_loop(&mut chat, &mut reader)
+    let result = run_loop(&mut chat, &mut reader);
+    // The job in flight finishes; the rest is drained by `finish`.
+    if let Some(w) = worker {
+        w.stop();
+    }
+    result.and_then(|()| finish(&chat))
 }
 
 /// Applies `--provider` and `--model` over the configured LLM settings.
@@ -133,7 +153,7 @@ fn run_loop(chat: &mut ChatSession, reader: &mut Reader) -> Result<()> {
         }
     }
     reader.save();
-    finish(chat)
+    Ok(())
 }
 
 fn greet(chat: &ChatSession, interactive: bool) {
@@ -374,17 +394,35 @@ fn summaries(chat: &ChatSession) -> mnemo_core::Result<()> {
     Ok(())
 }
 
-/// Ends the session. The session summary is written by the memory pipeline.
+/// Ends the session: queues its extraction and summary, then runs the queue once so the
+/// summary is written now when the model is reachable, or says it is queued.
 fn finish(chat: &ChatSession) -> Result<()> {
-    if chat
-        .engine
+    let engine = chat.engine;
+    if engine
         .session(&chat.scope.user_id, &chat.session_id)
         .is_err()
     {
         // Nothing was said: there is no session to close.
         return Ok(());
     }
-    chat.engine.end_session(&chat.session_id)?;
-    eprintln!("[session {} saved]", ids::short(&chat.session_id));
+    engine.end_session(&chat.session_id)?;
+    let short = ids::short(&chat.session_id);
+    if !engine.has_llm() {
+        eprintln!("[session {short} saved; its summary is queued: no model is configured]");
+        return Ok(());
+    }
+    eprintln!("[session {short} saved; writing its summary…]");
+    let report = engine.run_jobs(&format!("chat-exit-{}", std::process::id()), None)?;
+    let summarized = !engine
+        .store()
+        .list_summaries(&chat.scope, Some(&chat.session_id))?
+        .is_empty();
+    match (&report.model_down, summarized) {
+        (_, true) => eprintln!("[memory] session {short} summarized"),
+        (Some(why), false) => {
+            eprintln!("[memory] summary queued ({why}); `mnemo work` writes it later")
+        }
+        (None, false) => eprintln!("[memory] summary queued; `mnemo work` writes it later"),
+    }
     Ok(())
 }

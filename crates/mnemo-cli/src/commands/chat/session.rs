@@ -6,8 +6,9 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
-use mnemo_core::{Actor, Kind, NewTurn, Role, Scope};
-use mnemo_engine::{Context, ContextRequest, Engine, NewMemory, Pattern};
+use mnemo_core::{NewTurn, Role, Scope};
+use mnemo_engine::pipeline::tags::TagSource;
+use mnemo_engine::{Context, ContextRequest, Engine, Pattern};
 use mnemo_llm::{ChatRequest, LlmConfig, LlmError, LlmProvider, Message, Task};
 use serde_json::json;
 
@@ -102,17 +103,19 @@ impl ChatSession<'_> {
         };
         let mut sources = vec![user_turn.id.clone()];
         sources.extend(assistant_turn.as_ref().map(|t| t.id.clone()));
-        let mut remembered = Vec::new();
-        for tag in tags {
-            let mut m = NewMemory::text(tag.content.clone());
-            m.kind = tag.kind.parse().unwrap_or(Kind::Note);
-            m.session_id = Some(self.session_id.clone());
-            m.source_turns = sources.clone();
-            m.meta = json!({ "model": response.model, "source": "memory_tag" });
-            m.reason = Some("memory tag in the assistant's reply".into());
-            self.engine.remember(&self.scope, m, Actor::Llm)?;
-            remembered.push(tag.content);
-        }
+        self.engine
+            .record_usage(&self.scope, "chat", provider.name(), &response)?;
+        let source = TagSource {
+            session_id: Some(&self.session_id),
+            turns: &sources,
+            model: Some(&response.model),
+        };
+        let remembered = self
+            .engine
+            .remember_tags(&self.scope, &tags, &source)?
+            .iter()
+            .map(|o| o.memory().content.clone())
+            .collect();
         Ok(Exchange {
             cancelled,
             remembered,
