@@ -103,16 +103,7 @@ impl Engine {
     /// Records a turn. It is durable when this returns; nothing else (no model call)
     /// happens before the write.
     pub fn add_turn(&self, turn: NewTurn) -> Result<Turn> {
-        if turn.content.trim().is_empty() {
-            return Err(Error::invalid(
-                "turn",
-                "the text is empty; give the message text",
-            ));
-        }
-        check_scope(&turn.scope)?;
-        if turn.session_id.trim().is_empty() {
-            return Err(Error::invalid("session", "the session id is empty"));
-        }
+        check_turn(&turn)?;
         let tokens = tokens::count(&turn.content);
         let turn = self.store.add_turn(&turn, tokens, self.now())?;
         self.index_turn(&turn);
@@ -150,6 +141,21 @@ impl Engine {
     pub fn stats(&self) -> Result<Stats> {
         self.store.stats()
     }
+}
+
+/// The checks every recorded turn passes: text, scope and session must be given.
+pub(crate) fn check_turn(turn: &NewTurn) -> Result<()> {
+    if turn.content.trim().is_empty() {
+        return Err(Error::invalid(
+            "turn",
+            "the text is empty; give the message text",
+        ));
+    }
+    check_scope(&turn.scope)?;
+    if turn.session_id.trim().is_empty() {
+        return Err(Error::invalid("session", "the session id is empty"));
+    }
+    Ok(())
 }
 
 /// Rejects empty user ids: every record must belong to someone.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::tags::TagSource;
-use crate::engine::check_scope;
+use crate::engine::check_turn;
 use crate::{tokens, Engine, RememberOutcome};
 
 /// A turn as recorded, with the jobs now queued for its session.
@@ -163,17 +163,3 @@ fn new_turn(ex: &Exchange, role: Role, content: String, meta: Value) -> NewTurn 
     }
 }
 
-/// The checks of [`Engine::add_turn`].
-fn check_turn(turn: &NewTurn) -> Result<()> {
-    if turn.content.trim().is_empty() {
-        return Err(Error::invalid(
-            "turn",
-            "the text is empty; give the message text",
-        ));
-    }
-    check_scope(&turn.scope)?;
-    if turn.session_id.trim().is_empty() {
-        return Err(Error::invalid("session", "the session id is empty"));
-    }
-    Ok(())
-}
