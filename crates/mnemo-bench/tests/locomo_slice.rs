@@ -49,5 +49,9 @@ fn one_conversation_keeps_its_recall() {
     ] {
         assert!(json.get(key).is_some(), "missing key {key}");
     }
-    assert_eq!(json.as_object().unwrap().len(), 13, "exactly the protocol's keys");
+    assert_eq!(
+        json.as_object().unwrap().len(),
+        13,
+        "exactly the protocol's keys"
+    );
 }

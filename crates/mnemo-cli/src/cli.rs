@@ -77,6 +77,8 @@ pub enum Command {
     /// Run a benchmark (see `mnemo bench locomo --help`)
     #[command(subcommand)]
     Bench(crate::commands::index::BenchCommand),
+    /// Re-embed every turn and memory (after changing the embedder), with progress
+    Reindex(crate::commands::index::ReindexArgs),
 }
 
 #[derive(Debug, Args)]

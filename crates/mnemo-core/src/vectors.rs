@@ -47,16 +47,6 @@ pub struct ModelCount {
     pub count: u64,
 }
 
-/// A cheap fingerprint of the records of one kind of one user: when it changes, an
-/// in-memory index built from them is stale and must be rebuilt.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ScopeStamp {
-    pub count: u64,
-    pub max_rowid: i64,
-    /// Latest text change (memories' `updated_at`), when the kind has one.
-    pub last_change: Option<String>,
-}
-
 /// Vector storage. Every [`Store`](crate::Store) implements it.
 pub trait VectorStore: Send + Sync {
     /// Inserts or replaces vectors (one per owner), in one transaction. Owners that no
@@ -81,6 +71,9 @@ pub trait VectorStore: Send + Sync {
     /// Deletes every vector not made by `keep_model` (all of them when `None`); returns
     /// how many were deleted.
     fn delete_vectors_except(&self, keep_model: Option<&str>) -> Result<u64>;
-    /// The fingerprint of `user_id`'s records of `kind`.
-    fn scope_stamp(&self, kind: OwnerKind, user_id: &str) -> Result<ScopeStamp>;
+    /// A number that changes whenever a record of `kind` of `user_id` is added, deleted or
+    /// has its text changed (and never goes back to an earlier value, even after the user
+    /// is forgotten and re-created). An in-memory index built at epoch `e` is current while
+    /// the epoch is still `e`; one local insert moves it to `e + 1`.
+    fn index_epoch(&self, kind: OwnerKind, user_id: &str) -> Result<u64>;
 }

@@ -1,7 +1,11 @@
 //! Recall: find the memories that matter for a query, with a score whose components can be
-//! shown (`--explain`). Full-text relevance dominates; salience (decayed by the forgetting
-//! policy), recency and pinning break ties and lift what matters. Candidates come from the
-//! store's full-text index; ranking happens here so that it is the same for every backend.
+//! shown (`--explain`). Relevance dominates; salience (decayed by the forgetting policy),
+//! recency and pinning break ties and lift what matters. Candidates come from the store's
+//! full-text index and, when an embedder is configured, from the user's memory vectors
+//! (hybrid: a memory can be found by meaning with no word in common). Relevance is the
+//! full-text score normalised to 0..1, fused with the rescaled cosine
+//! (`(lexical + w * dense) / (1 + w)`, `w` = the retrieval `dense_weight`). Ranking happens
+//! here so that it is the same for every backend.
 
 use mnemo_core::{Error, Kind, Memory, MemoryFilter, Result, Scope, TimeView, Timestamp};
 use serde::Serialize;
@@ -43,6 +47,12 @@ pub struct ScoreParts {
     /// Raw BM25 score from the full-text index.
     pub bm25: f64,
     /// BM25 normalised to 0..1 among the candidates.
+    pub lexical: f64,
+    /// Cosine similarity with the query (0 without an embedder).
+    pub cosine: f64,
+    /// Cosine rescaled: 1 for the nearest memory, 0 at or below the user's mean.
+    pub dense: f64,
+    /// Lexical and dense fused (just `lexical` without an embedder).
     pub relevance: f64,
     /// Salience after decay.
     pub salience: f64,
@@ -81,19 +91,38 @@ impl Engine {
         filter.session_id = query.session_id.clone();
         filter.view = query.view;
         let pool = (limit * CANDIDATES_PER_RESULT).max(MIN_CANDIDATES);
-        let hits = self.store.search_memories(&query.text, &filter, pool)?;
         let now = self.now();
-        let max_bm25 = hits.iter().map(|h| h.score).fold(0.0, f64::max);
-        let mut ranked: Vec<RecallHit> = hits
+        let candidates = self.candidates(scope, &query.text, &filter, pool, now)?;
+        let max_bm25 = candidates.iter().map(|c| c.bm25).fold(0.0, f64::max);
+        let max_cos = candidates
+            .iter()
+            .filter_map(|c| c.cosine)
+            .fold(f32::MIN, f32::max);
+        let mut ranked: Vec<RecallHit> = candidates
             .into_iter()
-            .map(|h| {
-                let parts = self.score(&h.item, h.score, max_bm25, now);
+            .map(|c| {
+                let mut parts = self.score(&c.memory, c.bm25, max_bm25, now);
+                if let (Some(cos), Some(mean)) = (c.cosine, c.mean) {
+                    let span = max_cos - mean;
+                    let dense = if span > 0.0 {
+                        ((cos - mean) / span).max(0.0)
+                    } else {
+                        0.0
+                    };
+                    let w = f64::from(self.indexes.params.dense_weight);
+                    parts.cosine = f64::from(cos);
+                    parts.dense = f64::from(dense);
+                    parts.relevance = (parts.lexical + w * parts.dense) / (1.0 + w);
+                    parts.total = self.total(&parts);
+                }
                 RecallHit {
-                    memory: h.item,
+                    memory: c.memory,
                     score: parts.total,
                     parts,
                 }
             })
+            // A nearest neighbour no closer than average is not a match.
+            .filter(|h| h.parts.relevance > 0.0)
             .collect();
         ranked.sort_by(|a, b| {
             b.score
@@ -123,16 +152,25 @@ impl Engine {
             0.0
         };
         let pinned = if m.pinned { 1.0 } else { 0.0 };
-        let total =
-            w.text * relevance + w.salience * salience + w.recency * recency + w.pinned * pinned;
-        ScoreParts {
+        let mut parts = ScoreParts {
             bm25,
+            lexical: relevance,
+            cosine: 0.0,
+            dense: 0.0,
             relevance,
             salience,
             recency,
             pinned,
-            total,
-        }
+            total: 0.0,
+        };
+        parts.total = self.total(&parts);
+        parts
+    }
+
+    /// The weighted sum of a hit's parts.
+    fn total(&self, p: &ScoreParts) -> f64 {
+        let w = &self.settings.ranking;
+        w.text * p.relevance + w.salience * p.salience + w.recency * p.recency + w.pinned * p.pinned
     }
 }
 

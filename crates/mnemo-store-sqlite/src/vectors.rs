@@ -5,7 +5,7 @@
 //! from these rows (a scan of one scope's vectors is faster in plain Rust than through a
 //! virtual table), and plain BLOBs keep the file readable by any SQLite.
 
-use mnemo_core::{ModelCount, OwnerKind, Result, ScopeStamp, VectorRecord, VectorStore};
+use mnemo_core::{ModelCount, OwnerKind, Result, VectorRecord, VectorStore};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::errors::DbResult;
@@ -112,23 +112,12 @@ fn models(conn: &Connection, user: Option<&str>) -> DbResult<Vec<ModelCount>> {
     Ok(rows)
 }
 
-fn stamp(conn: &Connection, kind: OwnerKind, user: &str) -> DbResult<ScopeStamp> {
-    let change = match kind {
-        OwnerKind::Turn => "NULL",
-        OwnerKind::Memory => "max(updated_at)",
-    };
-    let sql = format!(
-        "SELECT count(*), coalesce(max(pk), 0), {change} FROM {} WHERE user_id = ?1",
-        table(kind)
-    );
-    let stamp = conn.prepare_cached(&sql)?.query_row([user], |r| {
-        Ok(ScopeStamp {
-            count: r.get::<_, i64>(0)? as u64,
-            max_rowid: r.get(1)?,
-            last_change: r.get(2)?,
-        })
-    })?;
-    Ok(stamp)
+fn epoch(conn: &Connection, kind: OwnerKind, user: &str) -> DbResult<u64> {
+    let epoch: Option<i64> = conn
+        .prepare_cached("SELECT epoch FROM index_epochs WHERE owner_kind = ?1 AND user_id = ?2")?
+        .query_row([kind.as_str(), user], |r| r.get(0))
+        .optional()?;
+    Ok(epoch.unwrap_or(0) as u64)
 }
 
 impl VectorStore for SqliteStore {
@@ -168,8 +157,8 @@ impl VectorStore for SqliteStore {
         })
     }
 
-    fn scope_stamp(&self, kind: OwnerKind, user_id: &str) -> Result<ScopeStamp> {
-        self.read(|c| stamp(c, kind, user_id))
+    fn index_epoch(&self, kind: OwnerKind, user_id: &str) -> Result<u64> {
+        self.read(|c| epoch(c, kind, user_id))
     }
 }
 

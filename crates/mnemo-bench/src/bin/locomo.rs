@@ -23,7 +23,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "--json" => json = true,
             "--embedder" => embedder = args.next().ok_or("--embedder needs a value")?,
             "--param" => params.push(args.next().ok_or("--param needs KEY=VALUE")?),
-            "--conversations" => limit = Some(args.next().ok_or("--conversations needs N")?.parse()?),
+            "--conversations" => {
+                limit = Some(args.next().ok_or("--conversations needs N")?.parse()?)
+            }
             _ if path.is_none() && !a.starts_with("--") => path = Some(PathBuf::from(a)),
             _ => return Err(format!("unexpected argument `{a}`").into()),
         }

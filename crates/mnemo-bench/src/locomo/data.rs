@@ -128,7 +128,9 @@ fn question(v: &Value, known: &HashSet<&str>) -> Option<Question> {
         .into_iter()
         .flatten()
     {
-        let Some(entry) = entry.as_str() else { continue };
+        let Some(entry) = entry.as_str() else {
+            continue;
+        };
         for id in entry.split(|c: char| c == ';' || c == ',' || c.is_whitespace()) {
             if known.contains(id) && !evidence.iter().any(|e| e == id) {
                 evidence.push(id.to_string());

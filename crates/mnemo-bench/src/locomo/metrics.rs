@@ -25,7 +25,11 @@ pub fn score(evidence: &[String], ranked: &[String]) -> QuestionScore {
         found as f64 / evidence.len() as f64
     };
     let wanted: HashSet<u32> = evidence.iter().filter_map(|e| session_of(e)).collect();
-    let got: HashSet<u32> = ranked.iter().take(10).filter_map(|d| session_of(d)).collect();
+    let got: HashSet<u32> = ranked
+        .iter()
+        .take(10)
+        .filter_map(|d| session_of(d))
+        .collect();
     let hit = |b: bool| if b { 1.0 } else { 0.0 };
     QuestionScore {
         recall_at_5: recall(5),

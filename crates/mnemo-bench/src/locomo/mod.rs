@@ -181,13 +181,15 @@ const CATEGORY_NAMES: [(&str, &str); 4] = [
 
 /// The report as a table for people.
 pub fn table(r: &Report) -> String {
-    let mut out = String::from(
-        "group          n     R@5    R@10    R@25  any@10  all@10\n",
-    );
+    let mut out = String::from("group          n     R@5    R@10    R@25  any@10  all@10\n");
     let row = |name: &str, a: &Averages| {
         format!(
             "{name:<12} {:>4}  {:>6.3}  {:>6.3}  {:>6.3}  {:>6.3}  {:>6.3}\n",
-            a.n, a.recall_at_5, a.recall_at_10, a.recall_at_25, a.session_any_at_10,
+            a.n,
+            a.recall_at_5,
+            a.recall_at_10,
+            a.recall_at_25,
+            a.session_any_at_10,
             a.session_all_at_10
         )
     };

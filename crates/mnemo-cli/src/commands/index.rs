@@ -2,9 +2,11 @@
 //! retrieval benchmark, see `mnemo_bench::locomo`) and `mnemo reindex`.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
+use mnemo_engine::Engine;
 
 use crate::config::Config;
 
@@ -36,12 +38,8 @@ pub struct LocomoArgs {
 pub fn bench(command: BenchCommand, cfg: &Config) -> Result<()> {
     match command {
         BenchCommand::Locomo(a) => {
-            let report = mnemo_bench::locomo::run_file(
-                &a.path,
-                &a.embedder,
-                &a.params,
-                a.conversations,
-            )?;
+            let report =
+                mnemo_bench::locomo::run_file(&a.path, &a.embedder, &a.params, a.conversations)?;
             if cfg.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -50,4 +48,64 @@ pub fn bench(command: BenchCommand, cfg: &Config) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `mnemo reindex`
+#[derive(Debug, Args)]
+pub struct ReindexArgs {
+    /// Embedder to re-embed with (default: $MNEMO_EMBEDDER, else the built-in `static`)
+    #[arg(long)]
+    pub embedder: Option<String>,
+}
+
+/// The embedder named by `MNEMO_EMBEDDER` (`none` when unset): every command that opens the
+/// database embeds new turns with it and searches with it.
+pub fn configured_embedder() -> Option<String> {
+    std::env::var("MNEMO_EMBEDDER")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+}
+
+/// Gives `engine` the configured embedder, if any.
+pub fn with_configured_embedder(engine: Engine) -> Result<Engine> {
+    let spec = configured_embedder().unwrap_or_else(|| "none".into());
+    Ok(match mnemo_bench::setup::embedder_from_spec(&spec)? {
+        Some(e) => engine.with_embedder(e),
+        None => engine,
+    })
+}
+
+/// Deletes every stored vector and embeds every turn and memory again, printing progress
+/// lines to stderr.
+pub fn reindex(engine: Engine, cfg: &Config, a: ReindexArgs) -> Result<()> {
+    let spec = a
+        .embedder
+        .or_else(configured_embedder)
+        .unwrap_or_else(|| "static".into());
+    let Some(embedder) = mnemo_bench::setup::embedder_from_spec(&spec)? else {
+        anyhow::bail!("`--embedder none` has nothing to reindex with; name an embedder");
+    };
+    let engine = engine.with_embedder(embedder);
+    let started = Instant::now();
+    let mut last = Instant::now();
+    let report = engine.reindex(&mut |done, total| {
+        if done == total || last.elapsed().as_millis() >= 500 {
+            last = Instant::now();
+            let pct = (done * 100).checked_div(total).unwrap_or(100);
+            eprintln!("reindex: {done}/{total} ({pct}%)");
+        }
+    })?;
+    if cfg.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "re-embedded {} turns and {} memories with {} in {:.1} s ({} old vectors removed)",
+            report.turns,
+            report.memories,
+            report.model_id,
+            started.elapsed().as_secs_f64(),
+            report.deleted
+        );
+    }
+    Ok(())
 }

@@ -82,8 +82,8 @@ pub fn recall(engine: &Engine, cfg: &Config, a: RecallArgs) -> Result<()> {
             if a.explain {
                 let p = &h.parts;
                 out.line(format!(
-                    "       relevance {:.3} (bm25 {:.3})  salience {:.3}  recency {:.3}  pinned {:.0}",
-                    p.relevance, p.bm25, p.salience, p.recency, p.pinned
+                    "       relevance {:.3} (bm25 {:.3} -> {:.3}, cosine {:.3} -> {:.3})  salience {:.3}  recency {:.3}  pinned {:.0}  total {:.3}",
+                    p.relevance, p.bm25, p.lexical, p.cosine, p.dense, p.salience, p.recency, p.pinned, p.total
                 ))?;
             }
         }

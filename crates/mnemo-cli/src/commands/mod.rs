@@ -38,6 +38,7 @@ pub fn run(command: Command, cfg: &Config) -> Result<()> {
         Command::Usage(a) => jobs::usage(&open(cfg)?, cfg, a),
         Command::Stats => admin::stats(&open(cfg)?, cfg),
         Command::Bench(b) => index::bench(b, cfg),
+        Command::Reindex(a) => index::reindex(open(cfg)?, cfg, a),
     }
 }
 
@@ -46,6 +47,7 @@ fn open(cfg: &Config) -> Result<Engine> {
     Engine::open_sqlite(&cfg.db, cfg.engine.clone())
         .map(|e| e.with_pipeline_settings(cfg.pipeline.clone()))
         .with_context(|| format!("cannot open database {}", cfg.db.display()))
+        .and_then(index::with_configured_embedder)
 }
 
 /// The scope commands act in.

@@ -165,8 +165,10 @@ impl Engine {
             .missing_vectors(kind, user_id, embedder.model_id())?;
         for ids in missing.chunks(BATCH) {
             let texts = self.owner_texts(kind, user_id, ids)?;
-            let owners: Vec<(&str, &str)> =
-                texts.iter().map(|(i, t)| (i.as_str(), t.as_str())).collect();
+            let owners: Vec<(&str, &str)> = texts
+                .iter()
+                .map(|(i, t)| (i.as_str(), t.as_str()))
+                .collect();
             self.embed_and_store(kind, &owners)?;
             step(ids.len() as u64);
         }

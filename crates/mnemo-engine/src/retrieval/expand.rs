@@ -42,7 +42,10 @@ pub(crate) fn feedback_terms(
     let mut ranked: Vec<(&str, f32)> = weights.into_iter().collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
     ranked.truncate(p.prf_terms as usize);
-    let top = ranked.first().map_or(1.0, |(_, w)| *w).max(f32::MIN_POSITIVE);
+    let top = ranked
+        .first()
+        .map_or(1.0, |(_, w)| *w)
+        .max(f32::MIN_POSITIVE);
     ranked
         .into_iter()
         .map(|(t, w)| (t.to_string(), p.prf_weight * w / top))

@@ -12,9 +12,11 @@
 //! changes (another process wrote to the database).
 
 pub mod bm25;
+mod candidates;
 pub mod dense;
 mod embedding;
 mod expand;
+mod memory_vectors;
 mod rank;
 mod search;
 pub mod text;
@@ -137,6 +139,7 @@ pub(crate) struct Indexes {
     pub params: RetrievalParams,
     pub embedder: Option<Arc<dyn Embedder>>,
     turns: Mutex<HashMap<String, TurnIndex>>,
+    memories: Mutex<HashMap<String, memory_vectors::MemoryVectors>>,
 }
 
 impl std::fmt::Debug for Indexes {
@@ -159,6 +162,10 @@ impl Indexes {
     /// Forgets every loaded index (they are rebuilt from the store on next use).
     pub(crate) fn clear(&self) {
         self.turns
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+        self.memories
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clear();

@@ -122,7 +122,11 @@ fn diversify(
             parts.total * keep.powi(k)
         };
         let best = (0..pool.len())
-            .max_by(|&a, &b| adjusted(&pool[a]).total_cmp(&adjusted(&pool[b])).then(b.cmp(&a)))
+            .max_by(|&a, &b| {
+                adjusted(&pool[a])
+                    .total_cmp(&adjusted(&pool[b]))
+                    .then(b.cmp(&a))
+            })
             .unwrap_or(0);
         let hit = pool.remove(best);
         *taken.entry(index.session_of[hit.0]).or_default() += 1;

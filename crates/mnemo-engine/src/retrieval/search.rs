@@ -5,10 +5,10 @@ use std::collections::HashMap;
 
 use mnemo_core::{Error, OwnerKind, Result, Scope, Turn, TurnFilter};
 
-use super::rank::{rank, Signals};
 use super::dense::{normalized, DenseIndex};
 use super::embedding::embed;
 use super::expand::feedback_terms;
+use super::rank::{rank, Signals};
 use super::turn_index::TurnIndex;
 use super::{TurnHit, TurnQuery};
 use crate::Engine;
@@ -28,16 +28,16 @@ impl Engine {
         if query.limit == 0 {
             return Ok(Vec::new());
         }
-        let stamp = self.store.scope_stamp(OwnerKind::Turn, &scope.user_id)?;
+        let epoch = self.store.index_epoch(OwnerKind::Turn, &scope.user_id)?;
         let indexes = &self.indexes;
         let mut map = indexes
             .turns
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let index = map.entry(scope.user_id.clone()).or_default();
-        if !index.check_fresh(&stamp) {
+        if !index.is_fresh(epoch) {
             *index = self.build_turn_index(&scope.user_id)?;
-            index.stamp = Some(stamp);
+            index.epoch = Some(epoch);
         }
         let terms: Vec<(String, f32)> = indexes
             .analyzer
@@ -75,7 +75,9 @@ impl Engine {
             let mut expanded = terms.clone();
             expanded.extend(feedback_terms(index, &ranked, &terms, p));
             signals.bm25.iter_mut().for_each(|x| *x = 0.0);
-            index.lexical.score_into(&expanded, p.bm25(), &mut signals.bm25);
+            index
+                .lexical
+                .score_into(&expanded, p.bm25(), &mut signals.bm25);
             ranked = rank(index, &signals, p, query.limit);
         }
         ranked.truncate(query.limit);
@@ -142,7 +144,8 @@ impl Engine {
             }
         }
         index.push(&self.indexes.analyzer, turn.clone());
-        index.stamp = None;
+        // One insert moves the user's epoch by exactly one.
+        index.epoch = index.epoch.map(|e| e + 1);
     }
 }
 

@@ -3,12 +3,13 @@
 //! is configured) their vectors.
 //!
 //! It is derived data: built from the store on first use, extended as the engine records
-//! turns, and rebuilt when the store's fingerprint of the user's turns
-//! ([`ScopeStamp`](mnemo_core::ScopeStamp)) shows that someone else changed them.
+//! turns, and rebuilt when the store's index epoch of the user's turns
+//! ([`VectorStore::index_epoch`](mnemo_core::VectorStore::index_epoch)) shows that someone
+//! else changed them.
 
 use std::collections::HashMap;
 
-use mnemo_core::{ScopeStamp, Turn};
+use mnemo_core::Turn;
 
 use super::bm25::Bm25Index;
 use super::dense::DenseIndex;
@@ -29,9 +30,8 @@ pub(crate) struct TurnIndex {
     session_last: HashMap<String, (u32, u32)>,
     /// Vectors by document, when an embedder is configured.
     pub dense: Option<DenseIndex>,
-    /// The store's fingerprint this index matches; `None` after a local append, until the
-    /// next check confirms it.
-    pub stamp: Option<ScopeStamp>,
+    /// The store's index epoch this index matches (`None`: not built from the store).
+    pub epoch: Option<u64>,
 }
 
 impl TurnIndex {
@@ -73,16 +73,8 @@ impl TurnIndex {
         index
     }
 
-    /// Whether the index still describes the store, given the store's current fingerprint.
-    /// An index extended locally adopts the fingerprint when the counts agree.
-    pub fn check_fresh(&mut self, current: &ScopeStamp) -> bool {
-        match &self.stamp {
-            Some(s) => s == current,
-            None if current.count == self.len() as u64 => {
-                self.stamp = Some(current.clone());
-                true
-            }
-            None => false,
-        }
+    /// Whether the index still describes the store at `current` epoch.
+    pub fn is_fresh(&self, current: u64) -> bool {
+        self.epoch == Some(current)
     }
 }

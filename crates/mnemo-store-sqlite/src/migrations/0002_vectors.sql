@@ -32,3 +32,62 @@ CREATE TRIGGER vectors_turn_update AFTER UPDATE OF content ON turns
 WHEN old.content IS NOT new.content BEGIN
     DELETE FROM vectors WHERE owner_kind = 'turn' AND owner_id = old.id;
 END;
+
+-- Index epochs: a per-user, per-kind number bumped by every insert, delete or text change
+-- of a turn or memory, so an in-memory index knows in one lookup whether it is stale. The
+-- row ('*', '*') holds the highest epoch ever written; a user's first change starts above
+-- it, so a forgotten and re-created user never repeats an old epoch. A user's rows are
+-- removed with their last record (forgetting a user leaves no trace of them here).
+CREATE TABLE index_epochs (
+    owner_kind TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    epoch      INTEGER NOT NULL,
+    PRIMARY KEY (owner_kind, user_id)
+) WITHOUT ROWID;
+INSERT INTO index_epochs VALUES ('*', '*', 0);
+CREATE TRIGGER epochs_turn_insert AFTER INSERT ON turns BEGIN
+    INSERT INTO index_epochs VALUES ('turn', new.user_id,
+        (SELECT epoch + 1 FROM index_epochs WHERE owner_kind = '*'))
+    ON CONFLICT (owner_kind, user_id) DO UPDATE SET epoch = epoch + 1;
+    UPDATE index_epochs SET epoch = max(epoch,
+        (SELECT epoch FROM index_epochs WHERE owner_kind = 'turn' AND user_id = new.user_id))
+    WHERE owner_kind = '*';
+END;
+CREATE TRIGGER epochs_memory_insert AFTER INSERT ON memories BEGIN
+    INSERT INTO index_epochs VALUES ('memory', new.user_id,
+        (SELECT epoch + 1 FROM index_epochs WHERE owner_kind = '*'))
+    ON CONFLICT (owner_kind, user_id) DO UPDATE SET epoch = epoch + 1;
+    UPDATE index_epochs SET epoch = max(epoch,
+        (SELECT epoch FROM index_epochs WHERE owner_kind = 'memory' AND user_id = new.user_id))
+    WHERE owner_kind = '*';
+END;
+CREATE TRIGGER epochs_turn_change AFTER UPDATE OF content ON turns
+WHEN old.content IS NOT new.content BEGIN
+    UPDATE index_epochs SET epoch = epoch + 1 WHERE owner_kind = 'turn' AND user_id = new.user_id;
+    UPDATE index_epochs SET epoch = max(epoch,
+        (SELECT epoch FROM index_epochs WHERE owner_kind = 'turn' AND user_id = new.user_id))
+    WHERE owner_kind = '*';
+END;
+CREATE TRIGGER epochs_memory_change AFTER UPDATE OF content ON memories
+WHEN old.content IS NOT new.content BEGIN
+    UPDATE index_epochs SET epoch = epoch + 1 WHERE owner_kind = 'memory' AND user_id = new.user_id;
+    UPDATE index_epochs SET epoch = max(epoch,
+        (SELECT epoch FROM index_epochs WHERE owner_kind = 'memory' AND user_id = new.user_id))
+    WHERE owner_kind = '*';
+END;
+CREATE TRIGGER epochs_turn_delete AFTER DELETE ON turns BEGIN
+    UPDATE index_epochs SET epoch = epoch + 1 WHERE owner_kind = 'turn' AND user_id = old.user_id;
+    UPDATE index_epochs SET epoch = max(epoch,
+        (SELECT epoch FROM index_epochs WHERE owner_kind = 'turn' AND user_id = old.user_id))
+    WHERE owner_kind = '*';
+    DELETE FROM index_epochs WHERE owner_kind = 'turn' AND user_id = old.user_id
+        AND NOT EXISTS (SELECT 1 FROM turns WHERE user_id = old.user_id);
+END;
+CREATE TRIGGER epochs_memory_delete AFTER DELETE ON memories BEGIN
+    UPDATE index_epochs SET epoch = epoch + 1 WHERE owner_kind = 'memory' AND user_id = old.user_id;
+    UPDATE index_epochs SET epoch = max(epoch,
+        (SELECT epoch FROM index_epochs WHERE owner_kind = 'memory' AND user_id = old.user_id))
+    WHERE owner_kind = '*';
+    DELETE FROM index_epochs WHERE owner_kind = 'memory' AND user_id = old.user_id
+        AND NOT EXISTS (SELECT 1 FROM memories WHERE user_id = old.user_id);
+END;

@@ -1,0 +1,198 @@
+//! Turn search and hybrid recall through the public engine API: ranking signals, filters,
+//! staleness of the in-memory indexes, embedding on write, and refusing mixed models.
+
+use std::sync::Arc;
+
+use mnemo_core::{Actor, NewTurn, Role, Scope, SystemClock, TurnFilter};
+use mnemo_embed::{EmbedError, Embedder};
+use mnemo_engine::{Engine, EngineSettings, NewMemory, RecallQuery, TurnQuery};
+use mnemo_store_sqlite::SqliteStore;
+use serde_json::Value;
+
+/// A tiny "semantic" embedder: each concept is one dimension, and words map to concepts.
+struct Concepts {
+    id: &'static str,
+}
+
+const WORDS: &[(&str, usize)] = &[
+    ("dog", 0),
+    ("puppy", 0),
+    ("retriever", 0),
+    ("sushi", 1),
+    ("food", 1),
+    ("eat", 1),
+    ("boston", 2),
+    ("city", 2),
+];
+
+impl Embedder for Concepts {
+    fn model_id(&self) -> &str {
+        self.id
+    }
+    fn dims(&self) -> usize {
+        4
+    }
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        Ok(texts
+            .iter()
+            .map(|t| {
+                let mut v = vec![0.0, 0.0, 0.0, 0.1];
+                for w in t.to_lowercase().split(|c: char| !c.is_alphanumeric()) {
+                    if let Some((_, d)) = WORDS.iter().find(|(x, _)| *x == w) {
+                        v[*d] += 1.0;
+                    }
+                }
+                v
+            })
+            .collect())
+    }
+}
+
+fn engine_at(path: &std::path::Path) -> Engine {
+    let store = SqliteStore::open(path).unwrap();
+    Engine::new(
+        Arc::new(store),
+        EngineSettings::default(),
+        Arc::new(SystemClock),
+    )
+}
+
+fn say(engine: &Engine, user: &str, session: &str, text: &str) {
+    engine
+        .add_turn(NewTurn {
+            scope: Scope::user(user),
+            session_id: session.into(),
+            role: Role::User,
+            content: text.into(),
+            created_at: None,
+            meta: Value::Null,
+        })
+        .unwrap();
+}
+
+fn texts(hits: &[mnemo_engine::TurnHit]) -> Vec<&str> {
+    hits.iter().map(|h| h.turn.content.as_str()).collect()
+}
+
+#[test]
+fn turn_search_ranks_filters_and_explains() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine_at(&dir.path().join("m.db"));
+    say(&e, "ann", "s1", "Bob: where did you move last year?");
+    say(
+        &e,
+        "ann",
+        "s1",
+        "Ann: we settled in a small flat near the harbour",
+    );
+    say(&e, "ann", "s1", "Bob: nice, I like the weather there");
+    say(&e, "ann", "s2", "Ann: I started painting sunsets");
+    say(&e, "zed", "z1", "Zed: I also moved last year");
+    let scope = Scope::user("ann");
+    let hits = e
+        .search_turns(&scope, &TurnQuery::new("Where did she move?", 3))
+        .unwrap();
+    assert!(texts(&hits).contains(&"Ann: we settled in a small flat near the harbour"));
+    assert!(hits.iter().all(|h| h.turn.user_id == "ann"));
+    for h in &hits {
+        assert!((h.score - h.parts.total).abs() < 1e-9);
+        assert!(h.parts.total > 0.0);
+    }
+    // The answer shares no word with the question: it is found through its neighbour.
+    let answer = hits.iter().find(|h| h.turn.seq == 2).unwrap();
+    assert_eq!(answer.parts.bm25, 0.0);
+    assert!(answer.parts.context > 0.0);
+    let mut q = TurnQuery::new("painting sunsets", 5);
+    q.session_id = Some("s1".into());
+    assert!(e
+        .search_turns(&scope, &q)
+        .unwrap()
+        .iter()
+        .all(|h| h.turn.session_id == "s1"));
+    assert!(e.search_turns(&scope, &TurnQuery::new("  ", 5)).is_err());
+    assert!(e
+        .search_turns(&scope, &TurnQuery::new("x", 0))
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn indexes_follow_other_writers_and_forgotten_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.db");
+    let a = engine_at(&path);
+    let b = engine_at(&path);
+    let scope = Scope::user("ann");
+    say(&a, "ann", "s1", "Ann: my cat is called Tom");
+    assert_eq!(
+        a.search_turns(&scope, &TurnQuery::new("cat", 5))
+            .unwrap()
+            .len(),
+        1
+    );
+    say(&b, "ann", "s1", "Ann: the cat likes tuna");
+    say(&a, "ann", "s1", "Ann: and the cat sleeps a lot");
+    assert_eq!(
+        a.search_turns(&scope, &TurnQuery::new("cat", 5))
+            .unwrap()
+            .len(),
+        3
+    );
+    a.forget_user("ann").unwrap();
+    assert!(a
+        .search_turns(&scope, &TurnQuery::new("cat", 5))
+        .unwrap()
+        .is_empty());
+    say(&b, "ann", "s2", "Ann: a new cat arrived");
+    let hits = a.search_turns(&scope, &TurnQuery::new("cat", 5)).unwrap();
+    assert_eq!(texts(&hits), vec!["Ann: a new cat arrived"]);
+}
+
+#[test]
+fn hybrid_search_embeds_on_write_and_finds_by_meaning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.db");
+    let e = engine_at(&path).with_embedder(Arc::new(Concepts { id: "concepts@1" }));
+    let scope = Scope::user("ann");
+    say(&e, "ann", "s1", "Ann: we got a golden retriever");
+    say(&e, "ann", "s2", "Ann: I had sushi for lunch");
+    let models = e.store().vector_models(Some("ann")).unwrap();
+    assert_eq!(models.len(), 1);
+    assert_eq!(
+        (models[0].model_id.as_str(), models[0].count),
+        ("concepts@1", 2)
+    );
+    let hits = e.search_turns(&scope, &TurnQuery::new("puppy", 1)).unwrap();
+    assert_eq!(texts(&hits), vec!["Ann: we got a golden retriever"]);
+    assert!(hits[0].parts.cosine > 0.9 && hits[0].parts.bm25 == 0.0);
+
+    e.remember(&scope, NewMemory::text("Ann owns a retriever"), Actor::Cli)
+        .unwrap();
+    e.remember(&scope, NewMemory::text("Ann lives in Boston"), Actor::Cli)
+        .unwrap();
+    let hits = e.recall(&scope, &RecallQuery::from("which puppy")).unwrap();
+    assert_eq!(hits.len(), 1, "only the memory near in meaning: {hits:?}");
+    assert_eq!(hits[0].memory.content, "Ann owns a retriever");
+    assert!(hits[0].parts.dense > 0.99);
+
+    // Another model's vectors are never mixed in silently.
+    let other = engine_at(&path).with_embedder(Arc::new(Concepts { id: "concepts@2" }));
+    let err = other
+        .search_turns(&scope, &TurnQuery::new("puppy", 1))
+        .unwrap_err();
+    assert!(err.to_string().contains("mnemo reindex"), "{err}");
+    assert!(other.recall(&scope, &RecallQuery::from("puppy")).is_err());
+    let mut steps = Vec::new();
+    let report = other.reindex(&mut |d, t| steps.push((d, t))).unwrap();
+    assert_eq!((report.turns, report.memories, report.deleted), (2, 2, 4));
+    assert_eq!(steps.last(), Some(&(4, 4)));
+    assert_eq!(
+        other
+            .search_turns(&scope, &TurnQuery::new("puppy", 1))
+            .unwrap()
+            .len(),
+        1
+    );
+    let turns = other.turns(&TurnFilter::default()).unwrap();
+    assert_eq!(turns.len(), 2);
+}
