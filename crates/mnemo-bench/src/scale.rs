@@ -1,1 +1,200 @@
-//! Synthetic scale benchmark (filled in below).
+//! Synthetic scale benchmark: N memories in one scope, written through the public engine
+//! API, then full-text and hybrid recall latency, with a fixed seed and a fixed clock so
+//! two runs see the same data.
+//!
+//! Text: 8-14 real English words per memory, drawn with a Zipf-like skew from the built-in
+//! embedder's vocabulary (so the static embedder sees words it knows), plus a few frequent
+//! "topic" words. Queries: 3-4 words of a random stored memory, so every query has at least
+//! one strong match, as a real recall does.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use mnemo_core::{Actor, FixedClock, OwnerKind, Result, Scope};
+use mnemo_embed::{Embedder, StaticEmbedder};
+use mnemo_engine::retrieval::dense::{dot, normalized};
+use mnemo_engine::retrieval::quant::QuantIndex;
+use mnemo_engine::{Engine, EngineSettings, NewMemory, RecallQuery};
+use mnemo_store_sqlite::SqliteStore;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+use crate::locomo::metrics::{percentile, round};
+
+/// What one size measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScaleReport {
+    pub memories: usize,
+    pub insert_per_s: f64,
+    pub fts_p50_ms: f64,
+    pub fts_p95_ms: f64,
+    /// Embedding every memory and building the vector index (first hybrid recall).
+    pub vector_build_s: f64,
+    pub hybrid_p50_ms: f64,
+    pub hybrid_p95_ms: f64,
+    /// Overlap of the int8 index's top 10 with exact f32 search's top 10, over the queries.
+    pub int8_recall_at_10: f64,
+    pub rss_mb: f64,
+    pub peak_rss_mb: f64,
+    pub db_mb: f64,
+}
+
+/// Seeded text generator over real words.
+pub struct TextGen {
+    words: Vec<String>,
+    rng: SmallRng,
+}
+
+impl TextGen {
+    /// A generator over the built-in embedder's whole-word vocabulary.
+    pub fn new(seed: u64) -> Self {
+        let embedder = StaticEmbedder::builtin();
+        let vocab = embedder.tokenizer();
+        let words: Vec<String> = (0..vocab.len() as u32)
+            .filter_map(|id| vocab.token(id))
+            .filter(|t| t.len() >= 3 && t.chars().all(|c| c.is_ascii_lowercase()))
+            .map(str::to_owned)
+            .collect();
+        TextGen {
+            words,
+            rng: SmallRng::seed_from_u64(seed),
+        }
+    }
+
+    /// One word, skewed toward the vocabulary's frequent (low-id) words.
+    fn word(&mut self) -> &str {
+        let u: f64 = self.rng.random();
+        let i = ((self.words.len() as f64).powf(u) as usize).min(self.words.len()) - 1;
+        &self.words[i.min(self.words.len() - 1)]
+    }
+
+    /// A memory text.
+    pub fn memory(&mut self) -> String {
+        let n = self.rng.random_range(8..=14);
+        (0..n)
+            .map(|_| self.word().to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// A query made of 3-4 words of `text`.
+    pub fn query_from(&mut self, text: &str) -> String {
+        let words: Vec<&str> = text.split(' ').collect();
+        let n = self.rng.random_range(3..=4).min(words.len());
+        let start = self.rng.random_range(0..=words.len() - n);
+        words[start..start + n].join(" ")
+    }
+}
+
+/// Runs the benchmark for `n` memories in a fresh database under `dir`.
+pub fn run(dir: &std::path::Path, n: usize, queries: usize, seed: u64) -> Result<ScaleReport> {
+    let clock = Arc::new(FixedClock(mnemo_core::time::parse("2026-01-01T00:00:00Z")?));
+    let path = dir.join(format!("scale-{n}.db"));
+    let store = Arc::new(SqliteStore::open(&path)?.with_clock(clock.clone()));
+    let fts = Engine::new(store.clone(), EngineSettings::default(), clock.clone());
+    let embedder: Arc<dyn Embedder> = Arc::new(StaticEmbedder::builtin());
+    let hybrid = Engine::new(store, EngineSettings::default(), clock).with_embedder(embedder);
+    let scope = Scope::user("scale");
+    let mut gen = TextGen::new(seed);
+    let mut texts = Vec::with_capacity(n);
+    let started = Instant::now();
+    for _ in 0..n {
+        let text = gen.memory();
+        fts.remember(&scope, NewMemory::text(text.clone()), Actor::Cli)?;
+        texts.push(text);
+    }
+    let insert_per_s = n as f64 / started.elapsed().as_secs_f64();
+    let qs: Vec<String> = (0..queries)
+        .map(|_| {
+            let i = gen.rng.random_range(0..texts.len());
+            gen.query_from(&texts[i])
+        })
+        .collect();
+    let fts_ms = time_recalls(&fts, &scope, &qs)?;
+    let t = Instant::now();
+    hybrid.recall(&scope, &quiet("warm up"))?;
+    let vector_build_s = t.elapsed().as_secs_f64();
+    let hybrid_ms = time_recalls(&hybrid, &scope, &qs)?;
+    let (rss, peak) = rss_mb();
+    let int8_recall_at_10 = int8_recall(&hybrid, &scope, &qs)?;
+    Ok(ScaleReport {
+        memories: n,
+        insert_per_s: insert_per_s.round(),
+        fts_p50_ms: round(percentile(&fts_ms, 50.0)),
+        fts_p95_ms: round(percentile(&fts_ms, 95.0)),
+        vector_build_s: round(vector_build_s),
+        hybrid_p50_ms: round(percentile(&hybrid_ms, 50.0)),
+        hybrid_p95_ms: round(percentile(&hybrid_ms, 95.0)),
+        int8_recall_at_10: round(int8_recall_at_10),
+        rss_mb: rss,
+        peak_rss_mb: peak,
+        db_mb: round(std::fs::metadata(&path).map_or(0, |m| m.len()) as f64 / 1e6),
+    })
+}
+
+/// A recall that does not count as an access (so timing does not write).
+fn quiet(text: &str) -> RecallQuery {
+    RecallQuery {
+        text: text.to_string(),
+        touch: false,
+        ..Default::default()
+    }
+}
+
+fn time_recalls(engine: &Engine, scope: &Scope, queries: &[String]) -> Result<Vec<f64>> {
+    let mut out = Vec::with_capacity(queries.len());
+    for q in queries {
+        let t = Instant::now();
+        engine.recall(scope, &quiet(q))?;
+        out.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(out)
+}
+
+/// Mean overlap of int8 and exact top-10 neighbours of the queries' vectors.
+fn int8_recall(engine: &Engine, scope: &Scope, queries: &[String]) -> Result<f64> {
+    let Some(embedder) = engine.embedder() else {
+        return Ok(0.0);
+    };
+    let rows = engine
+        .store()
+        .vectors(OwnerKind::Memory, &scope.user_id, embedder.model_id())?;
+    let exact: Vec<Vec<f32>> = rows.iter().map(|(_, v)| normalized(v)).collect();
+    let mut quant = QuantIndex::new(embedder.dims());
+    rows.iter().for_each(|(_, v)| quant.push(v));
+    let mut total = 0.0;
+    for q in queries {
+        let v = embedder
+            .embed(&[q.as_str()])
+            .map_err(|e| mnemo_core::Error::Model(e.to_string()))?;
+        let v = normalized(&v[0]);
+        let e: Vec<f32> = exact.iter().map(|x| dot(x, &v)).collect();
+        let mut a = vec![0.0f32; exact.len()];
+        quant.scores(&v, &mut a);
+        let (te, ta) = (top10(&e), top10(&a));
+        total += te.iter().filter(|i| ta.contains(i)).count() as f64 / te.len().max(1) as f64;
+    }
+    Ok(total / queries.len().max(1) as f64)
+}
+
+fn top10(scores: &[f32]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b)));
+    idx.truncate(10);
+    idx
+}
+
+/// Current and peak resident memory of this process in MB (Linux; 0 elsewhere).
+pub fn rss_mb() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or(0.0, |kb| round(kb / 1024.0))
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}

@@ -1,1 +1,48 @@
-fn main() {}
+//! `mnemo-scale-bench [SIZES...] [--queries N] [--seed S] [--json]`: the synthetic scale
+//! benchmark (see `mnemo_bench::scale`), one fresh database per size, in a temporary
+//! directory. Default sizes: 10000 100000. Run it with `--release`.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let (mut sizes, mut queries, mut seed, mut json) = (Vec::new(), 200usize, 42u64, false);
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--queries" => queries = args.next().ok_or("--queries needs N")?.parse()?,
+            "--seed" => seed = args.next().ok_or("--seed needs S")?.parse()?,
+            "--json" => json = true,
+            _ => sizes.push(a.parse::<usize>()?),
+        }
+    }
+    if sizes.is_empty() {
+        sizes = vec![10_000, 100_000];
+    }
+    let dir = tempfile::tempdir()?;
+    if !json {
+        println!("memories  insert/s  fts p50  fts p95  vectors s  hybrid p50  hybrid p95  int8 R@10  RSS MB  peak MB  db MB");
+    }
+    for n in sizes {
+        let r = mnemo_bench::scale::run(dir.path(), n, queries, seed)?;
+        if json {
+            println!("{}", serde_json::to_string(&r)?);
+        } else {
+            println!(
+                "{:>8}  {:>8}  {:>7.3}  {:>7.3}  {:>9.2}  {:>10.3}  {:>10.3}  {:>9.3}  {:>6.0}  {:>7.0}  {:>5.0}",
+                r.memories, r.insert_per_s, r.fts_p50_ms, r.fts_p95_ms, r.vector_build_s,
+                r.hybrid_p50_ms, r.hybrid_p95_ms, r.int8_recall_at_10, r.rss_mb, r.peak_rss_mb, r.db_mb
+            );
+        }
+    }
+    Ok(())
+}

@@ -8,6 +8,9 @@ use mnemo_core::{Memory, MemoryFilter, Result, Scope, TimeView, Timestamp};
 
 use crate::Engine;
 
+/// Fewest nearest memories considered.
+const DENSE_MIN: usize = 20;
+
 /// One memory to rank, with its raw signals.
 #[derive(Debug)]
 pub(crate) struct Candidate {
@@ -32,7 +35,10 @@ impl Engine {
     ) -> Result<Vec<Candidate>> {
         let hits = self.store.search_memories(text, filter, pool)?;
         let ids: Vec<&str> = hits.iter().map(|h| h.item.id.as_str()).collect();
-        let dense = self.dense_memories(&scope.user_id, text, pool, &ids)?;
+        // Memories found only by meaning are fetched one by one: take fewer of them than
+        // full-text candidates (they rank only if close in meaning anyway).
+        let dense_pool = (pool / 2).max(DENSE_MIN);
+        let dense = self.dense_memories(&scope.user_id, text, dense_pool, &ids)?;
         let mean = dense.as_ref().map(|d| d.mean);
         let cosine = |id: &str| {
             dense

@@ -1,6 +1,7 @@
 //! The in-memory vector index of one user's memories, for hybrid `recall`.
 //!
-//! Only vectors live here (by memory id); the memories themselves, and every filter of a
+//! Only vectors live here (by memory id, int8: a user may hold a million memories, and
+//! the scan is bound by memory bandwidth); the memories themselves, and every filter of a
 //! recall (current view, kinds, topic, session, agent), stay with the store and are applied
 //! to the candidates. Like the turn index it is rebuilt from the store when the user's
 //! index epoch moves.
@@ -9,8 +10,9 @@ use std::collections::HashMap;
 
 use mnemo_core::{OwnerKind, Result};
 
-use super::dense::{normalized, DenseIndex};
+use super::dense::normalized;
 use super::embedding::embed;
+use super::quant::QuantIndex;
 use crate::Engine;
 
 /// One user's memory vectors.
@@ -18,7 +20,7 @@ use crate::Engine;
 pub(crate) struct MemoryVectors {
     ids: Vec<String>,
     rows: HashMap<String, usize>,
-    dense: DenseIndex,
+    dense: QuantIndex,
     epoch: u64,
 }
 
@@ -56,10 +58,10 @@ impl Engine {
             let rows = self
                 .store
                 .vectors(OwnerKind::Memory, user_id, embedder.model_id())?;
-            let mut dense = DenseIndex::new(embedder.model_id(), embedder.dims());
+            let mut dense = QuantIndex::new(embedder.dims());
             let mut ids = Vec::with_capacity(rows.len());
             for (id, v) in rows {
-                dense.push(Some(&v));
+                dense.push(&v);
                 ids.push(id);
             }
             let rows = ids

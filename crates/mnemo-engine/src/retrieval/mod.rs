@@ -17,6 +17,7 @@ pub mod dense;
 mod embedding;
 mod expand;
 mod memory_vectors;
+pub mod quant;
 mod rank;
 mod search;
 pub mod text;
@@ -67,6 +68,9 @@ pub struct RetrievalParams {
     pub prf_weight: f32,
     /// Terms in more than this share of the turns are never added.
     pub prf_max_df: f32,
+    /// Query terms found in more than this share of the turns are dropped (when another
+    /// term remains): in a two-person chat a name can be on every other line (1 = off).
+    pub max_df_share: f32,
 }
 
 impl Default for RetrievalParams {
@@ -85,6 +89,7 @@ impl Default for RetrievalParams {
             prf_terms: 10,
             prf_weight: 0.3,
             prf_max_df: 0.05,
+            max_df_share: 1.0,
         }
     }
 }

@@ -45,6 +45,7 @@ impl Engine {
             .into_iter()
             .map(|t| (t, 1.0))
             .collect();
+        let terms = drop_common(index, terms, indexes.params.max_df_share);
         let mut bm25 = vec![0.0f32; index.len()];
         index
             .lexical
@@ -146,6 +147,25 @@ impl Engine {
         index.push(&self.indexes.analyzer, turn.clone());
         // One insert moves the user's epoch by exactly one.
         index.epoch = index.epoch.map(|e| e + 1);
+    }
+}
+
+/// The query terms without those in more than `share` of the turns, unless that would
+/// leave none.
+fn drop_common(index: &TurnIndex, terms: Vec<(String, f32)>, share: f32) -> Vec<(String, f32)> {
+    if share >= 1.0 || index.len() == 0 {
+        return terms;
+    }
+    let n = index.len() as f32;
+    let kept: Vec<(String, f32)> = terms
+        .iter()
+        .filter(|(t, _)| index.lexical.doc_freq(t) as f32 / n <= share)
+        .cloned()
+        .collect();
+    if kept.is_empty() {
+        terms
+    } else {
+        kept
     }
 }
 
