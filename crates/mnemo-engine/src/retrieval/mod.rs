@@ -20,6 +20,7 @@ mod memory_vectors;
 pub mod quant;
 mod rank;
 mod search;
+mod synonyms;
 pub mod text;
 mod turn_index;
 
@@ -55,8 +56,9 @@ pub struct RetrievalParams {
     pub context_next_share: f32,
     /// How many turns either side count as context; each further step weighs half.
     pub context_span: u32,
-    /// Weight of the best score in the turn's session.
+    /// Weight of the session's score: the mean of its `session_top` best base scores.
     pub session_weight: f32,
+    pub session_top: u32,
     /// Each hit already taken from a session scales the next one's score by
     /// `1 - session_diversity`, so results cover more sessions (0 = off).
     pub session_diversity: f32,
@@ -71,6 +73,13 @@ pub struct RetrievalParams {
     /// Query terms found in more than this share of the turns are dropped (when another
     /// term remains): in a two-person chat a name can be on every other line (1 = off).
     pub max_df_share: f32,
+    /// Query expansion by meaning: each query word adds up to this many of the scope's
+    /// words nearest to it by the embedder (0 = off) ...
+    pub synonym_terms: u32,
+    /// ... whose cosine with it is at least this ...
+    pub synonym_min_cos: f32,
+    /// ... weighted by `synonym_weight * cosine`.
+    pub synonym_weight: f32,
 }
 
 impl Default for RetrievalParams {
@@ -84,12 +93,16 @@ impl Default for RetrievalParams {
             context_next_share: 0.5,
             context_span: 2,
             session_weight: 0.6,
+            session_top: 1,
             session_diversity: 0.0,
             prf_docs: 0,
             prf_terms: 10,
             prf_weight: 0.3,
             prf_max_df: 0.05,
             max_df_share: 1.0,
+            synonym_terms: 1,
+            synonym_min_cos: 0.45,
+            synonym_weight: 0.6,
         }
     }
 }

@@ -63,11 +63,7 @@ pub(crate) fn rank(
         base[d] = p.lexical_weight * lex + p.dense_weight * den;
     }
     let base_max = base.iter().copied().fold(0.0, f32::max);
-    let mut session_best = vec![0.0f32; index.session_ids.len()];
-    for d in 0..n {
-        let slot = &mut session_best[index.session_of[d] as usize];
-        *slot = slot.max(base[d]);
-    }
+    let session_best = session_scores(index, &base, p.session_top.max(1) as usize);
     let mut scored: Vec<(usize, TurnScoreParts)> = Vec::new();
     for d in (0..n).filter(|&d| s.allowed[d]) {
         let context = context_of(index, &base, d, p);
@@ -149,6 +145,22 @@ fn context_of(index: &TurnIndex, base: &[f32], d: usize, p: &RetrievalParams) ->
         after = after.and_then(|i| index.next[i as usize]);
     }
     total
+}
+
+/// Per session: the mean of its `top` best base scores (the best alone when `top` is 1).
+fn session_scores(index: &TurnIndex, base: &[f32], top: usize) -> Vec<f32> {
+    let mut best = vec![Vec::<f32>::with_capacity(top + 1); index.session_ids.len()];
+    for (d, &b) in base.iter().enumerate() {
+        let list = &mut best[index.session_of[d] as usize];
+        if list.len() < top || list.last().is_some_and(|&l| b > l) {
+            let at = list.iter().position(|&x| b > x).unwrap_or(list.len());
+            list.insert(at, b);
+            list.truncate(top);
+        }
+    }
+    best.iter()
+        .map(|l| l.iter().sum::<f32>() / top as f32)
+        .collect()
 }
 
 /// Keeps the best `limit`, best first; ties go to the earlier turn.

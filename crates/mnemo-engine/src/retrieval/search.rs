@@ -9,6 +9,7 @@ use super::dense::{normalized, DenseIndex};
 use super::embedding::embed;
 use super::expand::feedback_terms;
 use super::rank::{rank, Signals};
+use super::synonyms::synonyms;
 use super::turn_index::TurnIndex;
 use super::{TurnHit, TurnQuery};
 use crate::Engine;
@@ -45,7 +46,18 @@ impl Engine {
             .into_iter()
             .map(|t| (t, 1.0))
             .collect();
-        let terms = drop_common(index, terms, indexes.params.max_df_share);
+        let mut terms = drop_common(index, terms, indexes.params.max_df_share);
+        if let Some(embedder) = indexes.embedder.as_deref() {
+            let extra = synonyms(
+                index,
+                embedder,
+                &indexes.analyzer,
+                &query.text,
+                &terms,
+                &indexes.params,
+            )?;
+            terms.extend(extra);
+        }
         let mut bm25 = vec![0.0f32; index.len()];
         index
             .lexical

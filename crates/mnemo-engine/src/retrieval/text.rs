@@ -70,6 +70,17 @@ impl Analyzer {
             .collect()
     }
 
+    /// `(word, term)` pairs of `text`, as [`terms`](Self::terms) keeps them.
+    pub fn word_terms(&self, text: &str) -> Vec<(String, String)> {
+        words(text)
+            .filter(|w| keep(w))
+            .map(|w| {
+                let t = self.stem(&w);
+                (w, t)
+            })
+            .collect()
+    }
+
     /// Distinct terms of a query, in order of first appearance. When every word is a
     /// stopword the words themselves are used, so "who is it" still searches something.
     pub fn query_terms(&self, text: &str) -> Vec<String> {

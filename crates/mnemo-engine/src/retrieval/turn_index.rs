@@ -28,6 +28,10 @@ pub(crate) struct TurnIndex {
     pub session_ids: Vec<String>,
     /// Per session id: its last document and its session number.
     session_last: HashMap<String, (u32, u32)>,
+    /// One word seen for each term (the embedder needs words, not stems).
+    pub surface: HashMap<String, String>,
+    /// Vectors of the terms' words, built on first use by query expansion.
+    pub vocab: Option<(Vec<String>, DenseIndex)>,
     /// Vectors by document, when an embedder is configured.
     pub dense: Option<DenseIndex>,
     /// The store's index epoch this index matches (`None`: not built from the store).
@@ -43,7 +47,12 @@ impl TurnIndex {
     /// Appends a turn (turns of one session must arrive in order).
     pub fn push(&mut self, analyzer: &Analyzer, turn: Turn) {
         let doc = self.turns.len() as u32;
-        self.lexical.push(&analyzer.terms(&turn.content));
+        let pairs = analyzer.word_terms(&turn.content);
+        let terms: Vec<String> = pairs.iter().map(|(_, t)| t.clone()).collect();
+        self.lexical.push(&terms);
+        for (word, term) in pairs {
+            self.surface.entry(term).or_insert(word);
+        }
         let known = self.session_last.get(&turn.session_id).copied();
         if let Some((p, _)) = known {
             self.next[p as usize] = Some(doc);
