@@ -164,7 +164,9 @@ fn hybrid_search_embeds_on_write_and_finds_by_meaning() {
     );
     let hits = e.search_turns(&scope, &TurnQuery::new("puppy", 1)).unwrap();
     assert_eq!(texts(&hits), vec!["Ann: we got a golden retriever"]);
-    assert!(hits[0].parts.cosine > 0.9 && hits[0].parts.bm25 == 0.0);
+    // Found by meaning twice: the vectors are close, and "puppy" was expanded to the
+    // scope's nearest word ("retriever"), which the full-text score then matched.
+    assert!(hits[0].parts.cosine > 0.9 && hits[0].parts.bm25 > 0.0);
 
     e.remember(&scope, NewMemory::text("Ann owns a retriever"), Actor::Cli)
         .unwrap();
