@@ -162,4 +162,3 @@ fn new_turn(ex: &Exchange, role: Role, content: String, meta: Value) -> NewTurn 
         meta,
     }
 }
-
