@@ -91,6 +91,9 @@ impl TextGen {
 pub fn run(dir: &std::path::Path, n: usize, queries: usize, seed: u64) -> Result<ScaleReport> {
     let clock = Arc::new(FixedClock(mnemo_core::time::parse("2026-01-01T00:00:00Z")?));
     let path = dir.join(format!("scale-{n}.db"));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
     let store = Arc::new(SqliteStore::open(&path)?.with_clock(clock.clone()));
     let fts = Engine::new(store.clone(), EngineSettings::default(), clock.clone());
     let embedder: Arc<dyn Embedder> = Arc::new(StaticEmbedder::builtin());
@@ -99,9 +102,15 @@ pub fn run(dir: &std::path::Path, n: usize, queries: usize, seed: u64) -> Result
     let mut gen = TextGen::new(seed);
     let mut texts = Vec::with_capacity(n);
     let started = Instant::now();
-    for _ in 0..n {
+    for i in 0..n {
         let text = gen.memory();
-        fts.remember(&scope, NewMemory::text(text.clone()), Actor::Cli)?;
+        // Keyed, as an agent's facts usually are: the engine checks the key (an index
+        // lookup) instead of searching for an identical unkeyed text.
+        fts.remember(
+            &scope,
+            NewMemory::keyed(format!("m{i}"), text.clone()),
+            Actor::Cli,
+        )?;
         texts.push(text);
     }
     let insert_per_s = n as f64 / started.elapsed().as_secs_f64();

@@ -1,4 +1,4 @@
-//! `mnemo-scale-bench [SIZES...] [--queries N] [--seed S] [--json]`: the synthetic scale
+//! `mnemo-scale-bench [SIZES...] [--queries N] [--seed S] [--json] [--dir KEEP]`: the synthetic scale
 //! benchmark (see `mnemo_bench::scale`), one fresh database per size, in a temporary
 //! directory. Default sizes: 10000 100000. Run it with `--release`.
 
@@ -16,24 +16,28 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (mut sizes, mut queries, mut seed, mut json) = (Vec::new(), 200usize, 42u64, false);
+    let mut keep: Option<std::path::PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--queries" => queries = args.next().ok_or("--queries needs N")?.parse()?,
             "--seed" => seed = args.next().ok_or("--seed needs S")?.parse()?,
             "--json" => json = true,
+            "--dir" => keep = Some(args.next().ok_or("--dir needs a folder")?.into()),
             _ => sizes.push(a.parse::<usize>()?),
         }
     }
     if sizes.is_empty() {
         sizes = vec![10_000, 100_000];
     }
-    let dir = tempfile::tempdir()?;
+    let temp = tempfile::tempdir()?;
+    let dir = keep.unwrap_or_else(|| temp.path().to_path_buf());
+    std::fs::create_dir_all(&dir)?;
     if !json {
         println!("memories  insert/s  fts p50  fts p95  vectors s  hybrid p50  hybrid p95  int8 R@10  RSS MB  peak MB  db MB");
     }
     for n in sizes {
-        let r = mnemo_bench::scale::run(dir.path(), n, queries, seed)?;
+        let r = mnemo_bench::scale::run(&dir, n, queries, seed)?;
         if json {
             println!("{}", serde_json::to_string(&r)?);
         } else {

@@ -115,7 +115,7 @@ pub fn run(engine: &Engine, conversations: &[Conversation], mut config: Value) -
     if let Value::Object(map) = &mut config {
         map.insert(
             "retriever".into(),
-            serde_json::to_value(engine.retrieval_params())?,
+            rounded(serde_json::to_value(engine.retrieval_params())?),
         );
         map.insert("version".into(), json!(env!("CARGO_PKG_VERSION")));
         map.insert("depth".into(), json!(DEPTH));
@@ -136,6 +136,15 @@ pub fn run(engine: &Engine, conversations: &[Conversation], mut config: Value) -
         ingest_turns_per_s: (turns as f64 / ingest_s.max(1e-9)).round(),
         config,
     })
+}
+
+/// Numbers rounded to 4 decimals (the settings are `f32`; 0.4 should read 0.4).
+fn rounded(v: Value) -> Value {
+    match v {
+        Value::Number(n) if n.is_f64() => json!(round(n.as_f64().unwrap_or_default())),
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, rounded(v))).collect()),
+        other => other,
+    }
 }
 
 /// Records every turn of a conversation; returns how many.
