@@ -1,8 +1,9 @@
 //! Recall: find the memories that matter for a query, with a score whose components can be
 //! shown (`--explain`). Relevance dominates; salience (decayed by the forgetting policy),
-//! recency and pinning break ties and lift what matters. Candidates come from the store's
-//! full-text index and, when an embedder is configured, from the user's memory vectors
-//! (hybrid: a memory can be found by meaning with no word in common). Relevance is the
+//! recency and pinning break ties and lift what matters. Candidates come from the user's
+//! in-memory memory index (`retrieval::memory_index`): BM25 over content, topic and key,
+//! and, when an embedder is configured, the memory vectors (hybrid: a memory can be found
+//! by meaning with no word in common). Relevance is the
 //! full-text score normalised to 0..1, fused with the rescaled cosine
 //! (`(lexical + w * dense) / (1 + w)`, `w` = the retrieval `dense_weight`). Ranking happens
 //! here so that it is the same for every backend.
@@ -133,6 +134,7 @@ impl Engine {
         if query.touch && !ranked.is_empty() {
             let ids: Vec<String> = ranked.iter().map(|h| h.memory.id.clone()).collect();
             self.store.touch_memories(&ids, now)?;
+            self.note_touched(&scope.user_id, &ids, now);
         }
         Ok(ranked)
     }

@@ -12,11 +12,10 @@
 //! changes (another process wrote to the database).
 
 pub mod bm25;
-mod candidates;
 pub mod dense;
 mod embedding;
 mod expand;
-mod memory_vectors;
+mod memory_index;
 pub mod quant;
 mod rank;
 mod search;
@@ -157,7 +156,7 @@ pub(crate) struct Indexes {
     pub params: RetrievalParams,
     pub embedder: Option<Arc<dyn Embedder>>,
     turns: Mutex<HashMap<String, TurnIndex>>,
-    memories: Mutex<HashMap<String, memory_vectors::MemoryVectors>>,
+    memories: Mutex<HashMap<String, memory_index::MemoryIndex>>,
 }
 
 impl std::fmt::Debug for Indexes {

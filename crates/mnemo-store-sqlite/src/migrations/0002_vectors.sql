@@ -68,8 +68,17 @@ WHEN old.content IS NOT new.content BEGIN
         (SELECT epoch FROM index_epochs WHERE owner_kind = 'turn' AND user_id = new.user_id))
     WHERE owner_kind = '*';
 END;
-CREATE TRIGGER epochs_memory_change AFTER UPDATE OF content ON memories
-WHEN old.content IS NOT new.content BEGIN
+-- Any change of a memory but access bookkeeping (access_count, last_accessed) moves the
+-- epoch: the in-memory index holds whole memories (validity, kind, topic, ...).
+CREATE TRIGGER epochs_memory_change AFTER UPDATE ON memories
+WHEN old.content IS NOT new.content OR old.valid_to IS NOT new.valid_to
+  OR old.deleted IS NOT new.deleted OR old.expires_at IS NOT new.expires_at
+  OR old.kind IS NOT new.kind OR old.topic IS NOT new.topic OR old.key IS NOT new.key
+  OR old.salience IS NOT new.salience OR old.pinned IS NOT new.pinned
+  OR old.superseded_by IS NOT new.superseded_by OR old.agent_id IS NOT new.agent_id
+  OR old.session_id IS NOT new.session_id OR old.updated_at IS NOT new.updated_at
+  OR old.valid_from IS NOT new.valid_from OR old.meta IS NOT new.meta
+  OR old.id IS NOT new.id OR old.user_id IS NOT new.user_id BEGIN
     UPDATE index_epochs SET epoch = epoch + 1 WHERE owner_kind = 'memory' AND user_id = new.user_id;
     UPDATE index_epochs SET epoch = max(epoch,
         (SELECT epoch FROM index_epochs WHERE owner_kind = 'memory' AND user_id = new.user_id))

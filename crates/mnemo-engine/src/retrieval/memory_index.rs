@@ -1,0 +1,233 @@
+//! The in-memory search index of one user's memories, for `recall`: the memories, a BM25
+//! index of their text (content, topic, key), and their vectors (int8) when an embedder is
+//! configured.
+//!
+//! Why not SQLite's FTS5 here: FTS5 computes `bm25()` for every matching row before
+//! `ORDER BY ... LIMIT` (about 5 µs a match), so a three-word query over 100,000 memories
+//! took several milliseconds; scoring postings in memory takes a fraction of one. The store
+//! stays the source of truth: the index is rebuilt when the user's memory epoch moves (any
+//! change except access bookkeeping), and accesses this engine records are mirrored.
+
+use std::collections::HashMap;
+
+use mnemo_core::{Memory, MemoryFilter, OwnerKind, Result, Scope, TimeView, Timestamp};
+
+use super::bm25::{Bm25Index, Bm25Params};
+use super::dense::normalized;
+use super::embedding::embed;
+use super::quant::QuantIndex;
+use crate::Engine;
+
+/// Fewest nearest memories considered.
+const DENSE_MIN: usize = 20;
+
+/// One user's memories, indexed. Document `i` is `memories[i]`.
+#[derive(Debug)]
+pub(crate) struct MemoryIndex {
+    memories: Vec<Memory>,
+    rows: HashMap<String, usize>,
+    lexical: Bm25Index,
+    dense: Option<QuantIndex>,
+    epoch: u64,
+}
+
+/// One memory to rank, with its raw signals.
+#[derive(Debug)]
+pub(crate) struct Candidate {
+    pub memory: Memory,
+    /// BM25 (0 when only the vectors found it).
+    pub bm25: f64,
+    /// Cosine with the query, when an embedder is configured.
+    pub cosine: Option<f32>,
+    /// Mean cosine over the user's memories, when an embedder is configured.
+    pub mean: Option<f32>,
+}
+
+impl Engine {
+    /// The best full-text and (hybrid) nearest memories of `scope` passing `filter`.
+    pub(crate) fn candidates(
+        &self,
+        scope: &Scope,
+        text: &str,
+        filter: &MemoryFilter,
+        pool: usize,
+        now: Timestamp,
+    ) -> Result<Vec<Candidate>> {
+        let user = scope.user_id.as_str();
+        let epoch = self.store.index_epoch(OwnerKind::Memory, user)?;
+        let mut map = self
+            .indexes
+            .memories
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if map.get(user).is_none_or(|m| m.epoch != epoch) {
+            let index = self.build_memory_index(user, epoch)?;
+            map.insert(user.to_string(), index);
+        }
+        let Some(index) = map.get(user) else {
+            return Ok(Vec::new());
+        };
+        let n = index.memories.len();
+        let terms: Vec<(String, f32)> = self
+            .indexes
+            .analyzer
+            .query_terms(text)
+            .into_iter()
+            .map(|t| (t, 1.0))
+            .collect();
+        let mut bm25 = vec![0.0f32; n];
+        index
+            .lexical
+            .score_into(&terms, Bm25Params::default(), &mut bm25);
+        let ok = |d: usize| matches(&index.memories[d], filter, now);
+        let mut picked = best(&bm25, pool, |d| bm25[d] > 0.0 && ok(d));
+        let (cosine, mean) = match (&index.dense, self.embedder()) {
+            (Some(dense), Some(embedder)) => {
+                let q = embed(embedder.as_ref(), &[text])?;
+                let mut cos = vec![0.0f32; n];
+                dense.scores(
+                    &normalized(q.first().map_or(&[][..], Vec::as_slice)),
+                    &mut cos,
+                );
+                let mean = cos.iter().sum::<f32>() / n.max(1) as f32;
+                for d in best_filtered(&cos, (pool / 2).max(DENSE_MIN), ok) {
+                    if !picked.contains(&d) {
+                        picked.push(d);
+                    }
+                }
+                (Some(cos), Some(mean))
+            }
+            _ => (None, None),
+        };
+        Ok(picked
+            .into_iter()
+            .map(|d| Candidate {
+                memory: index.memories[d].clone(),
+                bm25: f64::from(bm25[d]),
+                cosine: cosine.as_ref().map(|c| c[d]),
+                mean,
+            })
+            .collect())
+    }
+
+    /// Builds a user's memory index from the store (embedding what has no vector yet).
+    fn build_memory_index(&self, user: &str, epoch: u64) -> Result<MemoryIndex> {
+        let memories = self.store.list_memories(&MemoryFilter {
+            scope: Some(Scope::user(user)),
+            include_user_wide: true,
+            view: TimeView::All,
+            ..Default::default()
+        })?;
+        let mut lexical = Bm25Index::default();
+        for m in &memories {
+            let text = format!(
+                "{} {} {}",
+                m.content,
+                m.topic.as_deref().unwrap_or(""),
+                m.key.as_deref().unwrap_or("")
+            );
+            lexical.push(&self.indexes.analyzer.terms(&text));
+        }
+        let dense = match self.embedder() {
+            Some(embedder) => {
+                self.check_models(OwnerKind::Memory, user)?;
+                self.catch_up(OwnerKind::Memory, user, &mut |_| {})?;
+                let mut vectors: HashMap<String, Vec<f32>> = self
+                    .store
+                    .vectors(OwnerKind::Memory, user, embedder.model_id())?
+                    .into_iter()
+                    .collect();
+                let mut dense = QuantIndex::new(embedder.dims());
+                for m in &memories {
+                    dense.push(vectors.remove(&m.id).as_deref().unwrap_or(&[]));
+                }
+                Some(dense)
+            }
+            None => None,
+        };
+        let rows = memories
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.id.clone(), i))
+            .collect();
+        Ok(MemoryIndex {
+            memories,
+            rows,
+            lexical,
+            dense,
+            epoch,
+        })
+    }
+
+    /// Mirrors an access this engine recorded into the loaded index (accesses do not move
+    /// the epoch, and decay reads `last_accessed`).
+    pub(crate) fn note_touched(&self, user: &str, ids: &[String], at: Timestamp) {
+        let mut map = self
+            .indexes
+            .memories
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(index) = map.get_mut(user) {
+            for id in ids {
+                if let Some(&i) = index.rows.get(id) {
+                    let m = &mut index.memories[i];
+                    m.access_count += 1;
+                    m.last_accessed = Some(at);
+                }
+            }
+        }
+    }
+}
+
+/// Like [`best`], but checks `keep` only on the best unfiltered documents first (a filter
+/// check per document of a large scope costs more than the scan); falls back to checking
+/// all when too few of those pass.
+fn best_filtered(scores: &[f32], k: usize, keep: impl Fn(usize) -> bool) -> Vec<usize> {
+    let wide = best(scores, k.saturating_mul(4), |_| true);
+    let kept: Vec<usize> = wide.iter().copied().filter(|&d| keep(d)).take(k).collect();
+    if kept.len() == k || wide.len() == scores.len() {
+        return kept;
+    }
+    best(scores, k, keep)
+}
+
+/// The `k` best documents by `scores` among those passing `keep`, best first.
+fn best(scores: &[f32], k: usize, keep: impl Fn(usize) -> bool) -> Vec<usize> {
+    let mut docs: Vec<usize> = (0..scores.len()).filter(|&d| keep(d)).collect();
+    let by = |a: &usize, b: &usize| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b));
+    if docs.len() > k {
+        docs.select_nth_unstable_by(k, by);
+        docs.truncate(k);
+    }
+    docs.sort_by(by);
+    docs
+}
+
+/// Whether a memory passes a recall filter (the conditions the store's filters express).
+fn matches(m: &Memory, f: &MemoryFilter, now: Timestamp) -> bool {
+    let scope_ok = f.scope.as_ref().is_none_or(|s| {
+        m.user_id == s.user_id
+            && match &s.agent_id {
+                Some(a) => {
+                    m.agent_id.as_deref() == Some(a.as_str())
+                        || (f.include_user_wide && m.agent_id.is_none())
+                }
+                None => true,
+            }
+    });
+    let view_ok = match f.view {
+        TimeView::Current => m.is_current(now),
+        TimeView::All => true,
+        TimeView::AsOf(at) => m.was_valid_at(at),
+    };
+    scope_ok
+        && view_ok
+        && (f.kinds.is_empty() || f.kinds.contains(&m.kind))
+        && f.topic.as_ref().is_none_or(|t| m.topic.as_ref() == Some(t))
+        && f.key.as_ref().is_none_or(|k| m.key.as_ref() == Some(k))
+        && f.session_id
+            .as_ref()
+            .is_none_or(|s| m.session_id.as_ref() == Some(s))
+        && f.since.is_none_or(|s| m.created_at >= s)
+        && f.until.is_none_or(|u| m.created_at < u)
+}
