@@ -198,3 +198,41 @@ fn hybrid_search_embeds_on_write_and_finds_by_meaning() {
     let turns = other.turns(&TurnFilter::default()).unwrap();
     assert_eq!(turns.len(), 2);
 }
+
+#[test]
+fn recall_follows_changes_after_its_index_is_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.db");
+    let e = engine_at(&path);
+    let other = engine_at(&path);
+    let scope = Scope::user("ann");
+    let q = || RecallQuery {
+        text: "coffee".into(),
+        touch: true,
+        ..Default::default()
+    };
+    e.remember(
+        &scope,
+        NewMemory::text("Ann drinks black coffee"),
+        Actor::Cli,
+    )
+    .unwrap();
+    // First recall (store full text), second (builds the in-memory index), then changes.
+    assert_eq!(e.recall(&scope, &q()).unwrap().len(), 1);
+    assert_eq!(e.recall(&scope, &q()).unwrap().len(), 1);
+    let added = other
+        .remember(
+            &scope,
+            NewMemory::text("Ann hates decaf coffee"),
+            Actor::Cli,
+        )
+        .unwrap();
+    assert_eq!(e.recall(&scope, &q()).unwrap().len(), 2);
+    other
+        .forget("ann", &added.memory().id, false, None, Actor::Cli)
+        .unwrap();
+    let hits = e.recall(&scope, &q()).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].memory.content, "Ann drinks black coffee");
+    assert!(hits[0].memory.access_count >= 2, "accesses are mirrored");
+}

@@ -61,6 +61,18 @@ impl Engine {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if map.get(user).is_none_or(|m| m.epoch != epoch) {
+            // A process that recalls once (one CLI command) is better served by SQLite's
+            // full-text index than by building one; the second recall builds it.
+            let first = self
+                .indexes
+                .recalled
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(user.to_string());
+            if first && self.embedder().is_none() {
+                drop(map);
+                return self.fts_candidates(text, filter, pool);
+            }
             let index = self.build_memory_index(user, epoch)?;
             map.insert(user.to_string(), index);
         }
@@ -106,6 +118,26 @@ impl Engine {
                 bm25: f64::from(bm25[d]),
                 cosine: cosine.as_ref().map(|c| c[d]),
                 mean,
+            })
+            .collect())
+    }
+
+    /// Candidates from the store's full-text index (no in-memory index needed).
+    fn fts_candidates(
+        &self,
+        text: &str,
+        filter: &MemoryFilter,
+        pool: usize,
+    ) -> Result<Vec<Candidate>> {
+        Ok(self
+            .store
+            .search_memories(text, filter, pool)?
+            .into_iter()
+            .map(|h| Candidate {
+                memory: h.item,
+                bm25: h.score,
+                cosine: None,
+                mean: None,
             })
             .collect())
     }

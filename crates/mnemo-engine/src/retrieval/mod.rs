@@ -157,6 +157,8 @@ pub(crate) struct Indexes {
     pub embedder: Option<Arc<dyn Embedder>>,
     turns: Mutex<HashMap<String, TurnIndex>>,
     memories: Mutex<HashMap<String, memory_index::MemoryIndex>>,
+    /// Users this engine has recalled for at least once.
+    recalled: Mutex<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for Indexes {
