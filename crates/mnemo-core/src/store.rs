@@ -112,6 +112,14 @@ pub trait Store: crate::VectorStore + crate::JobStore + Send + Sync {
         filter: &MemoryFilter,
         limit: usize,
     ) -> Result<Vec<MemoryHit>>;
+    /// Memories matching the filter whose text contains every word of `text`, unranked
+    /// (cheap on large stores; the duplicate check of `remember`).
+    fn memories_with_all_words(
+        &self,
+        text: &str,
+        filter: &MemoryFilter,
+        limit: usize,
+    ) -> Result<Vec<Memory>>;
     /// Full-text search over turns.
     fn search_turns(&self, text: &str, filter: &TurnFilter, limit: usize) -> Result<Vec<TurnHit>>;
     /// Full-text search over topics of a scope.

@@ -350,10 +350,11 @@ impl Engine {
         let mut filter = MemoryFilter::scope(scope.clone());
         filter.include_user_wide = false;
         filter.kinds = vec![new.kind.clone()];
-        let hits = self.store.search_memories(&new.content, &filter, 20)?;
-        Ok(hits
+        let found = self
+            .store
+            .memories_with_all_words(&new.content, &filter, 50)?;
+        Ok(found
             .into_iter()
-            .map(|h| h.item)
             .find(|m| m.agent_id == scope.agent_id && same_text(&m.content, &new.content)))
     }
 }

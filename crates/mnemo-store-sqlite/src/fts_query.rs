@@ -47,9 +47,41 @@ pub fn build_match_query(text: &str) -> Option<String> {
     Some(quoted.join(" OR "))
 }
 
+/// A `MATCH` expression requiring every word of `text` (stopwords included, any order), or
+/// `None` when it has no words. Used to find candidate duplicates without ranking.
+pub fn build_all_words_query(text: &str) -> Option<String> {
+    let mut words: Vec<String> = Vec::new();
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let word = word.to_lowercase();
+        if !words.contains(&word) {
+            words.push(word);
+        }
+    }
+    words.truncate(MAX_TERMS);
+    (!words.is_empty()).then(|| {
+        words
+            .iter()
+            .map(|w| quote(w))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_words_queries_keep_stopwords_and_quote_operators() {
+        assert_eq!(
+            build_all_words_query("Uses the NOT editor"),
+            Some("\"uses\" AND \"the\" AND \"not\" AND \"editor\"".into())
+        );
+        assert_eq!(build_all_words_query("?!"), None);
+    }
 
     #[test]
     fn builds_quoted_or_queries() {

@@ -279,6 +279,16 @@ impl Store for SqliteStore {
         self.snapshot(|c| search::memories(c, text, filter, limit, &now))
     }
 
+    fn memories_with_all_words(
+        &self,
+        text: &str,
+        filter: &MemoryFilter,
+        limit: usize,
+    ) -> Result<Vec<Memory>> {
+        let now = self.now();
+        self.snapshot(|c| search::memories_with_all_words(c, text, filter, limit, &now))
+    }
+
     fn search_turns(&self, text: &str, filter: &TurnFilter, limit: usize) -> Result<Vec<TurnHit>> {
         self.read(|c| search::turns(c, text, filter, limit))
     }

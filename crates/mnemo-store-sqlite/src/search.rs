@@ -15,7 +15,7 @@ use rusqlite::{params_from_iter, Connection, Row};
 
 use crate::errors::DbResult;
 use crate::filters::{self, Conditions};
-use crate::fts_query::build_match_query;
+use crate::fts_query::{build_all_words_query, build_match_query};
 use crate::memories::load_sources;
 use crate::rows::{
     self, MEMORY_COLS, MEMORY_NCOLS, SUMMARY_COLS, SUMMARY_NCOLS, TOPIC_COLS, TOPIC_NCOLS,
@@ -49,6 +49,36 @@ pub(crate) fn memories(
         load_sources(conn, std::slice::from_mut(&mut hit.item))?;
     }
     Ok(hits)
+}
+
+/// Memories containing every word of `text`, unranked (no `bm25()`: computing it for every
+/// match is what makes a ranked search slow on large stores), shortest first, so an exact
+/// duplicate comes before the longer texts that contain its words. The duplicate check.
+pub(crate) fn memories_with_all_words(
+    conn: &Connection,
+    text: &str,
+    filter: &MemoryFilter,
+    limit: usize,
+    now: &Timestamp,
+) -> DbResult<Vec<Memory>> {
+    let Some(query) = build_all_words_query(text) else {
+        return Ok(Vec::new());
+    };
+    let conditions = filters::memories(filter, now);
+    let sql = format!(
+        "SELECT {MEMORY_COLS} FROM memories_fts CROSS JOIN memories m ON m.pk = memories_fts.rowid \
+         WHERE memories_fts MATCH ? AND {} ORDER BY length(m.content), m.id LIMIT ?",
+        conditions.sql()
+    );
+    let mut params = vec![Value::Text(query)];
+    params.extend(conditions.into_params());
+    params.push(Value::Integer(filters::limit_value(Some(limit))));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut found = stmt
+        .query_map(params_from_iter(params), rows::memory)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    load_sources(conn, &mut found)?;
+    Ok(found)
 }
 
 pub(crate) fn turns(

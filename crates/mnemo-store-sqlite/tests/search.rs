@@ -342,3 +342,48 @@ fn topics_and_summaries_are_searchable_within_scope() {
     assert!(store.add_summary(&foreign).is_err());
     assert_indexes_in_sync(&store);
 }
+
+#[test]
+fn all_words_lookup_finds_candidates_shortest_first_within_scope() {
+    let (_dir, store) = store();
+    let a = scope("alice", None);
+    put(
+        &store,
+        &memory(
+            &a,
+            "Uses helix as editor every day, and NOT vim",
+            "2026-01-01T00:00:00Z",
+        ),
+    );
+    put(
+        &store,
+        &memory(&a, "uses Helix as  editor", "2026-01-02T00:00:00Z"),
+    );
+    put(
+        &store,
+        &memory(&a, "Uses emacs as editor", "2026-01-03T00:00:00Z"),
+    );
+    put(
+        &store,
+        &memory(
+            &scope("bob", None),
+            "uses helix as editor",
+            "2026-01-04T00:00:00Z",
+        ),
+    );
+    let found = store
+        .memories_with_all_words("uses helix as editor", &MemoryFilter::scope(a), 10)
+        .unwrap();
+    let texts: Vec<&str> = found.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "uses Helix as  editor",
+            "Uses helix as editor every day, and NOT vim"
+        ]
+    );
+    let none = store
+        .memories_with_all_words("?! (", &MemoryFilter::default(), 10)
+        .unwrap();
+    assert!(none.is_empty());
+}
