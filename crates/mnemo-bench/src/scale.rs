@@ -89,8 +89,16 @@ impl TextGen {
     }
 }
 
-/// Runs the benchmark for `n` memories in a fresh database under `dir`.
-pub fn run(dir: &std::path::Path, n: usize, queries: usize, seed: u64) -> Result<ScaleReport> {
+/// Runs the benchmark for `n` memories in a fresh database under `dir`. With `keyed`, each
+/// memory has a key (the engine checks the key); without, each goes through the duplicate
+/// check for an identical unkeyed text (`mnemo remember TEXT`, the pipeline's ADDs).
+pub fn run(
+    dir: &std::path::Path,
+    n: usize,
+    queries: usize,
+    seed: u64,
+    keyed: bool,
+) -> Result<ScaleReport> {
     let clock = Arc::new(FixedClock(mnemo_core::time::parse("2026-01-01T00:00:00Z")?));
     let path = dir.join(format!("scale-{n}.db"));
     for suffix in ["", "-wal", "-shm"] {
@@ -106,13 +114,12 @@ pub fn run(dir: &std::path::Path, n: usize, queries: usize, seed: u64) -> Result
     let started = Instant::now();
     for i in 0..n {
         let text = gen.memory();
-        // Keyed, as an agent's facts usually are: the engine checks the key (an index
-        // lookup) instead of searching for an identical unkeyed text.
-        fts.remember(
-            &scope,
-            NewMemory::keyed(format!("m{i}"), text.clone()),
-            Actor::Cli,
-        )?;
+        let new = if keyed {
+            NewMemory::keyed(format!("m{i}"), text.clone())
+        } else {
+            NewMemory::text(text.clone())
+        };
+        fts.remember(&scope, new, Actor::Cli)?;
         texts.push(text);
     }
     let insert_per_s = n as f64 / started.elapsed().as_secs_f64();

@@ -21,6 +21,7 @@ pub struct FileConfig {
     pub db: Option<PathBuf>,
     pub user: Option<String>,
     pub agent: Option<String>,
+    pub embedder: Option<String>,
     pub engine: EngineSettings,
     pub llm: LlmConfig,
     pub pipeline: PipelineSettings,
@@ -36,6 +37,9 @@ pub struct Config {
     /// Whether the user came from `--user` (some destructive commands insist on it).
     pub user_explicit: bool,
     pub agent: Option<String>,
+    /// Embedder for turns and memories: `static` (built in, the default), `none`,
+    /// `static:FILE`, `ollama:MODEL` or `openai:MODEL`.
+    pub embedder: String,
     pub engine: EngineSettings,
     /// The model provider (`[llm]` table, then `MNEMO_LLM_PROVIDER`, `MNEMO_MODEL` and the
     /// provider's own variables such as `OLLAMA_HOST` or `OPENAI_API_KEY`).
@@ -50,6 +54,9 @@ pub struct Config {
 
 /// `[pricing]`: model name → `[input, output]` USD per million tokens.
 pub type Pricing = std::collections::BTreeMap<String, [f64; 2]>;
+
+/// The embedder used when none is configured: the built-in static table (offline).
+pub const DEFAULT_EMBEDDER: &str = "static";
 
 /// Environment lookup, injectable for tests.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -87,6 +94,9 @@ impl Config {
             .clone()
             .or_else(|| env("MNEMO_AGENT"))
             .or(file.agent);
+        let embedder = env("MNEMO_EMBEDDER")
+            .or(file.embedder)
+            .unwrap_or_else(|| DEFAULT_EMBEDDER.to_string());
         let llm = file
             .llm
             .from_env_over(env)
@@ -96,6 +106,7 @@ impl Config {
             user,
             user_explicit: flags.user.is_some(),
             agent,
+            embedder,
             engine,
             llm,
             pipeline: file.pipeline,
@@ -236,6 +247,9 @@ mod tests {
         assert_eq!(c.db, PathBuf::from("/h/.local/share/mnemo/mnemo.db"));
         assert_eq!(c.config_path, PathBuf::from("/h/.config/mnemo/config.toml"));
         assert_eq!(c.user, "sys");
+        assert_eq!(c.embedder, DEFAULT_EMBEDDER);
+        let env = env_of(&[("HOME", "/h"), ("MNEMO_EMBEDDER", "none")]);
+        assert_eq!(Config::load(&flags(), &env).unwrap().embedder, "none");
         let env = env_of(&[("HOME", "/h"), ("XDG_DATA_HOME", "/x")]);
         assert_eq!(
             Config::load(&flags(), &env).unwrap().db,

@@ -1,4 +1,4 @@
-//! `mnemo-scale-bench [SIZES...] [--queries N] [--seed S] [--json] [--dir KEEP]`: the synthetic scale
+//! `mnemo-scale-bench [SIZES...] [--queries N] [--seed S] [--unkeyed] [--json] [--dir KEEP]`: the synthetic scale
 //! benchmark (see `mnemo_bench::scale`), one fresh database per size, in a temporary
 //! directory. Default sizes: 10000 100000. Run it with `--release`.
 
@@ -17,12 +17,14 @@ fn main() -> ExitCode {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (mut sizes, mut queries, mut seed, mut json) = (Vec::new(), 200usize, 42u64, false);
     let mut keep: Option<std::path::PathBuf> = None;
+    let mut keyed = true;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--queries" => queries = args.next().ok_or("--queries needs N")?.parse()?,
             "--seed" => seed = args.next().ok_or("--seed needs S")?.parse()?,
             "--json" => json = true,
+            "--unkeyed" => keyed = false,
             "--dir" => keep = Some(args.next().ok_or("--dir needs a folder")?.into()),
             _ => sizes.push(a.parse::<usize>()?),
         }
@@ -37,7 +39,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         println!("memories  insert/s  fts build s  fts p50  fts p95  vectors s  hybrid p50  hybrid p95  int8 R@10  RSS MB  peak MB  db MB");
     }
     for n in sizes {
-        let r = mnemo_bench::scale::run(&dir, n, queries, seed)?;
+        let r = mnemo_bench::scale::run(&dir, n, queries, seed, keyed)?;
         if json {
             println!("{}", serde_json::to_string(&r)?);
         } else {

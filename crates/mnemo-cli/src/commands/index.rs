@@ -53,23 +53,16 @@ pub fn bench(command: BenchCommand, cfg: &Config) -> Result<()> {
 /// `mnemo reindex`
 #[derive(Debug, Args)]
 pub struct ReindexArgs {
-    /// Embedder to re-embed with (default: $MNEMO_EMBEDDER, else the built-in `static`)
+    /// Embedder to re-embed with (default: the configured one, else the built-in `static`)
     #[arg(long)]
     pub embedder: Option<String>,
 }
 
-/// The embedder named by `MNEMO_EMBEDDER` (`none` when unset): every command that opens the
-/// database embeds new turns with it and searches with it.
-pub fn configured_embedder() -> Option<String> {
-    std::env::var("MNEMO_EMBEDDER")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-}
-
-/// Gives `engine` the configured embedder, if any.
-pub fn with_configured_embedder(engine: Engine) -> Result<Engine> {
-    let spec = configured_embedder().unwrap_or_else(|| "none".into());
-    Ok(match mnemo_bench::setup::embedder_from_spec(&spec)? {
+/// Gives `engine` the configured embedder (`embedder` in the config file, `MNEMO_EMBEDDER`;
+/// `none` for none): every command that opens the database embeds new turns with it and
+/// searches with it.
+pub fn with_configured_embedder(engine: Engine, spec: &str) -> Result<Engine> {
+    Ok(match mnemo_bench::setup::embedder_from_spec(spec)? {
         Some(e) => engine.with_embedder(e),
         None => engine,
     })
@@ -78,10 +71,7 @@ pub fn with_configured_embedder(engine: Engine) -> Result<Engine> {
 /// Deletes every stored vector and embeds every turn and memory again, printing progress
 /// lines to stderr.
 pub fn reindex(engine: Engine, cfg: &Config, a: ReindexArgs) -> Result<()> {
-    let spec = a
-        .embedder
-        .or_else(configured_embedder)
-        .unwrap_or_else(|| "static".into());
+    let spec = a.embedder.unwrap_or_else(|| cfg.embedder.clone());
     let Some(embedder) = mnemo_bench::setup::embedder_from_spec(&spec)? else {
         anyhow::bail!("`--embedder none` has nothing to reindex with; name an embedder");
     };
