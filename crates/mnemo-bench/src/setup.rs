@@ -5,36 +5,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use mnemo_core::{Error, Result};
-use mnemo_embed::{
-    Embedder, OllamaConfig, OllamaEmbedder, OpenAiConfig, OpenAiEmbedder, StaticEmbedder,
-};
+use mnemo_embed::Embedder;
 use mnemo_engine::{Engine, EngineSettings, RetrievalParams};
 use serde_json::{Map, Value};
 
-/// An embedder from its name: `none`, `static` (built in), `static:FILE`, `ollama:MODEL`,
-/// `openai:MODEL`. `None` for `none`.
-pub fn embedder_from_spec(spec: &str) -> Result<Option<Arc<dyn Embedder>>> {
-    let (kind, arg) = spec.split_once(':').unwrap_or((spec, ""));
-    let model = |e: mnemo_embed::EmbedError| Error::Model(e.to_string());
-    let embedder: Arc<dyn Embedder> = match (kind, arg) {
-        ("none", "") => return Ok(None),
-        ("static" | "builtin", "") => Arc::new(StaticEmbedder::builtin()),
-        ("static", path) => Arc::new(StaticEmbedder::from_file(path).map_err(model)?),
-        ("ollama", m) if !m.is_empty() => {
-            Arc::new(OllamaEmbedder::new(OllamaConfig::from_env(m)).map_err(model)?)
-        }
-        ("openai", m) if !m.is_empty() => {
-            Arc::new(OpenAiEmbedder::new(OpenAiConfig::from_env(m)).map_err(model)?)
-        }
-        _ => {
-            return Err(Error::invalid(
-                "embedder",
-                format!("unknown embedder `{spec}`: use none, static, static:FILE, ollama:MODEL or openai:MODEL"),
-            ))
-        }
-    };
-    Ok(Some(embedder))
-}
+pub use mnemo_engine::embedder_from_spec;
 
 /// The default retrieval settings with `KEY=VALUE` overrides applied.
 pub fn retrieval_params(overrides: &[String]) -> Result<RetrievalParams> {

@@ -18,6 +18,7 @@
 //! ```
 
 mod context;
+mod embedders;
 mod engine;
 pub mod keyvalue;
 mod memories;
@@ -29,6 +30,7 @@ pub mod tokens;
 mod transfer;
 
 pub use context::{Context, ContextItem, ContextRequest, Pattern, Section};
+pub use embedders::embedder_from_spec;
 pub use engine::Engine;
 pub use memories::{MemoryEdit, MemoryView, NewMemory, RememberOutcome};
 pub use pipeline::{

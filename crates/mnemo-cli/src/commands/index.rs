@@ -62,7 +62,7 @@ pub struct ReindexArgs {
 /// `none` for none): every command that opens the database embeds new turns with it and
 /// searches with it.
 pub fn with_configured_embedder(engine: Engine, spec: &str) -> Result<Engine> {
-    Ok(match mnemo_bench::setup::embedder_from_spec(spec)? {
+    Ok(match mnemo_engine::embedder_from_spec(spec)? {
         Some(e) => engine.with_embedder(e),
         None => engine,
     })
@@ -72,7 +72,7 @@ pub fn with_configured_embedder(engine: Engine, spec: &str) -> Result<Engine> {
 /// lines to stderr.
 pub fn reindex(engine: Engine, cfg: &Config, a: ReindexArgs) -> Result<()> {
     let spec = a.embedder.unwrap_or_else(|| cfg.embedder.clone());
-    let Some(embedder) = mnemo_bench::setup::embedder_from_spec(&spec)? else {
+    let Some(embedder) = mnemo_engine::embedder_from_spec(&spec)? else {
         anyhow::bail!("`--embedder none` has nothing to reindex with; name an embedder");
     };
     let engine = engine.with_embedder(embedder);
