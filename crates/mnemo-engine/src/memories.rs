@@ -3,6 +3,7 @@
 //! and a reason. A new value for a key, or a replacement by the pipeline, *supersedes*:
 //! the old memory is closed (`valid_to`), not destroyed.
 
+use mnemo_core::vectors::OwnerKind;
 use mnemo_core::{
     ids, Actor, Error, HistoryEvent, Kind, Memory, MemoryFilter, Op, Result, Scope, Timestamp, Turn,
 };
@@ -152,6 +153,7 @@ impl Engine {
             now,
         );
         self.store.insert_memory(&memory, &event)?;
+        self.embed_memory(&memory);
         Ok(RememberOutcome::Added { memory })
     }
 
@@ -197,6 +199,7 @@ impl Engine {
         new_ev.meta = json!({ "supersedes": old.id });
         self.store
             .supersede_memory(&old, &old_ev, &memory, &new_ev)?;
+        self.embed_memory(&memory);
         Ok(RememberOutcome::Superseded {
             memory,
             previous: old,
@@ -274,6 +277,9 @@ impl Engine {
         );
         ev.meta = json!({ "changed": changed });
         self.store.update_memory(&new, &ev)?;
+        if new.content != old.content {
+            self.embed_memory(&new);
+        }
         Ok(new)
     }
 
@@ -344,6 +350,15 @@ impl Engine {
     pub fn forget_user(&self, user_id: &str) -> Result<mnemo_core::ForgetReport> {
         check_scope(&Scope::user(user_id))?;
         self.store.forget_user(user_id)
+    }
+
+    /// Embeds a memory just stored, when an embedder is configured, so the first hybrid
+    /// search does not have to. The memory is already durable: if embedding fails, the next
+    /// search embeds whatever is missing (and reports the error if it persists).
+    fn embed_memory(&self, m: &Memory) {
+        if self.embedder().is_some() {
+            let _ = self.embed_and_store(OwnerKind::Memory, &[(&m.id, &m.content)]);
+        }
     }
 
     fn find_duplicate(&self, scope: &Scope, new: &NewMemory) -> Result<Option<Memory>> {

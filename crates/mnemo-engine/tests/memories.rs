@@ -162,3 +162,32 @@ fn other_users_ids_are_not_found() {
         Err(Error::NotFound { .. })
     ));
 }
+
+#[test]
+fn memories_are_embedded_when_written_and_again_when_their_text_changes() {
+    use mnemo_core::vectors::OwnerKind;
+    use mnemo_embed::{Embedder, StaticEmbedder};
+
+    let (_d, e, _clock) = setup();
+    let embedder: Arc<dyn Embedder> = Arc::new(StaticEmbedder::builtin());
+    let model = embedder.model_id().to_string();
+    let e = e.with_embedder(embedder);
+    let u = Scope::user("u");
+    let m = e
+        .remember(&u, NewMemory::text("Prefers green tea"), Actor::Cli)
+        .unwrap()
+        .memory()
+        .clone();
+    let stored = |e: &Engine| e.store().vectors(OwnerKind::Memory, "u", &model).unwrap();
+    let before = stored(&e);
+    assert_eq!(before.len(), 1);
+    assert_eq!(before[0].0, m.id);
+    let edit = MemoryEdit {
+        content: Some("Prefers black coffee".into()),
+        ..Default::default()
+    };
+    e.edit("u", &m.id, edit, Actor::Cli).unwrap();
+    let after = stored(&e);
+    assert_eq!(after.len(), 1);
+    assert_ne!(after[0].1, before[0].1, "the vector follows the new text");
+}
