@@ -5,13 +5,16 @@ mod common;
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::fake_llm::{pipeline_reply, FakeOllama};
 use common::Mnemo;
 
-/// Runs `mnemo chat` under a pty, typing `keys` (each after its delay); returns the screen.
-fn on_pty(m: &Mnemo, server: &FakeOllama, keys: &[(u64, &str)]) -> String {
+/// Runs `mnemo chat` under a pty. Each key is typed once the screen shows its `after`
+/// text (empty: at once), so the test does not depend on how fast the machine is; returns
+/// the whole screen.
+fn on_pty(m: &Mnemo, server: &FakeOllama, keys: &[(&str, &str)]) -> String {
     let bin = env!("CARGO_BIN_EXE_mnemo");
     let mut child = Command::new("script")
         .args(["-qfec", &format!("{bin} chat"), "/dev/null"])
@@ -28,28 +31,46 @@ fn on_pty(m: &Mnemo, server: &FakeOllama, keys: &[(u64, &str)]) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .expect("util-linux `script` is needed for the pty tests (apt-get install bsdutils)");
+    let screen = Arc::new(Mutex::new(String::new()));
+    let mut out = child.stdout.take().unwrap();
+    let sink = screen.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
     let mut stdin = child.stdin.take().unwrap();
-    for (delay, k) in keys {
-        std::thread::sleep(Duration::from_millis(*delay));
+    let start = Instant::now();
+    for (after, k) in keys {
+        while !screen.lock().unwrap().contains(after) {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "never saw {after:?}: {}",
+                screen.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(100));
         stdin.write_all(k.as_bytes()).unwrap();
         stdin.flush().unwrap();
     }
-    let start = Instant::now();
     while child.try_wait().unwrap().is_none() {
         assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "chat did not exit"
+            start.elapsed() < Duration::from_secs(30),
+            "chat did not exit: {}",
+            screen.lock().unwrap()
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let mut screen = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut screen)
-        .unwrap();
-    screen
+    reader.join().unwrap();
+    let text = screen.lock().unwrap().clone();
+    text
 }
 
 #[test]
@@ -58,7 +79,11 @@ fn ctrl_d_ends_the_session_and_the_turns_are_kept() {
     let server = FakeOllama::start(|req| {
         pipeline_reply(req, "Alex said hello.").unwrap_or_else(|| "Hello Alex, noted.".into())
     });
-    let screen = on_pty(&m, &server, &[(300, "My name is Alex\r"), (1500, "\x04")]);
+    let screen = on_pty(
+        &m,
+        &server,
+        &[("you>", "My name is Alex\r"), ("noted.", "\x04")],
+    );
     assert!(screen.contains("Hello Alex, noted."), "{screen}");
     assert!(
         screen.contains("summarized"),
@@ -78,10 +103,10 @@ fn ctrl_c_cancels_a_streaming_reply_and_the_chat_goes_on() {
         &m,
         &server,
         &[
-            (300, "tell me a long story\r"),
-            (800, "\x03"),
-            (800, "/session\r"),
-            (500, "/quit\r"),
+            ("you>", "tell me a long story\r"),
+            ("word word word", "\x03"),
+            ("[reply cancelled]", "/session\r"),
+            ("resume with", "/quit\r"),
         ],
     );
     assert!(screen.contains("[reply cancelled]"), "{screen}");
