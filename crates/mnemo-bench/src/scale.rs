@@ -13,7 +13,6 @@ use std::time::Instant;
 use mnemo_core::{Actor, FixedClock, OwnerKind, Result, Scope};
 use mnemo_embed::{Embedder, StaticEmbedder};
 use mnemo_engine::retrieval::dense::{dot, normalized};
-use mnemo_engine::retrieval::ivf::VectorIndex;
 use mnemo_engine::retrieval::quant::QuantIndex;
 use mnemo_engine::{Engine, EngineSettings, NewMemory, RecallQuery};
 use mnemo_store_sqlite::SqliteStore;
@@ -38,9 +37,6 @@ pub struct ScaleReport {
     pub hybrid_p95_ms: f64,
     /// Overlap of the int8 index's top 10 with exact f32 search's top 10, over the queries.
     pub int8_recall_at_10: f64,
-    /// The same for what hybrid recall uses: the IVF index at 50k vectors and more (else the
-    /// exact int8 scan), against exact f32 search.
-    pub ann_recall_at_10: f64,
     pub rss_mb: f64,
     pub peak_rss_mb: f64,
     pub db_mb: f64,
@@ -145,7 +141,7 @@ pub fn run(
     let vector_build_s = t.elapsed().as_secs_f64();
     let hybrid_ms = time_recalls(&hybrid, &scope, &qs)?;
     let (rss, peak) = rss_mb();
-    let (int8_recall_at_10, ann_recall_at_10) = int8_recall(&hybrid, &scope, &qs)?;
+    let int8_recall_at_10 = int8_recall(&hybrid, &scope, &qs)?;
     Ok(ScaleReport {
         memories: n,
         insert_per_s: insert_per_s.round(),
@@ -156,7 +152,6 @@ pub fn run(
         hybrid_p50_ms: round(percentile(&hybrid_ms, 50.0)),
         hybrid_p95_ms: round(percentile(&hybrid_ms, 95.0)),
         int8_recall_at_10: round(int8_recall_at_10),
-        ann_recall_at_10: round(ann_recall_at_10),
         rss_mb: rss,
         peak_rss_mb: peak,
         db_mb: round(std::fs::metadata(&path).map_or(0, |m| m.len()) as f64 / 1e6),
@@ -182,11 +177,10 @@ fn time_recalls(engine: &Engine, scope: &Scope, queries: &[String]) -> Result<Ve
     Ok(out)
 }
 
-/// Mean overlap with exact top-10 neighbours of the queries' vectors: of the int8 scan, and
-/// of the index recall uses (IVF when the scope is large enough).
-fn int8_recall(engine: &Engine, scope: &Scope, queries: &[String]) -> Result<(f64, f64)> {
+/// Mean overlap of int8 and exact top-10 neighbours of the queries' vectors.
+fn int8_recall(engine: &Engine, scope: &Scope, queries: &[String]) -> Result<f64> {
     let Some(embedder) = engine.embedder() else {
-        return Ok((0.0, 0.0));
+        return Ok(0.0);
     };
     let rows = engine
         .store()
@@ -194,8 +188,7 @@ fn int8_recall(engine: &Engine, scope: &Scope, queries: &[String]) -> Result<(f6
     let exact: Vec<Vec<f32>> = rows.iter().map(|(_, v)| normalized(v)).collect();
     let mut quant = QuantIndex::new(embedder.dims());
     rows.iter().for_each(|(_, v)| quant.push(v));
-    let ann = VectorIndex::new(quant.clone());
-    let (mut total, mut ann_total) = (0.0, 0.0);
+    let mut total = 0.0;
     for q in queries {
         let v = embedder
             .embed(&[q.as_str()])
@@ -206,15 +199,8 @@ fn int8_recall(engine: &Engine, scope: &Scope, queries: &[String]) -> Result<(f6
         quant.scores(&v, &mut a);
         let (te, ta) = (top10(&e), top10(&a));
         total += te.iter().filter(|i| ta.contains(i)).count() as f64 / te.len().max(1) as f64;
-        let scored = ann.search(&v);
-        let tn: Vec<usize> = top10(&scored.scores)
-            .into_iter()
-            .map(|i| scored.doc(i))
-            .collect();
-        ann_total += te.iter().filter(|i| tn.contains(i)).count() as f64 / te.len().max(1) as f64;
     }
-    let count = queries.len().max(1) as f64;
-    Ok((total / count, ann_total / count))
+    Ok(total / queries.len().max(1) as f64)
 }
 
 fn top10(scores: &[f32]) -> Vec<usize> {

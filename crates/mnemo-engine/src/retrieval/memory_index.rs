@@ -1,6 +1,6 @@
 //! The in-memory search index of one user's memories, for `recall`: the memories, a BM25
-//! index of their text (content, topic, key), and their vectors (int8, with an IVF index
-//! from 50k vectors on, see [`super::ivf`]) when an embedder is configured.
+//! index of their text (content, topic, key), and their vectors (int8) when an embedder is
+//! configured.
 //!
 //! Why not SQLite's FTS5 here: FTS5 computes `bm25()` for every matching row before
 //! `ORDER BY ... LIMIT` (about 5 µs a match), so a three-word query over 100,000 memories
@@ -15,7 +15,6 @@ use mnemo_core::{Memory, MemoryFilter, OwnerKind, Result, Scope, TimeView, Times
 use super::bm25::{Bm25Index, Bm25Params};
 use super::dense::normalized;
 use super::embedding::embed;
-use super::ivf::VectorIndex;
 use super::quant::QuantIndex;
 use crate::Engine;
 
@@ -28,7 +27,7 @@ pub(crate) struct MemoryIndex {
     memories: Vec<Memory>,
     rows: HashMap<String, usize>,
     lexical: Bm25Index,
-    dense: Option<VectorIndex>,
+    dense: Option<QuantIndex>,
     epoch: u64,
 }
 
@@ -97,26 +96,27 @@ impl Engine {
         let (cosine, mean) = match (&index.dense, self.embedder()) {
             (Some(dense), Some(embedder)) => {
                 let q = embed(embedder.as_ref(), &[text])?;
-                let q = normalized(q.first().map_or(&[][..], Vec::as_slice));
-                let scored = dense.search(&q);
-                let k = (pool / 2).max(DENSE_MIN);
-                for i in best_filtered(&scored.scores, k, |i| ok(scored.doc(i))) {
-                    let d = scored.doc(i);
+                let mut cos = vec![0.0f32; n];
+                dense.scores(
+                    &normalized(q.first().map_or(&[][..], Vec::as_slice)),
+                    &mut cos,
+                );
+                let mean = cos.iter().sum::<f32>() / n.max(1) as f32;
+                for d in best_filtered(&cos, (pool / 2).max(DENSE_MIN), ok) {
                     if !picked.contains(&d) {
                         picked.push(d);
                     }
                 }
-                (Some(dense.scores_of(&q, &picked)), Some(scored.mean))
+                (Some(cos), Some(mean))
             }
             _ => (None, None),
         };
         Ok(picked
             .into_iter()
-            .enumerate()
-            .map(|(i, d)| Candidate {
+            .map(|d| Candidate {
                 memory: index.memories[d].clone(),
                 bm25: f64::from(bm25[d]),
-                cosine: cosine.as_ref().map(|c| c[i]),
+                cosine: cosine.as_ref().map(|c| c[d]),
                 mean,
             })
             .collect())
@@ -173,7 +173,7 @@ impl Engine {
                 for m in &memories {
                     dense.push(vectors.remove(&m.id).as_deref().unwrap_or(&[]));
                 }
-                Some(VectorIndex::new(dense))
+                Some(dense)
             }
             None => None,
         };
@@ -213,9 +213,7 @@ impl Engine {
 
 /// Like [`best`], but checks `keep` only on the best unfiltered documents first (a filter
 /// check per document of a large scope costs more than the scan); falls back to checking
-/// all when too few of those pass. With an approximate index `scores` are those of the
-/// probed lists only, so a narrow filter can leave fewer dense candidates (full text still
-/// finds its own).
+/// all when too few of those pass.
 fn best_filtered(scores: &[f32], k: usize, keep: impl Fn(usize) -> bool) -> Vec<usize> {
     let wide = best(scores, k.saturating_mul(4), |_| true);
     let kept: Vec<usize> = wide.iter().copied().filter(|&d| keep(d)).take(k).collect();

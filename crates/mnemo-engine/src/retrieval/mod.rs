@@ -15,7 +15,6 @@ pub mod bm25;
 pub mod dense;
 mod embedding;
 mod expand;
-pub mod ivf;
 mod memory_index;
 pub mod quant;
 mod rank;

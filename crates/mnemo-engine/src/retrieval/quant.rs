@@ -40,44 +40,6 @@ impl QuantIndex {
         self.scales.len()
     }
 
-    /// Vector length.
-    pub fn dims(&self) -> usize {
-        self.dims
-    }
-
-    /// Document `d`'s vector decoded (L2-normalised, approximately; zeros when it had none).
-    pub fn vector(&self, d: usize) -> Vec<f32> {
-        let scale = self.scales[d];
-        self.row(d).iter().map(|&c| f32::from(c) * scale).collect()
-    }
-
-    /// Whether document `d` has a vector (a non-zero one).
-    pub fn has_vector(&self, d: usize) -> bool {
-        self.scales[d] != 0.0
-    }
-
-    /// Approximate cosine of `query` with each of `docs`, into `out` (same order).
-    pub fn scores_of(&self, query: &[f32], docs: &[u32], out: &mut [f32]) {
-        if query.len() != self.dims || self.dims == 0 {
-            return;
-        }
-        let (q, qs) = quantize(query);
-        for (&d, slot) in docs.iter().zip(out.iter_mut()) {
-            let d = d as usize;
-            *slot = dot_i8(self.row(d), &q) as f32 * self.scales[d] * qs;
-        }
-    }
-
-    /// Appends a copy of document `d` of `other` (same dims).
-    pub fn push_from(&mut self, other: &QuantIndex, d: usize) {
-        self.codes.extend_from_slice(other.row(d));
-        self.scales.push(other.scales[d]);
-    }
-
-    fn row(&self, d: usize) -> &[i8] {
-        &self.codes[d * self.dims..(d + 1) * self.dims]
-    }
-
     /// Whether there are no documents.
     pub fn is_empty(&self) -> bool {
         self.scales.is_empty()
