@@ -1,42 +1,19 @@
 //! Reading jobs and usage: the job row mapping, listing, counts and usage totals.
 
-use mnemo_core::{
-    time, Error, Job, JobCounts, JobFilter, Timestamp, UsageFilter, UsageGroup, UsageRow,
-};
+use mnemo_core::{Job, JobCounts, JobFilter, Timestamp, UsageFilter, UsageGroup, UsageRow};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row};
 
-use crate::errors::{column_error, DbResult};
+use crate::errors::DbResult;
 use crate::filters::{limit_value, Conditions};
 use crate::jobs::bind;
-use crate::rows::ts_text;
+use crate::rows::{json, opt_ts, parsed, ts, ts_text};
 
 /// Job columns, table alias `j`.
 pub(crate) const JOB_COLS: &str = "j.id, j.kind, j.user_id, j.agent_id, j.subject, \
     j.session_id, j.first_seq, j.last_seq, j.payload, j.status, j.attempts, j.max_attempts, \
     j.next_run_at, j.lease_owner, j.lease_until, j.last_error, j.result, j.created_at, \
     j.updated_at, j.finished_at";
-
-fn ts(row: &Row<'_>, idx: usize) -> rusqlite::Result<Timestamp> {
-    let s: String = row.get(idx)?;
-    time::parse(&s).map_err(|e| column_error(idx, e))
-}
-
-fn opt_ts(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Timestamp>> {
-    let s: Option<String> = row.get(idx)?;
-    s.map(|s| time::parse(&s).map_err(|e| column_error(idx, e)))
-        .transpose()
-}
-
-fn json(row: &Row<'_>, idx: usize) -> rusqlite::Result<serde_json::Value> {
-    let s: String = row.get(idx)?;
-    serde_json::from_str(&s).map_err(|e| column_error(idx, Error::Json(e)))
-}
-
-fn parsed<T: std::str::FromStr<Err = Error>>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
-    let s: String = row.get(idx)?;
-    s.parse().map_err(|e| column_error(idx, e))
-}
 
 fn count(row: &Row<'_>, idx: usize) -> rusqlite::Result<u32> {
     let n: i64 = row.get(idx)?;

@@ -63,23 +63,23 @@ pub(crate) fn meta_text(meta: &Value) -> DbResult<String> {
 
 // --- values coming out --------------------------------------------------------------------
 
-fn ts(row: &Row<'_>, idx: usize) -> rusqlite::Result<Timestamp> {
+pub(crate) fn ts(row: &Row<'_>, idx: usize) -> rusqlite::Result<Timestamp> {
     let s: String = row.get(idx)?;
     time::parse(&s).map_err(|e| column_error(idx, e))
 }
 
-fn opt_ts(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Timestamp>> {
+pub(crate) fn opt_ts(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Timestamp>> {
     let s: Option<String> = row.get(idx)?;
     s.map(|s| time::parse(&s).map_err(|e| column_error(idx, e)))
         .transpose()
 }
 
-fn json(row: &Row<'_>, idx: usize) -> rusqlite::Result<Value> {
+pub(crate) fn json(row: &Row<'_>, idx: usize) -> rusqlite::Result<Value> {
     let s: String = row.get(idx)?;
     serde_json::from_str(&s).map_err(|e| column_error(idx, Error::Json(e)))
 }
 
-fn parsed<T: FromStr<Err = Error>>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
+pub(crate) fn parsed<T: FromStr<Err = Error>>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
     let s: String = row.get(idx)?;
     s.parse().map_err(|e| column_error(idx, e))
 }
