@@ -118,32 +118,27 @@ pub(crate) fn replace_session(conn: &Connection, s: &Session) -> DbResult<()> {
 }
 
 pub(crate) fn insert_turn(conn: &Connection, t: &Turn) -> DbResult<()> {
-    conn.prepare_cached(
+    write_turn(
+        conn,
         "INSERT INTO turns (id, user_id, agent_id, session_id, seq, role, content, \
          created_at, tokens, meta) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
-    .execute(params![
-        t.id,
-        t.user_id,
-        t.agent_id,
-        t.session_id,
-        t.seq,
-        t.role.as_str(),
-        t.content,
-        ts_text(&t.created_at),
-        t.tokens,
-        meta_text(&t.meta)?
-    ])?;
-    Ok(())
+        t,
+    )
 }
 
 /// Overwrites every attribute of a stored turn.
 pub(crate) fn replace_turn(conn: &Connection, t: &Turn) -> DbResult<()> {
-    conn.prepare_cached(
+    write_turn(
+        conn,
         "UPDATE turns SET user_id = ?2, agent_id = ?3, session_id = ?4, seq = ?5, role = ?6, \
          content = ?7, created_at = ?8, tokens = ?9, meta = ?10 WHERE id = ?1",
-    )?
-    .execute(params![
+        t,
+    )
+}
+
+/// Runs `sql` with every column of `t` bound as ?1..?10 (id first).
+fn write_turn(conn: &Connection, sql: &str, t: &Turn) -> DbResult<()> {
+    conn.prepare_cached(sql)?.execute(params![
         t.id,
         t.user_id,
         t.agent_id,
