@@ -79,6 +79,8 @@ pub struct RetrievalParams {
     pub synonym_min_cos: f32,
     /// ... weighted by `synonym_weight * cosine`.
     pub synonym_weight: f32,
+    /// Bonus for a turn whose speaker label ("Anna: ...") the query names.
+    pub speaker_weight: f32,
 }
 
 impl Default for RetrievalParams {
@@ -102,6 +104,7 @@ impl Default for RetrievalParams {
             synonym_terms: 1,
             synonym_min_cos: 0.45,
             synonym_weight: 0.6,
+            speaker_weight: 0.5,
         }
     }
 }

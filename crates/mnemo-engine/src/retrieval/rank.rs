@@ -10,7 +10,11 @@
 //!   question while the turn before or after it does;
 //! - `session` = the best `base` in the turn's session, relative to the best overall: a
 //!   session that talks about the subject makes each of its turns likelier;
-//! - `total` = `base + context_weight * context + session_weight * session`.
+//! - `speaker` = 1 when the query names the turn's speaker: in a transcript stored as
+//!   "Anna: ..." lines, a question about Anna is mostly answered by Anna's own turns, while
+//!   her name in the text marks the turns *addressed to* her;
+//! - `total` = `base + context_weight * context + session_weight * session
+//!   + speaker_weight * speaker`.
 
 use serde::Serialize;
 
@@ -32,6 +36,8 @@ pub struct TurnScoreParts {
     pub context: f64,
     /// Best base score in the turn's session, relative to the best overall.
     pub session: f64,
+    /// 1 when the query names the turn's speaker (its "Name:" label), else 0.
+    pub speaker: f64,
     pub total: f64,
 }
 
@@ -39,6 +45,8 @@ pub struct TurnScoreParts {
 pub(crate) struct Signals {
     pub bm25: Vec<f32>,
     pub cosine: Option<Vec<f32>>,
+    /// Speakers (indexes into the index's `speakers`) that the query names.
+    pub named: Vec<u32>,
     pub allowed: Vec<bool>,
 }
 
@@ -72,7 +80,14 @@ pub(crate) fn rank(
         } else {
             0.0
         };
-        let total = base[d] + p.context_weight * context + p.session_weight * session;
+        let speaker = match index.speaker_of[d] {
+            Some(sp) if s.named.contains(&sp) => 1.0,
+            _ => 0.0,
+        };
+        let total = base[d]
+            + p.context_weight * context
+            + p.session_weight * session
+            + p.speaker_weight * speaker;
         if total <= 0.0 {
             continue;
         }
@@ -89,6 +104,7 @@ pub(crate) fn rank(
                 dense: dense.as_ref().map_or(0.0, |v| f64::from(v[d])),
                 context: f64::from(context),
                 session: f64::from(session),
+                speaker: f64::from(speaker),
                 total: f64::from(total),
             },
         ));
@@ -213,4 +229,39 @@ fn rescale(cos: &[f32], allowed: &[bool]) -> Vec<f32> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retrieval::text::Analyzer;
+    use crate::retrieval::turn_index::tests::turn;
+
+    #[test]
+    fn the_named_speakers_turn_wins_a_tie() {
+        let a = Analyzer::default();
+        let index = TurnIndex::build(
+            &a,
+            vec![
+                turn("s1", 1, "Bob: Anna, I like tea"),
+                turn("s2", 1, "Anna: I like tea"),
+            ],
+        );
+        let signals = Signals {
+            bm25: vec![1.0, 1.0],
+            cosine: None,
+            named: vec![index.speaker_of[1].unwrap()],
+            allowed: vec![true, true],
+        };
+        let p = RetrievalParams {
+            context_weight: 0.0,
+            session_weight: 0.0,
+            ..RetrievalParams::default()
+        };
+        let ranked = rank(&index, &signals, &p, 2);
+        assert_eq!(ranked[0].0, 1);
+        assert_eq!((ranked[0].1.speaker, ranked[1].1.speaker), (1.0, 0.0));
+        let total = ranked[0].1.lexical + f64::from(p.speaker_weight);
+        assert!((ranked[0].1.total - total).abs() < 1e-6);
+    }
 }

@@ -47,6 +47,8 @@ impl Engine {
             .map(|t| (t, 1.0))
             .collect();
         let mut terms = drop_common(index, terms, indexes.params.max_df_share);
+        let named = named_speakers(index, &terms);
+        let p = &indexes.params;
         if let Some(embedder) = indexes.embedder.as_deref() {
             let extra = synonyms(
                 index,
@@ -80,9 +82,9 @@ impl Engine {
         let mut signals = Signals {
             bm25,
             cosine,
+            named,
             allowed,
         };
-        let p = &indexes.params;
         let mut ranked = rank(index, &signals, p, query.limit.max(p.prf_docs as usize));
         if p.prf_docs > 0 {
             let mut expanded = terms.clone();
@@ -179,6 +181,18 @@ fn drop_common(index: &TurnIndex, terms: Vec<(String, f32)>, share: f32) -> Vec<
     } else {
         kept
     }
+}
+
+/// Speakers of the scope that the query's terms name: labels heading at least two turns
+/// with an index term among the query's.
+fn named_speakers(index: &TurnIndex, terms: &[(String, f32)]) -> Vec<u32> {
+    index
+        .speakers
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.turns >= 2 && s.terms.iter().any(|t| terms.iter().any(|(q, _)| q == t)))
+        .map(|(i, _)| i as u32)
+        .collect()
 }
 
 /// Whether a turn passes the scope and the query's filters.

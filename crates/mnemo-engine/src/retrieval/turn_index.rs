@@ -15,6 +15,34 @@ use super::bm25::Bm25Index;
 use super::dense::DenseIndex;
 use super::text::Analyzer;
 
+/// A speaker label that heads turns ("Anna: ...").
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Speaker {
+    /// The label, lowercase.
+    pub label: String,
+    /// Its index terms (a name's stem).
+    pub terms: Vec<String>,
+    /// How many turns it heads.
+    pub turns: usize,
+}
+
+/// The speaker label that opens `text` ("Anna: I went..." → "Anna"): text before the
+/// first colon, of one to three words made of letters (and `.`, `'` or `-`), followed
+/// by more text. Transcripts of several people are often stored this way; a colon after
+/// a longer phrase ("Remember to buy milk: ...") or inside a time ("at 10:30") is not a
+/// label.
+pub(crate) fn speaker_label(text: &str) -> Option<&str> {
+    let (head, rest) = text.split_once(':')?;
+    let head = head.trim();
+    let words = head.split_whitespace().count();
+    let labelish = head
+        .chars()
+        .all(|c| c.is_alphabetic() || c.is_whitespace() || matches!(c, '.' | '\'' | '-'));
+    let starts_upper = head.chars().next().is_some_and(char::is_uppercase);
+    (labelish && starts_upper && (1..=3).contains(&words) && !rest.trim().is_empty())
+        .then_some(head)
+}
+
 /// One user's turns, indexed. Document `i` is `turns[i]`.
 #[derive(Debug, Default)]
 pub(crate) struct TurnIndex {
@@ -34,6 +62,11 @@ pub(crate) struct TurnIndex {
     pub vocab: Option<(Vec<String>, DenseIndex)>,
     /// Vectors by document, when an embedder is configured.
     pub dense: Option<DenseIndex>,
+    /// Each document's speaker label (an index into `speakers`), when its text starts
+    /// with one (see [`speaker_label`]).
+    pub speaker_of: Vec<Option<u32>>,
+    /// Speaker labels seen, with the index terms of each and how many turns it heads.
+    pub speakers: Vec<Speaker>,
     /// The store's index epoch this index matches (`None`: not built from the store).
     pub epoch: Option<u64>,
 }
@@ -69,6 +102,23 @@ impl TurnIndex {
         self.session_last
             .insert(turn.session_id.clone(), (doc, session));
         self.session_of.push(session);
+        let speaker = speaker_label(&turn.content).map(|label| {
+            let key = label.to_lowercase();
+            let id = match self.speakers.iter().position(|s| s.label == key) {
+                Some(i) => i,
+                None => {
+                    self.speakers.push(Speaker {
+                        terms: analyzer.terms(&key),
+                        label: key,
+                        turns: 0,
+                    });
+                    self.speakers.len() - 1
+                }
+            };
+            self.speakers[id].turns += 1;
+            id as u32
+        });
+        self.speaker_of.push(speaker);
         self.turns.push(turn);
     }
 
@@ -85,5 +135,63 @@ impl TurnIndex {
     /// Whether the index still describes the store at `current` epoch.
     pub fn is_fresh(&self, current: u64) -> bool {
         self.epoch == Some(current)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A turn of session `session` with this text (other fields are placeholders).
+    pub(crate) fn turn(session: &str, seq: i64, content: &str) -> Turn {
+        Turn {
+            id: format!("{session}-{seq}"),
+            user_id: "u".into(),
+            agent_id: None,
+            session_id: session.into(),
+            seq,
+            role: mnemo_core::Role::User,
+            content: content.into(),
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            tokens: 0,
+            meta: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn speaker_labels_are_short_capitalised_names_before_a_colon() {
+        assert_eq!(speaker_label("Anna: I went hiking"), Some("Anna"));
+        assert_eq!(
+            speaker_label("Dr. Mary-Jo O'Neil: hi"),
+            Some("Dr. Mary-Jo O'Neil")
+        );
+        assert_eq!(speaker_label("we met at 10:30"), None);
+        assert_eq!(speaker_label("Remember to buy milk: now"), None);
+        assert_eq!(speaker_label("anna: lowercase is prose"), None);
+        assert_eq!(speaker_label("Anna:"), None);
+        assert_eq!(speaker_label("no colon here"), None);
+    }
+
+    #[test]
+    fn turns_are_linked_within_sessions_and_speakers_counted() {
+        let a = Analyzer::default();
+        let index = TurnIndex::build(
+            &a,
+            vec![
+                turn("s1", 2, "Bob: and you?"),
+                turn("s2", 1, "Anna: new day"),
+                turn("s1", 1, "Anna: I paint"),
+            ],
+        );
+        assert_eq!(index.prev, vec![None, Some(0), None]);
+        assert_eq!(index.next, vec![Some(1), None, None]);
+        let labels: Vec<(&str, usize)> = index
+            .speakers
+            .iter()
+            .map(|s| (s.label.as_str(), s.turns))
+            .collect();
+        assert_eq!(labels, vec![("anna", 2), ("bob", 1)]);
+        assert_eq!(index.speaker_of, vec![Some(0), Some(1), Some(0)]);
+        assert_eq!(index.speakers[0].terms, vec!["anna"]);
     }
 }
