@@ -81,6 +81,9 @@ pub struct RetrievalParams {
     pub synonym_weight: f32,
     /// Bonus for a turn whose speaker label ("Anna: ...") the query names.
     pub speaker_weight: f32,
+    /// Penalty for a turn that ends with a question mark: it asks rather than tells, and
+    /// its words lead to the answer next to it (through `context`) rather than being one.
+    pub asks_penalty: f32,
 }
 
 impl Default for RetrievalParams {
@@ -105,6 +108,7 @@ impl Default for RetrievalParams {
             synonym_min_cos: 0.45,
             synonym_weight: 0.6,
             speaker_weight: 0.5,
+            asks_penalty: 0.3,
         }
     }
 }

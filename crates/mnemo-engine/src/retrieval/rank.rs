@@ -13,8 +13,11 @@
 //! - `speaker` = 1 when the query names the turn's speaker: in a transcript stored as
 //!   "Anna: ..." lines, a question about Anna is mostly answered by Anna's own turns, while
 //!   her name in the text marks the turns *addressed to* her;
+//! - `asks` = 1 when the turn ends with a question mark: a question shares the words of
+//!   a question about its subject, but the answer is the turn after it (which its words
+//!   reach through `context`);
 //! - `total` = `base + context_weight * context + session_weight * session
-//!   + speaker_weight * speaker`.
+//!   + speaker_weight * speaker - asks_penalty * asks`.
 
 use serde::Serialize;
 
@@ -38,6 +41,8 @@ pub struct TurnScoreParts {
     pub session: f64,
     /// 1 when the query names the turn's speaker (its "Name:" label), else 0.
     pub speaker: f64,
+    /// 1 when the turn ends with a question mark, else 0.
+    pub asks: f64,
     pub total: f64,
 }
 
@@ -84,10 +89,12 @@ pub(crate) fn rank(
             Some(sp) if s.named.contains(&sp) => 1.0,
             _ => 0.0,
         };
+        let asks = if index.asks[d] { 1.0 } else { 0.0 };
         let total = base[d]
             + p.context_weight * context
             + p.session_weight * session
-            + p.speaker_weight * speaker;
+            + p.speaker_weight * speaker
+            - p.asks_penalty * asks;
         if total <= 0.0 {
             continue;
         }
@@ -105,6 +112,7 @@ pub(crate) fn rank(
                 context: f64::from(context),
                 session: f64::from(session),
                 speaker: f64::from(speaker),
+                asks: f64::from(asks),
                 total: f64::from(total),
             },
         ));

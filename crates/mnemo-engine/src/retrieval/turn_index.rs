@@ -67,6 +67,8 @@ pub(crate) struct TurnIndex {
     pub speaker_of: Vec<Option<u32>>,
     /// Speaker labels seen, with the index terms of each and how many turns it heads.
     pub speakers: Vec<Speaker>,
+    /// Whether each document ends with a question mark (it asks rather than tells).
+    pub asks: Vec<bool>,
     /// The store's index epoch this index matches (`None`: not built from the store).
     pub epoch: Option<u64>,
 }
@@ -119,6 +121,7 @@ impl TurnIndex {
             id as u32
         });
         self.speaker_of.push(speaker);
+        self.asks.push(turn.content.trim_end().ends_with('?'));
         self.turns.push(turn);
     }
 
@@ -193,5 +196,6 @@ pub(crate) mod tests {
         assert_eq!(labels, vec![("anna", 2), ("bob", 1)]);
         assert_eq!(index.speaker_of, vec![Some(0), Some(1), Some(0)]);
         assert_eq!(index.speakers[0].terms, vec!["anna"]);
+        assert_eq!(index.asks, vec![false, true, false]);
     }
 }
