@@ -12,6 +12,7 @@
 //! changes (another process wrote to the database).
 
 pub mod bm25;
+mod dates;
 pub mod dense;
 mod embedding;
 mod expand;
@@ -84,6 +85,10 @@ pub struct RetrievalParams {
     /// Penalty for a turn that ends with a question mark: it asks rather than tells, and
     /// its words lead to the answer next to it (through `context`) rather than being one.
     pub asks_penalty: f32,
+    /// Bonus for a turn said in the period that the query names ("on 3 June, 2023", "in
+    /// May 2023"), fading to 0 at `date_slack_days` outside it.
+    pub date_weight: f32,
+    pub date_slack_days: f32,
 }
 
 impl Default for RetrievalParams {
@@ -109,6 +114,8 @@ impl Default for RetrievalParams {
             synonym_weight: 0.6,
             speaker_weight: 0.5,
             asks_penalty: 0.3,
+            date_weight: 1.0,
+            date_slack_days: 7.0,
         }
     }
 }

@@ -16,11 +16,15 @@
 //! - `asks` = 1 when the turn ends with a question mark: a question shares the words of
 //!   a question about its subject, but the answer is the turn after it (which its words
 //!   reach through `context`);
+//! - `date` = 1 when the turn was said in the period the query names ("on 3 June, 2023",
+//!   "in May 2023"), fading to 0 at `date_slack_days` outside it: what a question dates is
+//!   mostly what was said then, which the words of the date cannot find;
 //! - `total` = `base + context_weight * context + session_weight * session
-//!   + speaker_weight * speaker - asks_penalty * asks`.
+//!   + speaker_weight * speaker - asks_penalty * asks + date_weight * date`.
 
 use serde::Serialize;
 
+use super::dates::Period;
 use super::turn_index::TurnIndex;
 use super::RetrievalParams;
 
@@ -43,6 +47,9 @@ pub struct TurnScoreParts {
     pub speaker: f64,
     /// 1 when the turn ends with a question mark, else 0.
     pub asks: f64,
+    /// 1 when the turn was said in the period the query names, fading to 0 at
+    /// `date_slack_days` outside it (0 when the query names no date).
+    pub date: f64,
     pub total: f64,
 }
 
@@ -52,6 +59,8 @@ pub(crate) struct Signals {
     pub cosine: Option<Vec<f32>>,
     /// Speakers (indexes into the index's `speakers`) that the query names.
     pub named: Vec<u32>,
+    /// The period the query names, if any.
+    pub period: Option<Period>,
     pub allowed: Vec<bool>,
 }
 
@@ -90,11 +99,15 @@ pub(crate) fn rank(
             _ => 0.0,
         };
         let asks = if index.asks[d] { 1.0 } else { 0.0 };
+        let date = s.period.map_or(0.0, |period| {
+            period.closeness(index.turns[d].created_at, p.date_slack_days)
+        });
         let total = base[d]
             + p.context_weight * context
             + p.session_weight * session
             + p.speaker_weight * speaker
-            - p.asks_penalty * asks;
+            - p.asks_penalty * asks
+            + p.date_weight * date;
         if total <= 0.0 {
             continue;
         }
@@ -113,6 +126,7 @@ pub(crate) fn rank(
                 session: f64::from(session),
                 speaker: f64::from(speaker),
                 asks: f64::from(asks),
+                date: f64::from(date),
                 total: f64::from(total),
             },
         ));
@@ -259,6 +273,7 @@ mod tests {
             bm25: vec![1.0, 1.0],
             cosine: None,
             named: vec![index.speaker_of[1].unwrap()],
+            period: None,
             allowed: vec![true, true],
         };
         let p = RetrievalParams {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use mnemo_core::{Error, OwnerKind, Result, Scope, Turn, TurnFilter};
 
+use super::dates::named_period;
 use super::dense::{normalized, DenseIndex};
 use super::embedding::embed;
 use super::expand::feedback_terms;
@@ -46,6 +47,7 @@ impl Engine {
             .into_iter()
             .map(|t| (t, 1.0))
             .collect();
+        let period = named_period(&query.text);
         let mut terms = drop_common(index, terms, indexes.params.max_df_share);
         let named = named_speakers(index, &terms);
         let p = &indexes.params;
@@ -83,6 +85,7 @@ impl Engine {
             bm25,
             cosine,
             named,
+            period,
             allowed,
         };
         let mut ranked = rank(index, &signals, p, query.limit.max(p.prf_docs as usize));
