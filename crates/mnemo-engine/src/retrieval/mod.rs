@@ -56,6 +56,9 @@ pub struct RetrievalParams {
     pub context_next_share: f32,
     /// How many turns either side count as context; each further step weighs half.
     pub context_span: u32,
+    /// Share of a neighbour's dense part that it passes on as context (its lexical part
+    /// always passes whole).
+    pub context_dense: f32,
     /// Weight of the session's score: the mean of its `session_top` best base scores.
     pub session_weight: f32,
     pub session_top: u32,
@@ -97,10 +100,11 @@ impl Default for RetrievalParams {
             k1: 0.9,
             b: 0.4,
             lexical_weight: 1.0,
-            dense_weight: 0.3,
+            dense_weight: 0.5,
             context_weight: 1.0,
             context_next_share: 0.5,
             context_span: 2,
+            context_dense: 0.0,
             session_weight: 0.6,
             session_top: 1,
             session_diversity: 0.0,
@@ -112,8 +116,8 @@ impl Default for RetrievalParams {
             synonym_terms: 1,
             synonym_min_cos: 0.45,
             synonym_weight: 0.6,
-            speaker_weight: 0.5,
-            asks_penalty: 0.3,
+            speaker_weight: 0.7,
+            asks_penalty: 0.4,
             date_weight: 1.0,
             date_slack_days: 7.0,
         }

@@ -5,9 +5,10 @@
 //! - `dense` = cosine similarity, rescaled so the best allowed turn is 1 and the mean 0
 //!   (raw cosines of unrelated texts sit well above 0, which would drown the text signal);
 //! - `base` = `lexical_weight * lexical + dense_weight * dense`;
-//! - `context` = the mean `base` of the previous and next turn of the same session: in a
-//!   conversation an answer ("I went to a support group") often shares no word with the
-//!   question while the turn before or after it does;
+//! - `context` = the mean score of the previous and next turn of the same session (their
+//!   `lexical_weight * lexical + context_dense * dense_weight * dense`; further turns
+//!   weigh half per step): in a conversation an answer ("I went to a support group")
+//!   often shares no word with the question while the turn before or after it does;
 //! - `session` = the best `base` in the turn's session, relative to the best overall: a
 //!   session that talks about the subject makes each of its turns likelier;
 //! - `speaker` = 1 when the query names the turn's speaker: in a transcript stored as
@@ -39,7 +40,7 @@ pub struct TurnScoreParts {
     pub cosine: f64,
     /// Cosine rescaled (best allowed turn 1, mean 0).
     pub dense: f64,
-    /// Mean base score of the neighbouring turns.
+    /// Mean score of the neighbouring turns (their dense part scaled by `context_dense`).
     pub context: f64,
     /// Best base score in the turn's session, relative to the best overall.
     pub session: f64,
@@ -75,6 +76,8 @@ pub(crate) fn rank(
     let lex_max = masked_max(&s.bm25, &s.allowed);
     let dense = s.cosine.as_deref().map(|c| rescale(c, &s.allowed));
     let mut base = vec![0.0f32; n];
+    // What a turn passes to its neighbours as context.
+    let mut lent = vec![0.0f32; n];
     for d in (0..n).filter(|&d| s.allowed[d]) {
         let lex = if lex_max > 0.0 {
             s.bm25[d] / lex_max
@@ -83,12 +86,13 @@ pub(crate) fn rank(
         };
         let den = dense.as_ref().map_or(0.0, |v| v[d]);
         base[d] = p.lexical_weight * lex + p.dense_weight * den;
+        lent[d] = p.lexical_weight * lex + p.context_dense * p.dense_weight * den;
     }
     let base_max = base.iter().copied().fold(0.0, f32::max);
     let session_best = session_scores(index, &base, p.session_top.max(1) as usize);
     let mut scored: Vec<(usize, TurnScoreParts)> = Vec::new();
     for d in (0..n).filter(|&d| s.allowed[d]) {
-        let context = context_of(index, &base, d, p);
+        let context = context_of(index, &lent, d, p);
         let session = if base_max > 0.0 {
             session_best[index.session_of[d] as usize] / base_max
         } else {
@@ -169,13 +173,13 @@ fn diversify(
     out
 }
 
-/// The weighted base score of the turns around `d` in its session.
-fn context_of(index: &TurnIndex, base: &[f32], d: usize, p: &RetrievalParams) -> f32 {
+/// The weighted `lent` score of the turns around `d` in its session.
+fn context_of(index: &TurnIndex, lent: &[f32], d: usize, p: &RetrievalParams) -> f32 {
     let mut total = 0.0;
     let mut weight = 1.0;
     let (mut before, mut after) = (index.prev[d], index.next[d]);
     for _ in 0..p.context_span.max(1) {
-        let near = |o: Option<u32>| o.map_or(0.0, |i| base[i as usize]);
+        let near = |o: Option<u32>| o.map_or(0.0, |i| lent[i as usize]);
         total += weight
             * ((1.0 - p.context_next_share) * near(before) + p.context_next_share * near(after));
         weight *= 0.5;
