@@ -35,8 +35,16 @@ pub struct ScaleReport {
     pub vector_build_s: f64,
     pub hybrid_p50_ms: f64,
     pub hybrid_p95_ms: f64,
-    /// Overlap of the int8 index's top 10 with exact f32 search's top 10, over the queries.
+    /// Overlap of the int8 index's top 10 by exact scan with exact f32 search's top 10,
+    /// over the queries.
     pub int8_recall_at_10: f64,
+    /// The same for the search recall uses ([`QuantIndex::nearest`]: two-stage past
+    /// [`EXACT_MAX`](mnemo_engine::retrieval::quant::EXACT_MAX) vectors).
+    pub ann_recall_at_10: f64,
+    /// The vector search alone, query embedded: exact int8 scan, p50.
+    pub int8_scan_p50_ms: f64,
+    /// The vector search alone with the search recall uses, p50.
+    pub ann_p50_ms: f64,
     pub rss_mb: f64,
     pub peak_rss_mb: f64,
     pub db_mb: f64,
@@ -89,20 +97,35 @@ impl TextGen {
     }
 }
 
-/// Runs the benchmark for `n` memories in a fresh database under `dir`. With `keyed`, each
-/// memory has a key (the engine checks the key); without, each goes through the duplicate
-/// check for an identical unkeyed text (`mnemo remember TEXT`, the pipeline's ADDs).
+/// How a run treats its database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Each memory has a key (the engine checks the key); without, each goes through the
+    /// duplicate check for an identical unkeyed text (`mnemo remember TEXT`, the pipeline's
+    /// ADDs).
+    pub keyed: bool,
+    /// Reuse a database a previous run with the same size and seed left in the folder
+    /// (skipping the inserts; `insert_per_s` is then 0), instead of starting afresh.
+    pub reuse: bool,
+}
+
+/// Runs the benchmark for `n` memories in a database under `dir` (fresh unless
+/// `opts.reuse` finds one).
 pub fn run(
     dir: &std::path::Path,
     n: usize,
     queries: usize,
     seed: u64,
-    keyed: bool,
+    opts: RunOptions,
 ) -> Result<ScaleReport> {
     let clock = Arc::new(FixedClock(mnemo_core::time::parse("2026-01-01T00:00:00Z")?));
-    let path = dir.join(format!("scale-{n}.db"));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    let keyed = if opts.keyed { "" } else { "-unkeyed" };
+    let path = dir.join(format!("scale-{n}-seed{seed}{keyed}.db"));
+    let reuse = opts.reuse && path.exists();
+    if !reuse {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
     let store = Arc::new(SqliteStore::open(&path)?.with_clock(clock.clone()));
     let fts = Engine::new(store.clone(), EngineSettings::default(), clock.clone());
@@ -114,15 +137,21 @@ pub fn run(
     let started = Instant::now();
     for i in 0..n {
         let text = gen.memory();
-        let new = if keyed {
-            NewMemory::keyed(format!("m{i}"), text.clone())
-        } else {
-            NewMemory::text(text.clone())
-        };
-        fts.remember(&scope, new, Actor::Cli)?;
+        if !reuse {
+            let new = if opts.keyed {
+                NewMemory::keyed(format!("m{i}"), text.clone())
+            } else {
+                NewMemory::text(text.clone())
+            };
+            fts.remember(&scope, new, Actor::Cli)?;
+        }
         texts.push(text);
     }
-    let insert_per_s = n as f64 / started.elapsed().as_secs_f64();
+    let insert_per_s = if reuse {
+        0.0
+    } else {
+        n as f64 / started.elapsed().as_secs_f64()
+    };
     let qs: Vec<String> = (0..queries)
         .map(|_| {
             let i = gen.rng.random_range(0..texts.len());
@@ -141,7 +170,7 @@ pub fn run(
     let vector_build_s = t.elapsed().as_secs_f64();
     let hybrid_ms = time_recalls(&hybrid, &scope, &qs)?;
     let (rss, peak) = rss_mb();
-    let int8_recall_at_10 = int8_recall(&hybrid, &scope, &qs)?;
+    let vs = vector_search(&hybrid, &scope, &qs)?;
     Ok(ScaleReport {
         memories: n,
         insert_per_s: insert_per_s.round(),
@@ -151,7 +180,10 @@ pub fn run(
         vector_build_s: round(vector_build_s),
         hybrid_p50_ms: round(percentile(&hybrid_ms, 50.0)),
         hybrid_p95_ms: round(percentile(&hybrid_ms, 95.0)),
-        int8_recall_at_10: round(int8_recall_at_10),
+        int8_recall_at_10: round(vs.int8_recall),
+        ann_recall_at_10: round(vs.ann_recall),
+        int8_scan_p50_ms: round(percentile(&vs.int8_ms, 50.0)),
+        ann_p50_ms: round(percentile(&vs.ann_ms, 50.0)),
         rss_mb: rss,
         peak_rss_mb: peak,
         db_mb: round(std::fs::metadata(&path).map_or(0, |m| m.len()) as f64 / 1e6),
@@ -177,10 +209,25 @@ fn time_recalls(engine: &Engine, scope: &Scope, queries: &[String]) -> Result<Ve
     Ok(out)
 }
 
-/// Mean overlap of int8 and exact top-10 neighbours of the queries' vectors.
-fn int8_recall(engine: &Engine, scope: &Scope, queries: &[String]) -> Result<f64> {
+/// What the vector search alone measured.
+struct VectorSearch {
+    /// Mean overlap with the exact f32 top 10 of the queries' vectors: of the int8 exact
+    /// scan, and of the search recall uses.
+    int8_recall: f64,
+    ann_recall: f64,
+    int8_ms: Vec<f64>,
+    ann_ms: Vec<f64>,
+}
+
+fn vector_search(engine: &Engine, scope: &Scope, queries: &[String]) -> Result<VectorSearch> {
+    let mut out = VectorSearch {
+        int8_recall: 0.0,
+        ann_recall: 0.0,
+        int8_ms: Vec::new(),
+        ann_ms: Vec::new(),
+    };
     let Some(embedder) = engine.embedder() else {
-        return Ok(0.0);
+        return Ok(out);
     };
     let rows = engine
         .store()
@@ -188,25 +235,59 @@ fn int8_recall(engine: &Engine, scope: &Scope, queries: &[String]) -> Result<f64
     let exact: Vec<Vec<f32>> = rows.iter().map(|(_, v)| normalized(v)).collect();
     let mut quant = QuantIndex::new(embedder.dims());
     rows.iter().for_each(|(_, v)| quant.push(v));
-    let mut total = 0.0;
-    for q in queries {
+    drop(rows);
+    let overlap = |a: &[usize], b: &[usize]| {
+        a.iter().filter(|i| b.contains(i)).count() as f64 / a.len().max(1) as f64
+    };
+    let embed = |q: &str| -> Result<Vec<f32>> {
         let v = embedder
-            .embed(&[q.as_str()])
+            .embed(&[q])
             .map_err(|e| mnemo_core::Error::Model(e.to_string()))?;
-        let v = normalized(&v[0]);
-        let e: Vec<f32> = exact.iter().map(|x| dot(x, &v)).collect();
+        Ok(normalized(&v[0]))
+    };
+    // The first search builds the first stage's codes.
+    if let Some(q) = queries.first() {
+        if let Some(prepared) = quant.prepare(&embed(q)?) {
+            quant.nearest(&prepared, 10, |_| true);
+        }
+    }
+    for q in queries {
+        let t = Instant::now();
+        let v = embed(q)?;
         let mut a = vec![0.0f32; exact.len()];
         quant.scores(&v, &mut a);
-        let (te, ta) = (top10(&e), top10(&a));
-        total += te.iter().filter(|i| ta.contains(i)).count() as f64 / te.len().max(1) as f64;
+        let int8_top = top10(&a);
+        out.int8_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        let v = embed(q)?;
+        let found: Vec<usize> = match quant.prepare(&v) {
+            Some(prepared) => quant
+                .nearest(&prepared, 10, |_| true)
+                .into_iter()
+                .map(|(d, _)| d)
+                .collect(),
+            None => Vec::new(),
+        };
+        out.ann_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        let e: Vec<f32> = exact.iter().map(|x| dot(x, &v)).collect();
+        let te = top10(&e);
+        out.int8_recall += overlap(&te, &int8_top);
+        out.ann_recall += overlap(&te, &found);
     }
-    Ok(total / queries.len().max(1) as f64)
+    let n = queries.len().max(1) as f64;
+    out.int8_recall /= n;
+    out.ann_recall /= n;
+    Ok(out)
 }
 
 fn top10(scores: &[f32]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..scores.len()).collect();
-    idx.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b)));
-    idx.truncate(10);
+    let by = |a: &usize, b: &usize| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b));
+    if idx.len() > 10 {
+        idx.select_nth_unstable_by(10, by);
+        idx.truncate(10);
+    }
+    idx.sort_by(by);
     idx
 }
 

@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use mnemo_core::{Memory, MemoryFilter, OwnerKind, Result, Scope, TimeView, Timestamp};
 
 use super::bm25::{Bm25Index, Bm25Params};
-use super::dense::normalized;
 use super::embedding::embed;
 use super::quant::QuantIndex;
 use crate::Engine;
@@ -92,22 +91,23 @@ impl Engine {
             .lexical
             .score_into(&terms, Bm25Params::default(), &mut bm25);
         let ok = |d: usize| matches(&index.memories[d], filter, now);
-        let mut picked = best(&bm25, pool, |d| bm25[d] > 0.0 && ok(d));
+        let mut picked = best_matching(&bm25, pool, ok);
         let (cosine, mean) = match (&index.dense, self.embedder()) {
             (Some(dense), Some(embedder)) => {
                 let q = embed(embedder.as_ref(), &[text])?;
-                let mut cos = vec![0.0f32; n];
-                dense.scores(
-                    &normalized(q.first().map_or(&[][..], Vec::as_slice)),
-                    &mut cos,
-                );
-                let mean = cos.iter().sum::<f32>() / n.max(1) as f32;
-                for d in best_filtered(&cos, (pool / 2).max(DENSE_MIN), ok) {
-                    if !picked.contains(&d) {
-                        picked.push(d);
+                match dense.prepare(q.first().map_or(&[][..], Vec::as_slice)) {
+                    Some(q) => {
+                        let mut cos: HashMap<usize, f32> =
+                            picked.iter().map(|&d| (d, dense.cosine(&q, d))).collect();
+                        for (d, c) in dense.nearest(&q, (pool / 2).max(DENSE_MIN), ok) {
+                            if cos.insert(d, c).is_none() {
+                                picked.push(d);
+                            }
+                        }
+                        (Some(cos), Some(dense.mean_cosine(&q)))
                     }
+                    None => (None, None),
                 }
-                (Some(cos), Some(mean))
             }
             _ => (None, None),
         };
@@ -116,7 +116,7 @@ impl Engine {
             .map(|d| Candidate {
                 memory: index.memories[d].clone(),
                 bm25: f64::from(bm25[d]),
-                cosine: cosine.as_ref().map(|c| c[d]),
+                cosine: cosine.as_ref().and_then(|c| c.get(&d).copied()),
                 mean,
             })
             .collect())
@@ -211,16 +211,19 @@ impl Engine {
     }
 }
 
-/// Like [`best`], but checks `keep` only on the best unfiltered documents first (a filter
-/// check per document of a large scope costs more than the scan); falls back to checking
-/// all when too few of those pass.
-fn best_filtered(scores: &[f32], k: usize, keep: impl Fn(usize) -> bool) -> Vec<usize> {
-    let wide = best(scores, k.saturating_mul(4), |_| true);
+/// The `k` best documents with a positive score among those passing `keep`, best first.
+/// The filter runs on the best few times `k` first: checking a memory against a filter
+/// costs more than comparing scores, and a common word can match most of a large scope.
+fn best_matching(scores: &[f32], k: usize, keep: impl Fn(usize) -> bool) -> Vec<usize> {
+    let wide = best(scores, k.saturating_mul(4), |d| scores[d] > 0.0);
+    if wide.len() < k.saturating_mul(4) {
+        return wide.into_iter().filter(|&d| keep(d)).take(k).collect();
+    }
     let kept: Vec<usize> = wide.iter().copied().filter(|&d| keep(d)).take(k).collect();
-    if kept.len() == k || wide.len() == scores.len() {
+    if kept.len() == k {
         return kept;
     }
-    best(scores, k, keep)
+    best(scores, k, |d| scores[d] > 0.0 && keep(d))
 }
 
 /// The `k` best documents by `scores` among those passing `keep`, best first.
@@ -262,4 +265,25 @@ fn matches(m: &Memory, f: &MemoryFilter, now: Timestamp) -> bool {
             .is_none_or(|s| m.session_id.as_ref() == Some(s))
         && f.since.is_none_or(|s| m.created_at >= s)
         && f.until.is_none_or(|u| m.created_at < u)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn best_matching_filters_after_ranking_and_falls_back_when_the_filter_is_strict() {
+        let scores: Vec<f32> = (0..100).map(|i| (i % 50) as f32).collect();
+        // Best first, ties to the lower document, zero scores never returned.
+        assert_eq!(best_matching(&scores, 3, |_| true), vec![49, 99, 48]);
+        // Only odd documents: the best odd ones, found within the first 4k.
+        assert_eq!(best_matching(&scores, 2, |d| d % 2 == 1), vec![49, 99]);
+        // Only documents under 10: far outside the best 4k, so every document is checked.
+        assert_eq!(best_matching(&scores, 2, |d| d < 10), vec![9, 8]);
+        // Fewer matches than wanted: all of them; document 0 and 50 score 0 and never come.
+        assert_eq!(
+            best_matching(&scores, 5, |d| d % 50 < 3),
+            vec![2, 52, 1, 51]
+        );
+    }
 }
