@@ -41,6 +41,9 @@ pub struct ScaleReport {
     /// The same for the search recall uses ([`QuantIndex::nearest`]: two-stage past
     /// [`EXACT_MAX`](mnemo_engine::retrieval::quant::EXACT_MAX) vectors).
     pub ann_recall_at_10: f64,
+    /// A hybrid recall right after another process wrote one memory (the index patches
+    /// itself from the store's change feed), p50 over 20 writes.
+    pub recall_after_write_p50_ms: f64,
     /// The vector search alone, query embedded: exact int8 scan, p50.
     pub int8_scan_p50_ms: f64,
     /// The vector search alone with the search recall uses, p50.
@@ -169,6 +172,18 @@ pub fn run(
     hybrid.recall(&scope, &quiet("warm up"))?;
     let vector_build_s = t.elapsed().as_secs_f64();
     let hybrid_ms = time_recalls(&hybrid, &scope, &qs)?;
+    let mut after_write = Vec::new();
+    let mut written = Vec::new();
+    for (i, q) in qs.iter().take(20).enumerate() {
+        let text = format!("{} {i}", gen.memory());
+        let outcome = fts.remember(&scope, NewMemory::text(text), Actor::Cli)?;
+        written.push(outcome.memory().id.clone());
+        after_write.extend(time_recalls(&hybrid, &scope, std::slice::from_ref(q))?);
+    }
+    // Leave the database as it was, for `--reuse`.
+    for id in &written {
+        fts.forget(&scope.user_id, id, true, None, Actor::Cli)?;
+    }
     let (rss, peak) = rss_mb();
     let vs = vector_search(&hybrid, &scope, &qs)?;
     Ok(ScaleReport {
@@ -180,6 +195,7 @@ pub fn run(
         vector_build_s: round(vector_build_s),
         hybrid_p50_ms: round(percentile(&hybrid_ms, 50.0)),
         hybrid_p95_ms: round(percentile(&hybrid_ms, 95.0)),
+        recall_after_write_p50_ms: round(percentile(&after_write, 50.0)),
         int8_recall_at_10: round(vs.int8_recall),
         ann_recall_at_10: round(vs.ann_recall),
         int8_scan_p50_ms: round(percentile(&vs.int8_ms, 50.0)),

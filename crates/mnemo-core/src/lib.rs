@@ -27,4 +27,4 @@ pub use query::{FtsHit, MemoryFilter, TimeView, TurnFilter};
 pub use record::{ExportHeader, Record, EXPORT_FORMAT, EXPORT_VERSION};
 pub use store::{ForgetReport, ImportMode, ImportReport, Stats, Store};
 pub use time::{Clock, FixedClock, SystemClock, Timestamp};
-pub use vectors::{ModelCount, OwnerKind, VectorRecord, VectorStore};
+pub use vectors::{MemoryChanges, ModelCount, OwnerKind, VectorRecord, VectorStore};

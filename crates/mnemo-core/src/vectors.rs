@@ -76,4 +76,27 @@ pub trait VectorStore: Send + Sync {
     /// is forgotten and re-created). An in-memory index built at epoch `e` is current while
     /// the epoch is still `e`; one local insert moves it to `e + 1`.
     fn index_epoch(&self, kind: OwnerKind, user_id: &str) -> Result<u64>;
+    /// The vectors of `model_id` of the given owners of `kind` (those that have one).
+    fn vectors_of(
+        &self,
+        kind: OwnerKind,
+        ids: &[String],
+        model_id: &str,
+    ) -> Result<Vec<(String, Vec<f32>)>>;
+    /// The position of the newest entry of the memory change feed (0 when empty). An index
+    /// built from the store notes it *before* reading, so it misses nothing.
+    fn memory_change_seq(&self) -> Result<u64>;
+    /// The ids of `user_id`'s memories inserted, changed or deleted after feed position
+    /// `after`, without repeats, and the feed's newest position; `None` when the feed no
+    /// longer reaches back that far (the index must be rebuilt).
+    fn memory_changes_since(&self, user_id: &str, after: u64) -> Result<Option<MemoryChanges>>;
+}
+
+/// What [`VectorStore::memory_changes_since`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryChanges {
+    /// Ids of memories that changed (some may no longer exist).
+    pub ids: Vec<String>,
+    /// The newest feed position read.
+    pub seq: u64,
 }

@@ -236,3 +236,77 @@ fn recall_follows_changes_after_its_index_is_built() {
     assert_eq!(hits[0].memory.content, "Ann drinks black coffee");
     assert!(hits[0].memory.access_count >= 2, "accesses are mirrored");
 }
+
+#[test]
+fn a_patched_memory_index_ranks_like_a_freshly_built_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.db");
+    let with_concepts = |e: Engine| e.with_embedder(Arc::new(Concepts { id: "c1" }));
+    let e = with_concepts(engine_at(&path));
+    let other = with_concepts(engine_at(&path));
+    let scope = Scope::user("ann");
+    let remember = |engine: &Engine, new: NewMemory| {
+        engine
+            .remember(&scope, new, Actor::Cli)
+            .unwrap()
+            .memory()
+            .clone()
+    };
+    remember(&e, NewMemory::text("Ann walks her dog every morning"));
+    let sushi = remember(&e, NewMemory::text("Ann loves sushi and ramen food"));
+    remember(&e, NewMemory::keyed("city", "Ann lives in Boston"));
+    let tea = remember(&e, NewMemory::text("Ann drinks green tea"));
+    let quiet = |text: &str| RecallQuery {
+        text: text.into(),
+        touch: false,
+        ..Default::default()
+    };
+    let queries = ["puppy", "what food", "which city", "tea", "Ann"];
+    for q in queries {
+        e.recall(&scope, &quiet(q)).unwrap();
+    }
+    // Another process changes things: an insert, a new value for a key, an edit, a forget
+    // and a purge.
+    remember(&other, NewMemory::text("Ann adopted a retriever puppy"));
+    remember(
+        &other,
+        NewMemory::keyed("city", "Ann moved to a new city, Lisbon"),
+    );
+    other
+        .edit(
+            "ann",
+            &tea.id,
+            mnemo_engine::MemoryEdit {
+                content: Some("Ann drinks black tea with lemon".into()),
+                ..Default::default()
+            },
+            Actor::Cli,
+        )
+        .unwrap();
+    other
+        .forget("ann", &sushi.id, true, None, Actor::Cli)
+        .unwrap();
+    let ids = |hits: Vec<mnemo_engine::RecallHit>| -> Vec<String> {
+        hits.into_iter().map(|h| h.memory.content).collect()
+    };
+    for q in queries {
+        let patched = ids(e.recall(&scope, &quiet(q)).unwrap());
+        let fresh = ids(with_concepts(engine_at(&path))
+            .recall(&scope, &quiet(q))
+            .unwrap());
+        assert_eq!(patched, fresh, "query {q:?}");
+    }
+    let city = ids(e.recall(&scope, &quiet("which city")).unwrap());
+    assert_eq!(
+        city.first().map(String::as_str),
+        Some("Ann moved to a new city, Lisbon")
+    );
+    assert!(!city.iter().any(|c| c.contains("Boston")), "{city:?}");
+    let food = ids(e.recall(&scope, &quiet("sushi")).unwrap());
+    assert!(
+        !food.iter().any(|f| f.contains("sushi")),
+        "purged: {food:?}"
+    );
+    let tea = ids(e.recall(&scope, &quiet("tea")).unwrap());
+    assert_eq!(tea, vec!["Ann drinks black tea with lemon"]);
+}

@@ -15,6 +15,7 @@
 //! (SQLite error → [`mnemo_core::Error`]).
 
 mod admin;
+mod changes;
 mod errors;
 mod export_import;
 mod filters;

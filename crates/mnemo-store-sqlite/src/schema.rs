@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_vectors.sql"),
     include_str!("migrations/0003_jobs.sql"),
+    include_str!("migrations/0004_memory_changes.sql"),
 ];
 
 /// The schema version this build writes and understands.

@@ -5,7 +5,7 @@
 //! from these rows (a scan of one scope's vectors is faster in plain Rust than through a
 //! virtual table), and plain BLOBs keep the file readable by any SQLite.
 
-use mnemo_core::{ModelCount, OwnerKind, Result, VectorRecord, VectorStore};
+use mnemo_core::{MemoryChanges, ModelCount, OwnerKind, Result, VectorRecord, VectorStore};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::errors::DbResult;
@@ -159,6 +159,23 @@ impl VectorStore for SqliteStore {
 
     fn index_epoch(&self, kind: OwnerKind, user_id: &str) -> Result<u64> {
         self.read(|c| epoch(c, kind, user_id))
+    }
+
+    fn vectors_of(
+        &self,
+        kind: OwnerKind,
+        ids: &[String],
+        model_id: &str,
+    ) -> Result<Vec<(String, Vec<f32>)>> {
+        self.read(|c| crate::changes::vectors_of(c, kind, ids, model_id))
+    }
+
+    fn memory_change_seq(&self) -> Result<u64> {
+        self.read(crate::changes::newest)
+    }
+
+    fn memory_changes_since(&self, user_id: &str, after: u64) -> Result<Option<MemoryChanges>> {
+        self.snapshot(|c| crate::changes::since(c, user_id, after))
     }
 }
 

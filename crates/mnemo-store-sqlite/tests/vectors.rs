@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{say, scope, store};
-use mnemo_core::{OwnerKind, Store, VectorRecord, VectorStore};
+use common::{event, memory, now, put, say, scope, store};
+use mnemo_core::{Op, OwnerKind, Store, VectorRecord, VectorStore};
 
 fn rec(id: &str, model: &str, v: &[f32]) -> VectorRecord {
     VectorRecord {
@@ -63,4 +63,59 @@ fn vectors_are_kept_per_owner_and_model_and_die_with_their_owner() {
     assert_eq!(store.index_epoch(OwnerKind::Turn, "alice").unwrap(), 0);
     say(&store, &s, "s9", "new life", "2026-01-02T10:00:00Z");
     assert!(store.index_epoch(OwnerKind::Turn, "alice").unwrap() > e0 + 1);
+}
+
+#[test]
+fn the_memory_change_feed_names_what_changed_since_a_position() {
+    let (_dir, store) = store();
+    let s = scope("alice", None);
+    let start = store.memory_change_seq().unwrap();
+    let nothing = store.memory_changes_since("alice", start).unwrap().unwrap();
+    assert!(nothing.ids.is_empty());
+    assert_eq!(nothing.seq, start);
+    let a = memory(&s, "likes tea", "2026-01-01T10:00:00Z");
+    let b = memory(&s, "lives in Lyon", "2026-01-01T10:01:00Z");
+    put(&store, &a);
+    put(&store, &b);
+    put(
+        &store,
+        &memory(&scope("bob", None), "other user", "2026-01-01T10:02:00Z"),
+    );
+    let after_puts = store.memory_changes_since("alice", start).unwrap().unwrap();
+    assert_eq!(after_puts.ids, vec![a.id.clone(), b.id.clone()]);
+    let mid = after_puts.seq;
+    assert_eq!(mid, store.memory_change_seq().unwrap());
+    // Access bookkeeping is not a change; an edit is, and a purge is.
+    store
+        .touch_memories(std::slice::from_ref(&a.id), now())
+        .unwrap();
+    assert!(store
+        .memory_changes_since("alice", mid)
+        .unwrap()
+        .unwrap()
+        .ids
+        .is_empty());
+    let mut edited = b.clone();
+    edited.content = "lives in Paris".into();
+    store
+        .update_memory(&edited, &event(&edited, Op::Update, now()))
+        .unwrap();
+    store.purge_memory(&a.id).unwrap();
+    let later = store.memory_changes_since("alice", mid).unwrap().unwrap();
+    assert_eq!(later.ids, vec![b.id.clone(), a.id.clone()], "each id once");
+    // Vectors of a few owners.
+    store
+        .put_vectors(&[VectorRecord {
+            owner_kind: OwnerKind::Memory,
+            owner_id: b.id.clone(),
+            model_id: "m1".into(),
+            vector: vec![0.5, 1.0],
+        }])
+        .unwrap();
+    assert_eq!(
+        store
+            .vectors_of(OwnerKind::Memory, &[a.id.clone(), b.id.clone()], "m1")
+            .unwrap(),
+        vec![(b.id.clone(), vec![0.5, 1.0])]
+    );
 }

@@ -32,6 +32,8 @@ pub struct Bm25Index {
     doc_terms: Vec<Vec<(u32, u16)>>,
     doc_len: Vec<u32>,
     total_len: u64,
+    /// Documents removed (their numbers stay taken; they match nothing).
+    removed: usize,
 }
 
 impl Bm25Index {
@@ -43,6 +45,30 @@ impl Bm25Index {
     /// Whether the index has no documents.
     pub fn is_empty(&self) -> bool {
         self.doc_len.is_empty()
+    }
+
+    /// Documents not removed: the collection size that IDF and the mean length use.
+    pub fn live(&self) -> usize {
+        self.len() - self.removed
+    }
+
+    /// Removes a document from the postings and the statistics, so scores are those of an
+    /// index built without it (its number stays taken). Costs a scan of its terms'
+    /// postings: meant for the occasional change, not bulk deletion. Removing a document
+    /// twice is the caller's error (the second call would miscount).
+    pub fn remove(&mut self, doc: usize) {
+        let Some(terms) = self.doc_terms.get_mut(doc).map(std::mem::take) else {
+            return;
+        };
+        for (id, _) in terms {
+            let list = &mut self.postings[id as usize];
+            if let Ok(at) = list.binary_search_by_key(&(doc as u32), |&(d, _)| d) {
+                list.remove(at);
+            }
+        }
+        self.total_len -= u64::from(self.doc_len[doc]);
+        self.doc_len[doc] = 0;
+        self.removed += 1;
     }
 
     /// Adds the next document (its number is the previous [`len`](Self::len)).
@@ -94,7 +120,7 @@ impl Bm25Index {
 
     /// The inverse document frequency of a term (Lucene's form, always positive).
     pub fn idf(&self, term: &str) -> f32 {
-        let n = self.len() as f32;
+        let n = self.live() as f32;
         let df = self.doc_freq(term) as f32;
         (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
     }
@@ -105,7 +131,7 @@ impl Bm25Index {
         if self.is_empty() {
             return;
         }
-        let avg = (self.total_len as f32 / self.len() as f32).max(1.0);
+        let avg = (self.total_len as f32 / self.live().max(1) as f32).max(1.0);
         for (term, weight) in query {
             let Some(list) = self.ids.get(term).map(|&id| &self.postings[id as usize]) else {
                 continue;
@@ -142,5 +168,34 @@ mod tests {
         let mut t = vec![0.0; 3];
         idx.score_into(&[("cat".into(), 1.0)], Bm25Params::default(), &mut t);
         assert!(t[0] > s[2], "rarer term must weigh more: {t:?} {s:?}");
+    }
+
+    #[test]
+    fn a_removed_document_leaves_the_scores_of_an_index_built_without_it() {
+        let texts = [
+            "cat sat mat",
+            "dog sat log long long text",
+            "dog barked",
+            "cat dog",
+        ];
+        let mut patched = Bm25Index::default();
+        texts.iter().for_each(|t| patched.push(&doc(t)));
+        patched.remove(1);
+        assert_eq!(patched.live(), 3);
+        assert_eq!(patched.doc_freq("dog"), 2);
+        assert_eq!(patched.doc_freq("sat"), 1);
+        let q = [("dog".to_string(), 1.0), ("sat".to_string(), 1.0)];
+        let mut got = vec![0.0; 4];
+        patched.score_into(&q, Bm25Params::default(), &mut got);
+        let mut alone = Bm25Index::default();
+        for t in [texts[0], texts[2], texts[3]] {
+            alone.push(&doc(t));
+        }
+        let mut want = vec![0.0; 3];
+        alone.score_into(&q, Bm25Params::default(), &mut want);
+        assert_eq!(got[1], 0.0);
+        for (g, w) in [got[0], got[2], got[3]].iter().zip(&want) {
+            assert!((g - w).abs() < 1e-6, "{got:?} vs {want:?}");
+        }
     }
 }

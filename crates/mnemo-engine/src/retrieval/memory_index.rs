@@ -8,6 +8,8 @@
 //! stays the source of truth: the index is rebuilt when the user's memory epoch moves (any
 //! change except access bookkeeping), and accesses this engine records are mirrored.
 
+mod patch;
+
 use std::collections::HashMap;
 
 use mnemo_core::{Memory, MemoryFilter, OwnerKind, Result, Scope, TimeView, Timestamp};
@@ -20,14 +22,22 @@ use crate::Engine;
 /// Fewest nearest memories considered.
 const DENSE_MIN: usize = 20;
 
-/// One user's memories, indexed. Document `i` is `memories[i]`.
+/// One user's memories, indexed. Document `i` is `memories[i]`; a memory that changed
+/// after the build is appended again and its old document marked dead
+/// ([`patch`]).
 #[derive(Debug)]
 pub(crate) struct MemoryIndex {
-    memories: Vec<Memory>,
-    rows: HashMap<String, usize>,
-    lexical: Bm25Index,
-    dense: Option<QuantIndex>,
-    epoch: u64,
+    pub(crate) memories: Vec<Memory>,
+    /// The live document of each memory id.
+    pub(crate) rows: HashMap<String, usize>,
+    pub(crate) lexical: Bm25Index,
+    pub(crate) dense: Option<QuantIndex>,
+    /// Documents superseded by a later copy or deleted from the store.
+    pub(crate) dead: Vec<bool>,
+    pub(crate) dead_count: usize,
+    pub(crate) epoch: u64,
+    /// The store's memory change feed position this index has applied.
+    pub(crate) seq: u64,
 }
 
 /// One memory to rank, with its raw signals.
@@ -59,7 +69,11 @@ impl Engine {
             .memories
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if map.get(user).is_none_or(|m| m.epoch != epoch) {
+        let patched = match map.get_mut(user) {
+            Some(index) if index.epoch != epoch => self.patch_memory_index(user, index, epoch)?,
+            _ => false,
+        };
+        if !patched && map.get(user).is_none_or(|m| m.epoch != epoch) {
             // A process that recalls once (one CLI command) is better served by SQLite's
             // full-text index than by building one; the second recall builds it.
             let first = self
@@ -90,7 +104,7 @@ impl Engine {
         index
             .lexical
             .score_into(&terms, Bm25Params::default(), &mut bm25);
-        let ok = |d: usize| matches(&index.memories[d], filter, now);
+        let ok = |d: usize| !index.dead[d] && matches(&index.memories[d], filter, now);
         let mut picked = best_matching(&bm25, pool, ok);
         let (cosine, mean) = match (&index.dense, self.embedder()) {
             (Some(dense), Some(embedder)) => {
@@ -144,6 +158,8 @@ impl Engine {
 
     /// Builds a user's memory index from the store (embedding what has no vector yet).
     fn build_memory_index(&self, user: &str, epoch: u64) -> Result<MemoryIndex> {
+        // Noted before reading: a change made meanwhile is applied again later, harmlessly.
+        let seq = self.store.memory_change_seq()?;
         let memories = self.store.list_memories(&MemoryFilter {
             scope: Some(Scope::user(user)),
             include_user_wide: true,
@@ -152,13 +168,7 @@ impl Engine {
         })?;
         let mut lexical = Bm25Index::default();
         for m in &memories {
-            let text = format!(
-                "{} {} {}",
-                m.content,
-                m.topic.as_deref().unwrap_or(""),
-                m.key.as_deref().unwrap_or("")
-            );
-            lexical.push(&self.indexes.analyzer.terms(&text));
+            lexical.push(&self.indexes.analyzer.terms(&indexed_text(m)));
         }
         let dense = match self.embedder() {
             Some(embedder) => {
@@ -183,11 +193,14 @@ impl Engine {
             .map(|(i, m)| (m.id.clone(), i))
             .collect();
         Ok(MemoryIndex {
+            dead: vec![false; memories.len()],
+            dead_count: 0,
             memories,
             rows,
             lexical,
             dense,
             epoch,
+            seq,
         })
     }
 
@@ -209,6 +222,16 @@ impl Engine {
             }
         }
     }
+}
+
+/// The text of a memory that the full-text index holds: content, topic and key.
+pub(crate) fn indexed_text(m: &Memory) -> String {
+    format!(
+        "{} {} {}",
+        m.content,
+        m.topic.as_deref().unwrap_or(""),
+        m.key.as_deref().unwrap_or("")
+    )
 }
 
 /// The `k` best documents with a positive score among those passing `keep`, best first.

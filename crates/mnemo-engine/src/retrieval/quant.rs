@@ -37,6 +37,8 @@ pub struct QuantIndex {
     /// Sum of the normalised vectors (their mean centres the coarse codes and gives the
     /// mean cosine of a query without a scan).
     sum: Vec<f64>,
+    /// Documents removed (they keep their number and score 0).
+    removed: usize,
     /// Built on the first two-stage search after a change.
     coarse: OnceLock<CoarseCodes>,
 }
@@ -82,19 +84,38 @@ impl QuantIndex {
     }
 
     /// Appends a vector; one of the wrong length is stored as zeros.
+    ///
+    /// Coarse codes already built are extended with the same axes, not rebuilt: the axes
+    /// of the vectors seen so far serve later ones nearly as well, and the memory index is
+    /// rebuilt (axes included) once a quarter of it has changed.
     pub fn push(&mut self, v: &[f32]) {
-        self.coarse = OnceLock::new();
-        if v.len() == self.dims {
-            let (codes, scale) = quantize(v);
-            for (s, c) in self.sum.iter_mut().zip(&codes) {
-                *s += f64::from(*c) * f64::from(scale);
-            }
-            self.codes.extend(codes);
-            self.scales.push(scale);
+        let (codes, scale) = if v.len() == self.dims {
+            quantize(v)
         } else {
-            self.codes.extend(std::iter::repeat_n(0, self.dims));
-            self.scales.push(0.0);
+            (vec![0; self.dims], 0.0)
+        };
+        for (s, c) in self.sum.iter_mut().zip(&codes) {
+            *s += f64::from(*c) * f64::from(scale);
         }
+        if let Some(coarse) = self.coarse.get_mut() {
+            coarse.push(&codes, scale);
+        }
+        self.codes.extend(codes);
+        self.scales.push(scale);
+    }
+
+    /// Removes a document: it scores 0 from now on and leaves the mean. Removing one
+    /// twice is the caller's error.
+    pub fn remove(&mut self, doc: usize) {
+        let Some(&scale) = self.scales.get(doc) else {
+            return;
+        };
+        let row = &self.codes[doc * self.dims..(doc + 1) * self.dims];
+        for (s, c) in self.sum.iter_mut().zip(row) {
+            *s -= f64::from(*c) * f64::from(scale);
+        }
+        self.scales[doc] = 0.0;
+        self.removed += 1;
     }
 
     /// `query` prepared for this index (`None` when its length is wrong or it is zero).
@@ -120,7 +141,7 @@ impl QuantIndex {
     /// The mean cosine of the query over all documents, without a scan (the dot product
     /// with the mean vector).
     pub fn mean_cosine(&self, q: &QuantQuery) -> f32 {
-        let n = self.len().max(1) as f64;
+        let n = (self.len() - self.removed).max(1) as f64;
         let dot: f64 = self
             .sum
             .iter()
@@ -192,7 +213,7 @@ impl QuantIndex {
 
     /// The coarse codes of every document, centred on the mean vector.
     fn coarse_codes(&self) -> CoarseCodes {
-        let n = self.len().max(1) as f64;
+        let n = (self.len() - self.removed).max(1) as f64;
         let mean = self.sum.iter().map(|s| (s / n) as f32).collect();
         CoarseCodes::build(&self.codes, &self.scales, mean)
     }
@@ -298,5 +319,14 @@ mod tests {
                 .unwrap();
             assert_eq!(odd[0].0, best_odd);
         }
+        // Vectors added after the coarse codes were built are found too, and a removed
+        // one is not.
+        let late = vector(99_999_999, dims);
+        idx.push(&late);
+        let q = idx.prepare(&late).unwrap();
+        assert_eq!(idx.nearest(&q, 1, |_| true)[0].0, n);
+        idx.remove(n);
+        assert_ne!(idx.nearest(&q, 1, |_| true)[0].0, n);
+        assert_eq!(idx.cosine(&q, n), 0.0);
     }
 }

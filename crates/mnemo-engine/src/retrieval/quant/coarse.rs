@@ -76,6 +76,15 @@ impl CoarseCodes {
         }
     }
 
+    /// Appends the codes of one more document (an int8 row and its scale), on the axes
+    /// found at the build.
+    pub fn push(&mut self, row: &[i8], scale: f32) {
+        let at = self.codes.len();
+        self.codes.resize(at + self.bytes, 0);
+        self.projector
+            .encode(row, &[scale], 0, &mut self.codes[at..], self.bytes);
+    }
+
     /// Number of documents.
     pub fn len(&self) -> usize {
         self.codes.len().checked_div(self.bytes).unwrap_or(0)
