@@ -1,7 +1,7 @@
 //! Regression guard for retrieval quality: the first LoCoMo dev conversation (conv-26, 150
 //! scored questions) through the same harness as `mnemo bench locomo`, with the built-in
 //! embedder and default settings. The floors sit 0.02 under what this run measured when
-//! the defaults were chosen (R@5 0.709, R@10 0.800, all@10 0.853); the run is
+//! the defaults were chosen (R@5 0.709, R@10 0.806, all@10 0.867); the run is
 //! deterministic, so falling under one means ranking got worse. No timing is asserted.
 
 use std::path::PathBuf;
@@ -24,9 +24,9 @@ fn one_conversation_keeps_its_recall() {
     eprintln!("{}", mnemo_bench::locomo::table(&report));
     assert_eq!(report.n, 150, "conv-26 has 150 scored questions");
     assert!(report.recall_at_5 >= 0.689, "R@5 {}", report.recall_at_5);
-    assert!(report.recall_at_10 >= 0.780, "R@10 {}", report.recall_at_10);
+    assert!(report.recall_at_10 >= 0.786, "R@10 {}", report.recall_at_10);
     assert!(
-        report.session_all_at_10 >= 0.833,
+        report.session_all_at_10 >= 0.847,
         "all@10 {}",
         report.session_all_at_10
     );

@@ -65,6 +65,16 @@ pub struct RetrievalParams {
     /// Each hit already taken from a session scales the next one's score by
     /// `1 - session_diversity`, so results cover more sessions (0 = off).
     pub session_diversity: f32,
+    /// Session coverage among near-ties: up to this many of the first `coverage_window`
+    /// hits may go to the best turn of a session not yet among them (0 = off) ...
+    pub coverage_slots: u32,
+    pub coverage_window: u32,
+    /// ... only when the best turn outside the first hit's session scores at least this
+    /// share of the first hit (the scores are spread over sessions, not one clear answer) ...
+    pub coverage_gate: f32,
+    /// ... and only in place of a hit whose session has another hit in the window and whose
+    /// score the incoming turn reaches within this share.
+    pub coverage_tie: f32,
     /// Pseudo-relevance feedback: how many first-pass turns lend terms (0 = off).
     pub prf_docs: u32,
     /// How many feedback terms are added.
@@ -108,6 +118,10 @@ impl Default for RetrievalParams {
             session_weight: 0.6,
             session_top: 1,
             session_diversity: 0.0,
+            coverage_slots: 2,
+            coverage_window: 10,
+            coverage_gate: 0.85,
+            coverage_tie: 0.9,
             prf_docs: 0,
             prf_terms: 10,
             prf_weight: 0.3,

@@ -22,6 +22,14 @@
 //!   mostly what was said then, which the words of the date cannot find;
 //! - `total` = `base + context_weight * context + session_weight * session
 //!   + speaker_weight * speaker - asks_penalty * asks + date_weight * date`.
+//!
+//! Hits come best `total` first, except for session coverage: when the scores are spread
+//! over sessions (the best turn outside the first hit's session reaches `coverage_gate`
+//! of the first hit), up to `coverage_slots` of the first `coverage_window` places go to
+//! the best turn of a session not yet there, each replacing the last hit of a session
+//! that has two or more there, if the newcomer scores within `coverage_tie` of it. A
+//! question about several occasions ("what activities...") needs a turn from each, while
+//! a confident single answer is left alone. Such a hit has `coverage` = 1.
 
 use serde::Serialize;
 
@@ -51,6 +59,10 @@ pub struct TurnScoreParts {
     /// 1 when the turn was said in the period the query names, fading to 0 at
     /// `date_slack_days` outside it (0 when the query names no date).
     pub date: f64,
+    /// 1 when session coverage moved this hit into the first `coverage_window` places
+    /// in place of a higher-scored turn of a session already there (its `total` is
+    /// unchanged), else 0.
+    pub coverage: f64,
     pub total: f64,
 }
 
@@ -131,12 +143,54 @@ pub(crate) fn rank(
                 speaker: f64::from(speaker),
                 asks: f64::from(asks),
                 date: f64::from(date),
+                coverage: 0.0,
                 total: f64::from(total),
             },
         ));
     }
     let pool = top(scored, limit.saturating_mul(4));
-    diversify(index, pool, p.session_diversity, limit)
+    let keep = pool.len();
+    let mut hits = diversify(index, pool, p.session_diversity, keep);
+    cover_sessions(index, &mut hits, p);
+    hits.truncate(limit);
+    hits
+}
+
+/// Session coverage among near-ties (see the module docs); `hits` is best first.
+fn cover_sessions(index: &TurnIndex, hits: &mut Vec<(usize, TurnScoreParts)>, p: &RetrievalParams) {
+    let window = (p.coverage_window as usize).min(hits.len());
+    if p.coverage_slots == 0 || window == 0 {
+        return;
+    }
+    let session = |h: &(usize, TurnScoreParts)| index.session_of[h.0];
+    let first = session(&hits[0]);
+    let runner_up = hits.iter().find(|h| session(h) != first);
+    if runner_up.is_none_or(|h| h.1.total < f64::from(p.coverage_gate) * hits[0].1.total) {
+        return;
+    }
+    let mut rest = hits.split_off(window);
+    for _ in 0..p.coverage_slots {
+        let present: Vec<u32> = hits.iter().map(session).collect();
+        let Some(c) = rest.iter().position(|h| !present.contains(&session(h))) else {
+            break;
+        };
+        let shared = |i: usize| present.iter().filter(|&&s| s == present[i]).count() > 1;
+        let Some(v) = (0..hits.len()).rev().find(|&i| shared(i)) else {
+            break;
+        };
+        if rest[c].1.total < f64::from(p.coverage_tie) * hits[v].1.total {
+            break;
+        }
+        let mut newcomer = rest.remove(c);
+        newcomer.1.coverage = 1.0;
+        let out = hits.remove(v);
+        hits.push(newcomer);
+        let at = rest.partition_point(|h| {
+            h.1.total > out.1.total || (h.1.total == out.1.total && h.0 < out.0)
+        });
+        rest.insert(at, out);
+    }
+    hits.append(&mut rest);
 }
 
 /// Greedy re-ranking: a candidate's score is scaled by `(1 - diversity)^k` where `k` is
@@ -290,5 +344,79 @@ mod tests {
         assert_eq!((ranked[0].1.speaker, ranked[1].1.speaker), (1.0, 0.0));
         let total = ranked[0].1.lexical + f64::from(p.speaker_weight);
         assert!((ranked[0].1.total - total).abs() < 1e-6);
+    }
+
+    #[test]
+    fn coverage_swaps_in_another_session_only_among_near_ties() {
+        let a = Analyzer::default();
+        let index = TurnIndex::build(
+            &a,
+            vec![
+                turn("s1", 1, "a"),
+                turn("s1", 2, "b"),
+                turn("s1", 3, "c"),
+                turn("s2", 1, "d"),
+            ],
+        );
+        let hits = |totals: [f64; 4]| -> Vec<(usize, TurnScoreParts)> {
+            let mut v: Vec<(usize, TurnScoreParts)> = totals
+                .iter()
+                .enumerate()
+                .map(|(d, &total)| {
+                    let parts = TurnScoreParts {
+                        total,
+                        ..Default::default()
+                    };
+                    (d, parts)
+                })
+                .collect();
+            v.sort_by(|x, y| y.1.total.total_cmp(&x.1.total));
+            v
+        };
+        let p = RetrievalParams {
+            coverage_slots: 1,
+            coverage_window: 2,
+            coverage_gate: 0.85,
+            coverage_tie: 0.9,
+            ..RetrievalParams::default()
+        };
+        // Spread scores: session s2's turn (0.88) takes the window's last place from the
+        // second turn of s1 (0.95), which comes back right after the window.
+        let mut spread = hits([1.0, 0.95, 0.9, 0.88]);
+        cover_sessions(&index, &mut spread, &p);
+        let order: Vec<usize> = spread.iter().map(|h| h.0).collect();
+        assert_eq!(order, vec![0, 3, 1, 2]);
+        assert_eq!(spread[1].1.coverage, 1.0);
+        assert_eq!(spread[1].1.total, 0.88, "the total is reported unchanged");
+        assert_eq!(spread[0].1.coverage + spread[2].1.coverage, 0.0);
+        // One clear answer: the best of s2 is far under the first hit, nothing moves.
+        let mut clear = hits([1.0, 0.95, 0.9, 0.5]);
+        cover_sessions(&index, &mut clear, &p);
+        assert_eq!(
+            clear.iter().map(|h| h.0).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3]
+        );
+        // Spread, but the newcomer is not within `coverage_tie` of the hit it would replace.
+        let p = RetrievalParams {
+            coverage_gate: 0.5,
+            ..p
+        };
+        let mut far = hits([1.0, 0.95, 0.9, 0.6]);
+        cover_sessions(&index, &mut far, &p);
+        assert_eq!(
+            far.iter().map(|h| h.0).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3]
+        );
+        // Off.
+        let off = RetrievalParams {
+            coverage_slots: 0,
+            ..p
+        };
+        let mut same = hits([1.0, 0.95, 0.9, 0.88]);
+        cover_sessions(&index, &mut same, &off);
+        assert_eq!(
+            same.iter().map(|h| h.0).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3]
+        );
     }
 }
