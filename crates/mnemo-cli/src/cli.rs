@@ -220,9 +220,16 @@ pub struct LogArgs {
     /// Session id (or a unique prefix); default: every session of the user
     #[arg(long, short)]
     pub session: Option<String>,
-    /// Most turns to show (the latest ones)
+    /// Most turns to show (the latest ones; with --search the best, 10 by default)
     #[arg(long, short = 'n')]
     pub limit: Option<usize>,
+    /// Show the turns that best answer this text instead, best first (hybrid ranking:
+    /// full text, the built-in embedder, neighbouring turns, the session, speakers, dates)
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+    /// With --search: print every part of each hit's score
+    #[arg(long, requires = "search")]
+    pub explain: bool,
 }
 
 #[derive(Debug, Args)]

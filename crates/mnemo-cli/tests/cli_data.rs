@@ -176,3 +176,44 @@ fn config_prints_a_commented_default_and_paths() {
     assert_eq!(p["user"], "alex");
     assert_eq!(p["db"], m.db.to_str().unwrap());
 }
+
+#[test]
+fn log_search_ranks_turns_and_explains_each_score() {
+    let m = Mnemo::new();
+    let add = |session: &str, role: &str, text: &str| {
+        m.ok(&["turn", "add", "--session", session, "--role", role, text]);
+    };
+    add(
+        "trip",
+        "user",
+        "We are planning a hiking trip to the Alps in July.",
+    );
+    add("trip", "assistant", "Great, I will remember the Alps trip.");
+    add("food", "user", "My favourite dish is a spicy green curry.");
+    add("food", "assistant", "Noted: spicy green curry.");
+    add("work", "user", "The quarterly report is due on Friday.");
+    let text = m.ok(&[
+        "log",
+        "--search",
+        "which curry do I like",
+        "--explain",
+        "-n",
+        "3",
+    ]);
+    let first = text.lines().next().unwrap();
+    assert!(first.contains("curry"), "{text}");
+    assert!(text.contains("total ") && text.contains("bm25 "), "{text}");
+    let hits = m.json(&["log", "--search", "hiking in the Alps"]);
+    let hits = hits.as_array().unwrap();
+    assert!(!hits.is_empty());
+    assert!(hits[0]["turn"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("Alps"));
+    assert!(hits[0]["parts"]["total"].as_f64().unwrap() > 0.0);
+    // Narrowed to one session.
+    let only = m.json(&["log", "--search", "curry", "--session", "work"]);
+    assert!(only.as_array().unwrap().is_empty(), "{only}");
+    // --explain needs --search.
+    m.fails(&["log", "--explain"], 2);
+}

@@ -21,7 +21,7 @@ use mnemo_core::{
 };
 use serde::Serialize;
 
-use crate::{tokens, Engine, RecallQuery};
+use crate::{tokens, Engine, RecallQuery, TurnQuery};
 
 /// Which memory pattern to assemble (seed 004's three, plus the combination).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -331,24 +331,23 @@ impl Engine {
         if req.message.trim().is_empty() {
             return Ok(Vec::new());
         }
-        let filter = TurnFilter {
-            scope: Some(req.scope.clone()),
-            include_user_wide: true,
-            ..Default::default()
-        };
-        let hits = self
-            .store
-            .search_turns(&req.message, &filter, req.max_memories)?;
+        // The engine's turn ranker (full text, vectors, neighbouring turns, sessions), the
+        // one measured on LoCoMo. This session's turns are not wanted (the recent ones are
+        // already in the prompt), so more are asked for and those dropped.
+        let want = (req.max_memories * 3).max(req.max_memories + recent.len());
+        let query = TurnQuery::new(&req.message, want);
+        let hits = self.search_turns(&req.scope, &query)?;
         Ok(hits
             .into_iter()
             .filter(|h| {
-                h.item.session_id != req.session_id && !recent.iter().any(|t| t.id == h.item.id)
+                h.turn.session_id != req.session_id && !recent.iter().any(|t| t.id == h.turn.id)
             })
+            .take(req.max_memories)
             .map(|h| {
                 item(
                     Section::PastTurn,
-                    &h.item.id,
-                    format!("earlier, {}: {}", h.item.role, quote(&h.item.content)),
+                    &h.turn.id,
+                    format!("earlier, {}: {}", h.turn.role, quote(&h.turn.content)),
                 )
             })
             .collect())

@@ -4,7 +4,7 @@ use std::io::Read;
 
 use anyhow::{Context, Result};
 use mnemo_core::{ids, NewTurn, TurnFilter};
-use mnemo_engine::Engine;
+use mnemo_engine::{Engine, TurnQuery, TurnScoreParts};
 use serde_json::Value;
 
 use super::{date, scope};
@@ -17,6 +17,9 @@ pub fn log(engine: &Engine, cfg: &Config, a: LogArgs) -> Result<()> {
         Some(s) => Some(engine.session(&cfg.user, s)?.id),
         None => None,
     };
+    if let Some(text) = &a.search {
+        return search(engine, cfg, text, session_id, &a);
+    }
     let filter = TurnFilter {
         scope: Some(scope(cfg)),
         include_user_wide: true,
@@ -40,6 +43,51 @@ pub fn log(engine: &Engine, cfg: &Config, a: LogArgs) -> Result<()> {
         }
     }
     out.flush()
+}
+
+/// `log --search`: the turns that best answer `text`, with their scores.
+fn search(
+    engine: &Engine,
+    cfg: &Config,
+    text: &str,
+    session_id: Option<String>,
+    a: &LogArgs,
+) -> Result<()> {
+    let query = TurnQuery {
+        session_id,
+        ..TurnQuery::new(text, a.limit.unwrap_or(10))
+    };
+    let hits = engine.search_turns(&scope(cfg), &query)?;
+    let mut out = Out::new();
+    if cfg.json {
+        out.json(&hits)?;
+    } else if hits.is_empty() {
+        out.line("no matching turns")?;
+    } else {
+        for h in &hits {
+            out.line(format!("{:.3}  {}", h.score, output::turn_line(&h.turn)))?;
+            if a.explain {
+                out.line(format!("       {}", explain(&h.parts)?))?;
+            }
+        }
+    }
+    out.flush()
+}
+
+/// Every part of a turn's score as `name value`: the total, then the parts by name (read
+/// from the engine's serialised parts, so a new signal shows up here without a change).
+fn explain(parts: &TurnScoreParts) -> Result<String> {
+    let value = serde_json::to_value(parts)?;
+    let mut fields = vec![format!("total {:.3}", parts.total)];
+    if let Some(o) = value.as_object() {
+        for (k, v) in o.iter().filter(|(k, _)| k.as_str() != "total") {
+            fields.push(match v.as_f64() {
+                Some(x) => format!("{k} {x:.3}"),
+                None => format!("{k} {v}"),
+            });
+        }
+    }
+    Ok(fields.join("  "))
 }
 
 pub fn sessions(engine: &Engine, cfg: &Config, a: SessionsArgs) -> Result<()> {
