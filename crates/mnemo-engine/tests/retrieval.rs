@@ -310,3 +310,41 @@ fn a_patched_memory_index_ranks_like_a_freshly_built_one() {
     let tea = ids(e.recall(&scope, &quiet("tea")).unwrap());
     assert_eq!(tea, vec!["Ann drinks black tea with lemon"]);
 }
+
+#[test]
+fn a_loaded_memory_index_never_resurrects_a_forgotten_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.db");
+    let a = engine_at(&path);
+    let b = engine_at(&path);
+    let ann = Scope::user("ann");
+    let bob = Scope::user("bob");
+    let quiet = |text: &str| RecallQuery {
+        text: text.into(),
+        touch: false,
+        ..Default::default()
+    };
+    a.remember(&ann, NewMemory::text("Ann's cat is called Tom"), Actor::Cli)
+        .unwrap();
+    b.remember(&bob, NewMemory::text("Bob's cat is called Max"), Actor::Cli)
+        .unwrap();
+    for _ in 0..2 {
+        assert_eq!(a.recall(&ann, &quiet("cat")).unwrap().len(), 1);
+        assert_eq!(a.recall(&bob, &quiet("cat")).unwrap().len(), 1);
+    }
+    // Another process forgets Ann and she comes back with a new memory.
+    b.forget_user("ann").unwrap();
+    b.remember(&ann, NewMemory::text("Ann's new cat is Luna"), Actor::Cli)
+        .unwrap();
+    let hits = a.recall(&ann, &quiet("cat")).unwrap();
+    let texts: Vec<&str> = hits.iter().map(|h| h.memory.content.as_str()).collect();
+    assert_eq!(texts, vec!["Ann's new cat is Luna"]);
+    // Bob's index, loaded before the forget, follows too.
+    b.remember(
+        &bob,
+        NewMemory::text("Bob's cat sleeps all day"),
+        Actor::Cli,
+    )
+    .unwrap();
+    assert_eq!(a.recall(&bob, &quiet("cat")).unwrap().len(), 2);
+}

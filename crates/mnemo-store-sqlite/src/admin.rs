@@ -26,6 +26,11 @@ pub(crate) fn forget_user(conn: &Connection, user_id: &str) -> DbResult<ForgetRe
          OR session_id IN (SELECT id FROM sessions WHERE user_id = ?1)")?;
     let sessions = del("DELETE FROM sessions WHERE user_id = ?1")?;
     let topics = del("DELETE FROM topics WHERE user_id = ?1")?;
+    // The memory change feed (0004) names the user: cut it up to the user's newest entry.
+    // Cutting the front, not just the user's rows, keeps the feed whole from its first row
+    // on, so an index that needed the cut rows finds the feed too short and rebuilds.
+    del("DELETE FROM memory_changes WHERE seq <= \
+         (SELECT max(seq) FROM memory_changes WHERE user_id = ?1)")?;
     for table in FTS_TABLES {
         conn.execute(
             &format!("INSERT INTO {table} ({table}) VALUES ('optimize')"),

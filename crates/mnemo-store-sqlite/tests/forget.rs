@@ -3,7 +3,9 @@
 mod common;
 
 use common::{event, memory, now, put, say, scope, store};
-use mnemo_core::{ids, ForgetReport, MemoryFilter, Op, SessionSummary, Store, Topic, TurnFilter};
+use mnemo_core::{
+    ids, ForgetReport, MemoryFilter, Op, SessionSummary, Store, Topic, TurnFilter, VectorStore,
+};
 use rusqlite::Connection;
 use serde_json::Value;
 
@@ -155,4 +157,14 @@ fn forget_user_reports_exact_counts_and_leaves_nothing() {
         .query_row("SELECT count(*) FROM memory_sources", [], |r| r.get(0))
         .unwrap();
     assert_eq!(sources, 0);
+    let changes: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM memory_changes WHERE user_id = 'alice'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(changes, 0, "the change feed names no forgotten user");
+    // An index loaded before the forget cannot patch itself past the cut: it rebuilds.
+    assert_eq!(store.memory_changes_since("bob", 0).unwrap(), None);
 }

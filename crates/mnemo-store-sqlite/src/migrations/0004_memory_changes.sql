@@ -10,6 +10,8 @@
 --   it reads is either applied now or seen next time; applying one twice is harmless.
 -- * The feed is pruned to the last 100,000 changes (in batches, every 1,000 inserts). An
 --   index older than the oldest row left cannot patch itself and rebuilds, as before.
+-- * Forgetting a user cuts the feed up to that user's newest entry (see admin.rs), so no
+--   trace of the user stays here either.
 
 CREATE TABLE memory_changes (
     seq       INTEGER PRIMARY KEY AUTOINCREMENT,
