@@ -145,32 +145,27 @@ fn insert_sources(conn: &Connection, m: &Memory) -> DbResult<()> {
 }
 
 pub(crate) fn insert_event(conn: &Connection, e: &HistoryEvent) -> DbResult<()> {
-    conn.prepare_cached(
+    write_event(
+        conn,
         "INSERT INTO history (id, memory_id, user_id, op, old_content, new_content, actor, \
          reason, at, meta) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
-    .execute(params![
-        e.id,
-        e.memory_id,
-        e.user_id,
-        e.op.as_str(),
-        e.old_content,
-        e.new_content,
-        e.actor.as_str(),
-        e.reason,
-        ts_text(&e.at),
-        meta_text(&e.meta)?
-    ])?;
-    Ok(())
+        e,
+    )
 }
 
 /// Overwrites every attribute of a stored history event.
 pub(crate) fn replace_event(conn: &Connection, e: &HistoryEvent) -> DbResult<()> {
-    conn.prepare_cached(
+    write_event(
+        conn,
         "UPDATE history SET memory_id = ?2, user_id = ?3, op = ?4, old_content = ?5, \
          new_content = ?6, actor = ?7, reason = ?8, at = ?9, meta = ?10 WHERE id = ?1",
-    )?
-    .execute(params![
+        e,
+    )
+}
+
+/// Runs `sql` with an event's attributes bound as ?1..?10 (id first).
+fn write_event(conn: &Connection, sql: &str, e: &HistoryEvent) -> DbResult<()> {
+    conn.prepare_cached(sql)?.execute(params![
         e.id,
         e.memory_id,
         e.user_id,

@@ -190,7 +190,7 @@ impl QuantIndex {
                 .into_iter()
                 .map(|d| (d as usize, self.cosine(q, d as usize)))
                 .collect();
-            scored.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            scored.sort_unstable_by(by_score);
             let found: Vec<(usize, f32)> = scored
                 .into_iter()
                 .filter(|(d, _)| keep(*d))
@@ -202,10 +202,18 @@ impl QuantIndex {
         }
         // A filter check per document costs more than the scan: check the best unfiltered
         // documents first, and every document only when too few of those pass.
-        let all: Vec<(usize, f32)> = (0..self.len()).map(|d| (d, self.cosine(q, d))).collect();
-        let wide = top(all.clone(), k.saturating_mul(4));
-        let kept: Vec<(usize, f32)> = wide.iter().copied().filter(|(d, _)| keep(*d)).collect();
-        if kept.len() >= k || wide.len() == all.len() {
+        let mut all: Vec<(usize, f32)> = (0..self.len()).map(|d| (d, self.cosine(q, d))).collect();
+        let wide = k.saturating_mul(4).min(all.len());
+        if wide < all.len() {
+            // The best `wide` to the front, in no order (no sort of the whole scope).
+            all.select_nth_unstable_by(wide, by_score);
+        }
+        let kept: Vec<(usize, f32)> = all[..wide]
+            .iter()
+            .copied()
+            .filter(|(d, _)| keep(*d))
+            .collect();
+        if kept.len() >= k || wide == all.len() {
             return top(kept, k);
         }
         top(all.into_iter().filter(|(d, _)| keep(*d)).collect(), k)
@@ -221,13 +229,17 @@ impl QuantIndex {
 
 /// The `k` best (document, score) pairs, best first; ties go to the lower document.
 fn top(mut scored: Vec<(usize, f32)>, k: usize) -> Vec<(usize, f32)> {
-    let by = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
     if scored.len() > k {
-        scored.select_nth_unstable_by(k, by);
+        scored.select_nth_unstable_by(k, by_score);
         scored.truncate(k);
     }
-    scored.sort_by(by);
+    scored.sort_by(by_score);
     scored
+}
+
+/// Higher score first; ties go to the lower document.
+fn by_score(a: &(usize, f32), b: &(usize, f32)) -> std::cmp::Ordering {
+    b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
 }
 
 /// Integer dot product with 16 independent lanes (vectorised by the compiler).

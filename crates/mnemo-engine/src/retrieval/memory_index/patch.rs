@@ -92,24 +92,17 @@ impl Engine {
             .vectors_of(OwnerKind::Memory, &ids, embedder.model_id())?
             .into_iter()
             .collect();
-        let texts: Vec<String> = memories
+        let missing: Vec<(String, String)> = memories
             .iter()
             .filter(|m| !stored.contains_key(&m.id))
-            .map(crate::retrieval::memory_text)
+            .map(|m| (m.id.clone(), crate::retrieval::memory_text(m)))
             .collect();
-        let missing: Vec<(&str, &str)> = memories
+        let owners: Vec<(&str, &str)> = missing
             .iter()
-            .filter(|m| !stored.contains_key(&m.id))
-            .zip(&texts)
-            .map(|(m, t)| (m.id.as_str(), t.as_str()))
+            .map(|(id, text)| (id.as_str(), text.as_str()))
             .collect();
-        let made = self.embed_and_store(OwnerKind::Memory, &missing)?;
-        let made: Vec<(String, Vec<f32>)> = missing
-            .iter()
-            .map(|(id, _)| id.to_string())
-            .zip(made)
-            .collect();
-        stored.extend(made);
+        let made = self.embed_and_store(OwnerKind::Memory, &owners)?;
+        stored.extend(missing.into_iter().map(|(id, _)| id).zip(made));
         Ok(memories.iter().map(|m| stored.remove(&m.id)).collect())
     }
 }
