@@ -33,6 +33,9 @@ pub struct FileConfig {
 #[derive(Debug)]
 pub struct Config {
     pub db: PathBuf,
+    /// Whether the database path was given (flag, env or file) rather than the default XDG
+    /// location: only the default location has its directories created.
+    pub db_explicit: bool,
     pub user: String,
     /// Whether the user came from `--user` (some destructive commands insist on it).
     pub user_explicit: bool,
@@ -76,12 +79,13 @@ impl Config {
                 .parse()
                 .with_context(|| format!("MNEMO_RECALL_LIMIT=`{v}` is not a whole number"))?;
         }
-        let db = flags
+        let given_db = flags
             .db
             .clone()
             .or_else(|| env("MNEMO_DB").map(PathBuf::from))
-            .or(file.db.map(|p| expand_home(&p, env)))
-            .unwrap_or_else(|| default_db_path(env));
+            .or(file.db.map(|p| expand_home(&p, env)));
+        let db_explicit = given_db.is_some();
+        let db = given_db.unwrap_or_else(|| default_db_path(env));
         let user = flags
             .user
             .clone()
@@ -103,6 +107,7 @@ impl Config {
             .context("LLM settings from the environment")?;
         Ok(Config {
             db,
+            db_explicit,
             user,
             user_explicit: flags.user.is_some(),
             agent,

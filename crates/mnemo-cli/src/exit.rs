@@ -36,9 +36,11 @@ fn code(e: &Error) -> u8 {
     match e {
         Error::Invalid { .. } | Error::ImportLine { .. } => INVALID,
         Error::NotFound { .. } | Error::Ambiguous { .. } => NOT_FOUND,
-        Error::SchemaTooNew { .. } | Error::Busy(_) | Error::ReadOnly(_) | Error::Storage(_) => {
-            DATABASE
-        }
+        Error::SchemaTooNew { .. }
+        | Error::NoDatabase { .. }
+        | Error::Busy(_)
+        | Error::ReadOnly(_)
+        | Error::Storage(_) => DATABASE,
         _ => 1,
     }
 }
@@ -53,6 +55,9 @@ fn hint(e: &Error) -> Option<&'static str> {
         }
         Error::SchemaTooNew { .. } => {
             "this database was written by a newer mnemo; install that version"
+        }
+        Error::NoDatabase { .. } => {
+            "`mnemo remember`, `mnemo turn add` or `mnemo chat` creates it; or point --db / MNEMO_DB at an existing database"
         }
         Error::Storage(_) => "check that --db / MNEMO_DB points at a mnemo database",
         _ => return None,

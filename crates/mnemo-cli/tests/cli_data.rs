@@ -129,7 +129,7 @@ fn forget_user_cascades_and_asks_first() {
 #[test]
 fn an_acknowledged_write_survives_a_kill() {
     let m = Mnemo::new();
-    m.ok(&["stats"]);
+    m.ok(&["remember", "the database exists before the kills"]);
     for i in 0..5 {
         let text = format!("durable fact number {i}");
         let mut child = m
@@ -145,7 +145,7 @@ fn an_acknowledged_write_survives_a_kill() {
         let _ = child.kill();
         let _ = child.wait();
     }
-    assert_eq!(m.json(&["list"]).as_array().unwrap().len(), 5);
+    assert_eq!(m.json(&["list"]).as_array().unwrap().len(), 6);
 }
 
 #[test]
@@ -216,4 +216,62 @@ fn log_search_ranks_turns_and_explains_each_score() {
     assert!(only.as_array().unwrap().is_empty(), "{only}");
     // --explain needs --search.
     m.fails(&["log", "--explain"], 2);
+}
+
+#[test]
+fn read_only_commands_never_create_a_database() {
+    let m = Mnemo::new();
+    for args in [
+        &["stats"][..],
+        &["list"],
+        &["recall", "anything"],
+        &["log"],
+        &["sessions"],
+        &["export"],
+        &["jobs"],
+        &["usage"],
+    ] {
+        let err = m.fails(args, 4);
+        assert!(
+            err.contains("no database at") && err.contains("does not exist"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("hint:"), "{args:?}: {err}");
+        assert!(!m.db.exists(), "{args:?} created {}", m.db.display());
+    }
+    // The first write creates it; then reads work.
+    m.ok(&["remember", "Likes green tea"]);
+    assert!(m.db.exists());
+    assert!(m.ok(&["list"]).contains("Likes green tea"));
+}
+
+#[test]
+fn a_given_path_in_a_missing_directory_is_an_error_that_names_it() {
+    let m = Mnemo::new();
+    let missing = m.dir.path().join("no").join("such").join("dir");
+    let db = missing.join("x.db");
+    let db = db.to_str().unwrap();
+    let err = m.fails(&["--db", db, "remember", "hello"], 4);
+    assert!(err.contains(&missing.display().to_string()), "{err}");
+    assert!(err.contains("mkdir -p"), "{err}");
+    let err = m.fails(&["--db", db, "stats"], 4);
+    assert!(err.contains("no database at"), "{err}");
+    assert!(!missing.exists(), "no directory may be created");
+}
+
+#[test]
+fn the_default_location_is_created_with_its_directories() {
+    let m = Mnemo::new();
+    let out = m
+        .cmd(&["remember", "Prefers tea"])
+        .env_remove("MNEMO_DB")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let default = m.dir.path().join(".local/share/mnemo/mnemo.db");
+    assert!(default.exists(), "{} not created", default.display());
 }

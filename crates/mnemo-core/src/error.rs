@@ -26,6 +26,10 @@ pub enum Error {
     /// A line of an import file could not be used; nothing was imported.
     #[error("import line {line}: {reason}")]
     ImportLine { line: usize, reason: String },
+    /// There is no database where one was expected, and the caller asked not to create one
+    /// (a read-only command, or a path in a directory that does not exist).
+    #[error("no database at {path}: {reason}")]
+    NoDatabase { path: String, reason: String },
     /// The database was written by a newer mnemo than this one.
     #[error("database schema version {found} is newer than this mnemo understands ({supported}); upgrade mnemo")]
     SchemaTooNew { found: i64, supported: i64 },

@@ -7,7 +7,7 @@ use mnemo_core::{
     ids, Clock, Error, NewTurn, Result, Scope, Session, Stats, Store, SystemClock, Timestamp, Turn,
     TurnFilter,
 };
-use mnemo_store_sqlite::SqliteStore;
+use mnemo_store_sqlite::{Create, SqliteStore};
 
 use crate::{tokens, EngineSettings};
 
@@ -78,10 +78,15 @@ impl Engine {
         &self.indexes.params
     }
 
-    /// Opens (creating if needed) a SQLite database file.
+    /// Opens (creating it and its directories if needed) a SQLite database file.
     pub fn open_sqlite(path: &Path, settings: EngineSettings) -> Result<Self> {
+        Self::open_sqlite_with(path, Create::FileAndDirs, settings)
+    }
+
+    /// Opens a SQLite database file, creating only what `create` allows.
+    pub fn open_sqlite_with(path: &Path, create: Create, settings: EngineSettings) -> Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store = SqliteStore::open(path)?.with_clock(clock.clone());
+        let store = SqliteStore::open_with(path, create)?.with_clock(clock.clone());
         Ok(Engine::new(Arc::new(store), settings, clock))
     }
 

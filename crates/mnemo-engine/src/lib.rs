@@ -33,6 +33,7 @@ pub use context::{Context, ContextItem, ContextRequest, Pattern, Section};
 pub use embedders::embedder_from_spec;
 pub use engine::Engine;
 pub use memories::{MemoryEdit, MemoryView, NewMemory, RememberOutcome};
+pub use mnemo_store_sqlite::Create;
 pub use pipeline::{
     Exchange, PipelineLlm, PipelineSettings, RecordedExchange, RecordedTurn, WorkerHandle,
     WorkerOptions,

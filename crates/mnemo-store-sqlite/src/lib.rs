@@ -67,16 +67,35 @@ impl fmt::Debug for SqliteStore {
     }
 }
 
+/// What [`SqliteStore::open_with`] may create when the database file does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Create {
+    /// Nothing: a missing file is [`Error::NoDatabase`] (read-only commands).
+    Never,
+    /// The file, in a directory that must already exist (a path the user gave).
+    File,
+    /// The file and its parent directories (the default XDG location).
+    FileAndDirs,
+}
+
 impl SqliteStore {
     /// Opens (creating it and its parent directories if needed) and migrates the database
-    /// at `path`.
+    /// at `path`. Same as [`open_with`](Self::open_with) and [`Create::FileAndDirs`].
     ///
     /// Errors: [`Error::ReadOnly`] when the file or directory cannot be written,
     /// [`Error::Busy`] when another process holds the lock past the busy timeout,
     /// [`Error::SchemaTooNew`] for a database of a newer mnemo, and [`Error::Storage`]
     /// naming the path when the file is not a SQLite database.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_with(path, Create::FileAndDirs)
+    }
+
+    /// Opens and migrates the database at `path`, creating only what `create` allows.
+    /// Errors as [`open`](Self::open), plus [`Error::NoDatabase`] when the file (or, for
+    /// [`Create::File`], its directory) does not exist.
+    pub fn open_with(path: &Path, create: Create) -> Result<Self> {
         let label = path.display().to_string();
+        check_exists(path, create)?;
         probe_writable(path)?;
         let conn = Connection::open(path).map_err(|e| errors::map_sqlite(e, &label))?;
         Self::init(conn, Some(path.to_path_buf()), label)
@@ -163,6 +182,29 @@ fn write_in<T>(
     let out = f(&tx)?;
     tx.commit()?;
     Ok(out)
+}
+
+/// Refuses to go on when `create` does not allow making what is missing.
+fn check_exists(path: &Path, create: Create) -> Result<()> {
+    let missing = |reason: String| Error::NoDatabase {
+        path: path.display().to_string(),
+        reason,
+    };
+    match create {
+        Create::FileAndDirs => Ok(()),
+        Create::Never if !path.exists() => Err(missing(
+            "the file does not exist, and this command does not create one".into(),
+        )),
+        Create::Never => Ok(()),
+        Create::File => match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(dir) if !dir.is_dir() => Err(missing(format!(
+                "directory {} does not exist (create it first, e.g. `mkdir -p {}`)",
+                dir.display(),
+                dir.display()
+            ))),
+            _ => Ok(()),
+        },
+    }
 }
 
 /// Creates the parent directories and the file, so that permission problems are reported

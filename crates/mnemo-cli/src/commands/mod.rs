@@ -11,7 +11,7 @@ mod transfer;
 
 use anyhow::{Context, Result};
 use mnemo_core::{Kind, Scope};
-use mnemo_engine::Engine;
+use mnemo_engine::{Create, Engine};
 
 use crate::cli::Command;
 use crate::config::Config;
@@ -20,8 +20,8 @@ use crate::config::Config;
 pub fn run(command: Command, cfg: &Config) -> Result<()> {
     match command {
         Command::Config(a) => admin::config(&a, cfg),
-        Command::Chat(a) => chat::chat(&open(cfg)?, cfg, a),
-        Command::Remember(a) => memory::remember(&open(cfg)?, cfg, a),
+        Command::Chat(a) => chat::chat(&open_writing(cfg)?, cfg, a),
+        Command::Remember(a) => memory::remember(&open_writing(cfg)?, cfg, a),
         Command::Recall(a) => memory::recall(&open(cfg)?, cfg, a),
         Command::List(a) => memory::list(&open(cfg)?, cfg, a),
         Command::Show(a) => memory::show(&open(cfg)?, cfg, &a.id),
@@ -30,9 +30,9 @@ pub fn run(command: Command, cfg: &Config) -> Result<()> {
         Command::Restore(a) => memory::restore(&open(cfg)?, cfg, &a.id),
         Command::Log(a) => log::log(&open(cfg)?, cfg, a),
         Command::Sessions(a) => log::sessions(&open(cfg)?, cfg, a),
-        Command::Turn(t) => log::turn(&open(cfg)?, cfg, t),
+        Command::Turn(t) => log::turn(&open_writing(cfg)?, cfg, t),
         Command::Export(a) => transfer::export(&open(cfg)?, cfg, a),
-        Command::Import(a) => transfer::import(&open(cfg)?, cfg, a),
+        Command::Import(a) => transfer::import(&open_writing(cfg)?, cfg, a),
         Command::Jobs(a) => jobs::jobs(&open(cfg)?, cfg, a),
         Command::Work(a) => jobs::work(cfg, a),
         Command::Usage(a) => jobs::usage(&open(cfg)?, cfg, a),
@@ -42,12 +42,34 @@ pub fn run(command: Command, cfg: &Config) -> Result<()> {
     }
 }
 
-/// Opens the configured database.
+/// Opens the configured database, which must exist: commands that only read (or change
+/// what must already be there) never leave an empty database behind.
 fn open(cfg: &Config) -> Result<Engine> {
-    Engine::open_sqlite(&cfg.db, cfg.engine.clone())
-        .map(|e| e.with_pipeline_settings(cfg.pipeline.clone()))
-        .with_context(|| format!("cannot open database {}", cfg.db.display()))
-        .and_then(|e| index::with_configured_embedder(e, &cfg.embedder))
+    open_with(cfg, Create::Never)
+}
+
+/// Opens the configured database for a command that records something, creating it if
+/// needed: a path the user gave must be in a directory that exists; the default location
+/// is created with its directories.
+fn open_writing(cfg: &Config) -> Result<Engine> {
+    let create = if cfg.db_explicit {
+        Create::File
+    } else {
+        Create::FileAndDirs
+    };
+    open_with(cfg, create)
+}
+
+fn open_with(cfg: &Config, create: Create) -> Result<Engine> {
+    let engine = match Engine::open_sqlite_with(&cfg.db, create, cfg.engine.clone()) {
+        // Already names the path and what is missing.
+        Err(e @ mnemo_core::Error::NoDatabase { .. }) => return Err(e.into()),
+        other => other.with_context(|| format!("cannot open database {}", cfg.db.display()))?,
+    };
+    index::with_configured_embedder(
+        engine.with_pipeline_settings(cfg.pipeline.clone()),
+        &cfg.embedder,
+    )
 }
 
 /// The scope commands act in.

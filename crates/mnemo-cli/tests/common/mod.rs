@@ -15,7 +15,9 @@ pub struct Mnemo {
 impl Mnemo {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("data").join("mnemo.db");
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let db = data.join("mnemo.db");
         Mnemo { dir, db }
     }
 
