@@ -156,7 +156,9 @@ fn sessions_resume_by_id_prefix_and_commands_work_offline() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains(&sid), "{stdout}");
     assert!(
-        stdout.contains("RecentTurn") && stdout.contains("first message"),
+        stdout.contains("this session")
+            && stdout.contains("first message")
+            && !stdout.contains("RecentTurn"),
         "/context: {stdout}"
     );
     assert!(stdout.contains("/memories"), "/help: {stdout}");

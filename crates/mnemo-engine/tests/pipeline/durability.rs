@@ -279,6 +279,7 @@ fn the_in_process_worker_runs_jobs_as_they_come_and_stops_cleanly() {
         .spawn_worker(WorkerOptions {
             name: "chat".into(),
             idle_poll: Duration::from_millis(20),
+            ..Default::default()
         })
         .unwrap();
     let started = Instant::now();
