@@ -17,28 +17,55 @@
 
 use std::sync::Mutex;
 
-use mnemo_core::Result;
+use mnemo_core::{Job, Result};
 
 use crate::Engine;
 
-/// The leases this process holds: `(job id, lease token)`.
+/// The leases this process holds, `(job id, lease token)`, and whether it has stopped
+/// taking new ones. Leasing happens under the same lock, so a job is never leased in the
+/// store without being listed here, and none is leased once the process has given its
+/// leases back.
 #[derive(Debug, Default)]
-pub(crate) struct Leases(Mutex<Vec<(String, String)>>);
+pub(crate) struct Leases(Mutex<LeaseState>);
+
+#[derive(Debug, Default)]
+struct LeaseState {
+    held: Vec<(String, String)>,
+    closed: bool,
+}
 
 impl Leases {
-    pub(crate) fn hold(&self, job: &str, lease: &str) {
-        self.lock().push((job.to_owned(), lease.to_owned()));
+    /// Runs `lease` (the store call that leases a job) unless leases were given back, and
+    /// notes the job it leased.
+    pub(crate) fn lease_with(
+        &self,
+        lease: impl FnOnce() -> Result<Option<Job>>,
+    ) -> Result<Option<Job>> {
+        let mut state = self.lock();
+        if state.closed {
+            return Ok(None);
+        }
+        let job = lease()?;
+        if let Some(j) = &job {
+            state
+                .held
+                .push((j.id.clone(), j.lease_owner.clone().unwrap_or_default()));
+        }
+        Ok(job)
     }
 
     pub(crate) fn drop_lease(&self, job: &str, lease: &str) {
-        self.lock().retain(|(j, l)| !(j == job && l == lease));
+        self.lock().held.retain(|(j, l)| !(j == job && l == lease));
     }
 
-    fn take(&self) -> Vec<(String, String)> {
-        std::mem::take(&mut *self.lock())
+    /// Stops further leasing and returns the leases held.
+    fn close(&self) -> Vec<(String, String)> {
+        let mut state = self.lock();
+        state.closed = true;
+        std::mem::take(&mut state.held)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(String, String)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LeaseState> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -48,13 +75,15 @@ const IDLE_BATCH: usize = 100;
 
 impl Engine {
     /// Gives back every lease this engine's workers hold (the jobs are due again now, the
-    /// interrupted attempts not counted) and returns how many were released. Call it when
-    /// the process stops before its jobs finish; a worker that later finishes such a job
-    /// finds its lease gone and records nothing.
+    /// interrupted attempts not counted) and returns how many were released; from then on
+    /// this engine's workers lease nothing more. Call it when the process stops before its
+    /// jobs finish; a worker that later finishes such a job finds its lease gone and
+    /// records nothing.
     pub fn release_in_flight(&self, why: &str) -> Result<usize> {
+        let held = self.pipeline.leases.close();
         let now = self.now();
         let mut released = 0;
-        for (job, lease) in self.pipeline.leases.take() {
+        for (job, lease) in held {
             if self.store.release_lease(&job, &lease, why, now)? {
                 released += 1;
             }
@@ -64,7 +93,7 @@ impl Engine {
 
     /// Whether a worker of this engine is running a job now.
     pub fn has_job_in_flight(&self) -> bool {
-        !self.pipeline.leases.lock().is_empty()
+        !self.pipeline.leases.lock().held.is_empty()
     }
 
     /// Ends the sessions idle for `session_idle_secs` (of every user) and queues their

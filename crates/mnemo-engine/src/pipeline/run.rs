@@ -73,12 +73,12 @@ impl Engine {
         let kinds: Vec<JobKind> = JobKind::ALL.to_vec();
         let now = self.now();
         let until = now + self.pipeline.settings.lease();
-        let Some(job) = self.store.lease_job(worker, &kinds, now, until)? else {
+        let leases = &self.pipeline.leases;
+        let Some(job) = leases.lease_with(|| self.store.lease_job(worker, &kinds, now, until))?
+        else {
             return Ok(None);
         };
         let lease = job.lease_owner.clone().unwrap_or_default();
-        let leases = &self.pipeline.leases;
-        leases.hold(&job.id, &lease);
         let step = run_step(self, &llm, &job);
         let settled = self.settle(&job, &lease, step).map(Some);
         leases.drop_lease(&job.id, &lease);

@@ -139,10 +139,10 @@ fn once(
 ) -> Result<()> {
     let ex = if cfg.json {
         let ex = chat.send(message, &mut |_| {}, &CANCEL)?;
-        report_problems(&ex, false);
+        report_problems(&ex, None);
         ex
     } else {
-        reply(chat, message, false)?
+        reply(chat, message, None)?
     };
     ending::wait_for_jobs(chat, worker, wait, false)?;
     let short = ids::short(&chat.session_id);
@@ -168,8 +168,12 @@ fn once(
         eprintln!("[session {short}]");
     }
     match &ex.failure {
-        Some(e) if ex.reply.is_empty() => anyhow::bail!("no reply: {}", failure_summary(e)),
-        Some(e) => anyhow::bail!("the reply broke off: {e}"),
+        Some(e) if ex.reply.is_empty() => {
+            anyhow::bail!("no reply: {}; your message was saved", failure_summary(e))
+        }
+        Some(e) => anyhow::bail!(
+            "the reply broke off: {e}; the partial reply was saved, marked as partial"
+        ),
         None if ex.empty => anyhow::bail!("the model returned an empty reply"),
         None => Ok(()),
     }
@@ -187,7 +191,7 @@ fn run_loop(chat: &mut ChatSession, reader: &mut Reader) -> Result<()> {
             Input::Quit => break,
             Input::Empty => {}
             Input::Message(m) => {
-                reply(chat, &m, true)?;
+                reply(chat, &m, Some(REPL_HINT))?;
             }
             other => command(chat, reader, other)?,
         }
@@ -221,8 +225,12 @@ fn greet(chat: &ChatSession, interactive: bool) {
     }
 }
 
-/// Sends a message and streams the reply; model errors are reported, not fatal.
-fn reply(chat: &mut ChatSession, message: &str, repl: bool) -> Result<session::Exchange> {
+/// What the REPL adds after a failed reply.
+const REPL_HINT: &str = "your message was saved; remember, /memories and /facts still work.";
+
+/// Sends a message and streams the reply; model errors are reported (with `hint` in the
+/// REPL; `--once` reports them in its exit error instead), not fatal.
+fn reply(chat: &mut ChatSession, message: &str, hint: Option<&str>) -> Result<session::Exchange> {
     let mut stdout = std::io::stdout();
     IN_REPLY.store(true, Ordering::SeqCst);
     let result = chat.send(
@@ -239,7 +247,7 @@ fn reply(chat: &mut ChatSession, message: &str, repl: bool) -> Result<session::E
         // Ends the streamed text, so what follows starts on its own line.
         println!();
     }
-    report_problems(&ex, repl);
+    report_problems(&ex, hint);
     for r in &ex.remembered {
         eprintln!("[memory] stored: {r}");
     }
@@ -247,7 +255,7 @@ fn reply(chat: &mut ChatSession, message: &str, repl: bool) -> Result<session::E
 }
 
 /// Says on stderr what went wrong with a reply, each on its own line.
-fn report_problems(ex: &session::Exchange, repl: bool) {
+fn report_problems(ex: &session::Exchange, hint: Option<&str>) {
     if ex.cancelled {
         eprintln!("[reply cancelled]");
     }
@@ -257,27 +265,25 @@ fn report_problems(ex: &session::Exchange, repl: bool) {
     if ex.empty {
         eprintln!("[the model returned an empty reply; nothing was saved for it]");
     }
-    let Some(e) = &ex.failure else {
+    let (Some(e), Some(hint)) = (&ex.failure, hint) else {
         return;
     };
-    if !ex.reply.is_empty() {
+    if ex.reply.is_empty() {
+        eprintln!("error: {}\n  {hint}", failure_summary(e));
+    } else {
         eprintln!(
             "error: the reply broke off: {e}\n  the partial reply was saved, marked as partial."
         );
-        return;
     }
-    let hint = if repl {
-        "your message was saved; remember, /memories and /facts still work."
-    } else {
-        "your message was saved."
-    };
-    eprintln!("error: {}\n  {hint}", failure_summary(e));
 }
 
 /// "the model could not be reached" only when that is what happened.
 fn failure_summary(e: &mnemo_llm::LlmError) -> String {
+    use mnemo_llm::LlmError;
     if session::is_unreachable(e) {
         format!("the model could not be reached: {e}")
+    } else if matches!(e, LlmError::MissingApiKey { .. } | LlmError::Config(_)) {
+        format!("the model is not set up: {e}")
     } else {
         format!("the model did not answer: {e}")
     }
