@@ -72,7 +72,7 @@ pub enum Command {
     Usage(crate::commands::jobs::UsageArgs),
     /// Counts of what is stored
     Stats,
-    /// Print a commented default config file, or where files are
+    /// Print a commented default config file, where files are, or the effective settings
     Config(ConfigArgs),
     /// Run a benchmark (see `mnemo bench locomo --help`)
     #[command(subcommand)]
@@ -280,8 +280,12 @@ pub struct ImportArgs {
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
     /// Print where the config and database files are instead
-    #[arg(long)]
+    #[arg(long, conflicts_with = "effective")]
     pub paths: bool,
+    /// Print the settings in effect after the config file, MNEMO_* variables and flags:
+    /// provider, URL, models, embedder, database, pipeline (API keys never shown)
+    #[arg(long)]
+    pub effective: bool,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ pub mod index;
 pub mod jobs;
 mod log;
 mod memory;
+mod settings;
 mod transfer;
 pub mod work;
 
