@@ -256,3 +256,35 @@ impl Pipeline {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(ranges: &[RangeJob]) -> Vec<(JobKind, i64)> {
+        ranges.iter().map(|r| (r.kind, r.min_turns)).collect()
+    }
+
+    #[test]
+    fn user_turns_alone_queue_extraction_after_extract_every_turns() {
+        let s = PipelineSettings {
+            summary_every: 20,
+            extract_every_turns: 10,
+            ..PipelineSettings::default()
+        };
+        assert_eq!(
+            kinds(&s.ranges_after_turn(true)),
+            [(JobKind::Extract, 1), (JobKind::Summarize, 20)]
+        );
+        assert_eq!(
+            kinds(&s.ranges_after_turn(false)),
+            [(JobKind::Extract, 10), (JobKind::Summarize, 20)]
+        );
+        let only_replies = PipelineSettings {
+            extract_every_turns: 0,
+            summary_every: 0,
+            ..s
+        };
+        assert!(only_replies.ranges_after_turn(false).is_empty());
+    }
+}
