@@ -348,6 +348,22 @@ mod tests {
     }
 
     #[test]
+    fn errors_are_squeezed_onto_one_line_and_waits_read_naturally() {
+        let e = "HTTP 400: bad request\n  at line 3\r\n\tcontext overflow";
+        assert_eq!(
+            one_line(e, 100),
+            "HTTP 400: bad request at line 3 context overflow"
+        );
+        assert_eq!(one_line(e, 8), "HTTP 400...");
+        let now = mnemo_core::time::parse_user("2026-03-01 09:00").unwrap();
+        let at = |s: i64| now + chrono::Duration::seconds(s);
+        assert_eq!(until(&at(-5), &now), "now");
+        assert_eq!(until(&at(42), &now), "in 42s");
+        assert_eq!(until(&at(600), &now), "in 10m");
+        assert_eq!(until(&at(7200), &now), "in 2h");
+    }
+
+    #[test]
     fn costs_are_priced_per_model_and_unknown_prices_show_none() {
         let mut pricing = Pricing::new();
         pricing.insert("gpt-4o-mini".into(), [0.15, 0.60]);
