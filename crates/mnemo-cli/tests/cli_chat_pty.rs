@@ -176,3 +176,40 @@ fn a_block_pasted_with_bracketed_paste_keeps_its_lines_without_the_delimiters() 
         .collect();
     assert_eq!(sent, ["line one\n\n  line three"], "{screen}");
 }
+
+#[test]
+fn ctrl_c_during_the_wait_at_exit_leaves_at_once_and_hands_the_job_back() {
+    let m = Mnemo::new();
+    let cfg = m.dir.path().join(".config").join("mnemo");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(cfg.join("config.toml"), "[pipeline]\nexit_wait_secs = 60\n").unwrap();
+    // The pipeline's calls hang (up to 40 s, past the end of the test).
+    let server = FakeOllama::start(|req| {
+        if req["stream"] == true {
+            return "Hello, noted.".into();
+        }
+        std::thread::sleep(Duration::from_secs(40));
+        pipeline_reply(req, "A chat.").unwrap_or_default()
+    });
+    let started = Instant::now();
+    let screen = on_pty(
+        &m,
+        &server,
+        &[
+            ("you>", "My name is Alex\r"),
+            ("noted.", "\x04"),
+            ("[memory] processing", "\x03"),
+        ],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "waited {:?}: {screen}",
+        started.elapsed()
+    );
+    let jobs = m.json(&["jobs"]);
+    assert_eq!(
+        jobs["counts"]["running"], 0,
+        "a lease outlived the chat: {jobs}"
+    );
+    assert!(jobs["counts"]["ready"].as_u64().unwrap() >= 1, "{jobs}");
+}
