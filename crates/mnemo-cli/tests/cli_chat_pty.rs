@@ -206,6 +206,10 @@ fn ctrl_c_during_the_wait_at_exit_leaves_at_once_and_hands_the_job_back() {
         "waited {:?}: {screen}",
         started.elapsed()
     );
+    assert!(
+        server.requests().iter().any(|r| r["stream"] != true),
+        "the worker never started a job"
+    );
     let jobs = m.json(&["jobs"]);
     assert_eq!(
         jobs["counts"]["running"], 0,
