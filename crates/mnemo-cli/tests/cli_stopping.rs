@@ -226,3 +226,28 @@ fn leaving_a_chat_does_not_wait_for_a_slow_model() {
     // Two extractions and the session-end summary wait for the next worker.
     assert!(jobs["counts"]["queued"].as_u64().unwrap() >= 3, "{jobs}");
 }
+
+#[test]
+fn sigterm_ends_a_chat_at_once_and_hands_its_job_back() {
+    let m = Mnemo::new();
+    let hang = Arc::new(AtomicBool::new(true));
+    let fake = hanging_model(hang.clone());
+    let mut child = with_model(&mut m.cmd(&["chat"]), &fake.url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"I live in Lisbon\n").unwrap();
+    wait_for("the worker's first model call", 20, || {
+        fake.requests().iter().any(|r| r["stream"] != true)
+    });
+    signal(&child, "-TERM");
+    let (took, _) = exit_within(child, 10);
+    hang.store(false, Ordering::SeqCst);
+    drop(stdin);
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    let jobs = nothing_running(&m);
+    assert_eq!(jobs["counts"]["ready"], 1, "{jobs}");
+}

@@ -10,8 +10,9 @@
 //! released, the attempt not counted) and exits; a second Ctrl-C gives it back and exits at
 //! once. Only `kill -9` leaves a lease to expire, and then the next worker takes it over.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -19,6 +20,7 @@ use clap::Args;
 use mnemo_core::{ids, JobFilter, JobStatus};
 use mnemo_engine::pipeline::{DrainReport, JobOutcome};
 use mnemo_engine::{Engine, PipelineLlm, WorkerOptions};
+use signal_hook::consts::{SIGHUP, SIGTERM};
 
 use super::jobs::{one_line, until};
 use super::open;
@@ -42,7 +44,7 @@ pub struct WorkArgs {
     pub grace: f64,
 }
 
-/// Ctrl-C, SIGTERM and SIGHUP received so far.
+/// Ctrl-C presses so far.
 static SIGNALS: AtomicU32 = AtomicU32::new(0);
 
 pub fn work(cfg: &Config, a: WorkArgs) -> Result<()> {
@@ -54,6 +56,18 @@ pub fn work(cfg: &Config, a: WorkArgs) -> Result<()> {
     let _ = ctrlc::set_handler(|| {
         SIGNALS.fetch_add(1, Ordering::SeqCst);
     });
+    // SIGTERM and SIGHUP (a systemd or container stop, a closed terminal) stop like a
+    // first Ctrl-C.
+    let term = Arc::new(AtomicBool::new(false));
+    for sig in [SIGTERM, SIGHUP] {
+        signal_hook::flag::register(sig, Arc::clone(&term))
+            .context("installing the SIGTERM/SIGHUP handler")?;
+    }
+    let signals = || {
+        SIGNALS
+            .load(Ordering::SeqCst)
+            .max(u32::from(term.load(Ordering::SeqCst)))
+    };
     let (tx, rx) = mpsc::channel();
     let worker = engine.spawn_worker(WorkerOptions {
         name: format!("work-{}", std::process::id()),
@@ -86,7 +100,7 @@ pub fn work(cfg: &Config, a: WorkArgs) -> Result<()> {
             );
             shown_closed = closed;
         }
-        match (SIGNALS.load(Ordering::SeqCst), stopping) {
+        match (signals(), stopping) {
             (0, _) => {}
             (1, None) => {
                 stopping = Some(Instant::now());

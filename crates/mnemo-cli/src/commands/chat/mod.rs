@@ -13,6 +13,7 @@ mod tagfilter;
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -21,6 +22,7 @@ use mnemo_engine::{
     keyvalue, Engine, NewMemory, Pattern, PipelineLlm, RecallQuery, Section, WorkerHandle,
 };
 use mnemo_llm::{LlmConfig, ProviderKind};
+use signal_hook::consts::{SIGHUP, SIGTERM};
 
 use self::input::{Read, Reader};
 use self::session::ChatSession;
@@ -72,7 +74,7 @@ pub fn chat(engine: &Engine, cfg: &Config, a: ChatArgs) -> Result<()> {
     // Every exchange queues its jobs as it is recorded; this worker runs them while the
     // conversation goes on (and gets a bounded chance to finish them when the chat ends).
     let worker = ending::start_worker(engine)?;
-    install_ctrl_c(engine);
+    install_signals(engine);
     if let Some(message) = &a.once {
         return once(&mut chat, cfg, message, worker.as_ref(), wait);
     }
@@ -109,16 +111,35 @@ fn llm_config(cfg: &Config, a: &ChatArgs) -> Result<LlmConfig> {
 
 /// Ctrl-C cancels a streaming reply; anywhere else it ends the program, first giving back
 /// the job the in-process worker holds so the next worker need not wait for its lease.
-fn install_ctrl_c(engine: &Engine) {
-    let engine = engine.clone();
+/// SIGTERM and SIGHUP (a closed terminal) end it the same way, even mid-reply.
+fn install_signals(engine: &Engine) {
+    let on_ctrl_c = engine.clone();
     let _ = ctrlc::set_handler(move || {
         if IN_REPLY.load(Ordering::SeqCst) {
             CANCEL.store(true, Ordering::SeqCst);
         } else {
-            let _ = engine.release_in_flight("the chat was interrupted (Ctrl-C) during this job");
-            std::process::exit(130);
+            leave_now(&on_ctrl_c, 130);
         }
     });
+    let term = Arc::new(AtomicBool::new(false));
+    for sig in [SIGTERM, SIGHUP] {
+        let _ = signal_hook::flag::register(sig, Arc::clone(&term));
+    }
+    let engine = engine.clone();
+    let _ = std::thread::Builder::new()
+        .name("mnemo-signals".into())
+        .spawn(move || loop {
+            if term.load(Ordering::SeqCst) {
+                leave_now(&engine, 143);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        });
+}
+
+/// Exits at once; the worker's job in flight goes back to the queue.
+fn leave_now(engine: &Engine, code: i32) -> ! {
+    let _ = engine.release_in_flight("the chat was stopped during this job");
+    std::process::exit(code)
 }
 
 fn history_path(cfg: &Config) -> std::path::PathBuf {
