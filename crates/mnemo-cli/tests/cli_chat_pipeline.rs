@@ -264,10 +264,15 @@ fn a_long_piped_session_is_summarized_while_it_goes_on() {
 #[test]
 fn user_turns_only_are_extracted_and_idle_sessions_are_closed_by_the_worker() {
     let m = Mnemo::new();
-    let cfg = write_config(
-        &m,
-        "[pipeline]\nextract_every_turns = 3\nsession_idle_secs = 3\n",
-    );
+    // Sessions are closed only by the second worker, so no step depends on timing.
+    let cfg = write_config(&m, "[pipeline]\nextract_every_turns = 3\n");
+    let idle_cfg = m.dir.path().join("idle.toml");
+    std::fs::write(
+        &idle_cfg,
+        "[pipeline]\nextract_every_turns = 3\nsession_idle_secs = 1\n",
+    )
+    .unwrap();
+    let idle_cfg = idle_cfg.to_str().unwrap();
     let fake = FakeOllama::start(model_reply);
     let add = |text: &str| {
         let out = m.ok(&[
@@ -292,8 +297,8 @@ fn user_turns_only_are_extracted_and_idle_sessions_are_closed_by_the_worker() {
     assert!(m.json(&["sessions"])[0]["ended_at"].is_null());
 
     // Nobody ends the session; once it is idle the worker closes it and processes the rest.
-    std::thread::sleep(Duration::from_millis(3200));
-    let out = run(&m, &fake.url, &["--config", &cfg, "work", "--once"]);
+    std::thread::sleep(Duration::from_millis(1200));
+    let out = run(&m, &fake.url, &["--config", idle_cfg, "work", "--once"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("closed 1 idle session"), "{stdout}");
     assert!(m.json(&["sessions"])[0]["ended_at"].is_string());

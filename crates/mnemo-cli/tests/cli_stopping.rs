@@ -247,7 +247,7 @@ fn sigterm_ends_a_chat_at_once_and_hands_its_job_back() {
     let (took, _) = exit_within(child, 10);
     hang.store(false, Ordering::SeqCst);
     drop(stdin);
-    assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert!(took < Duration::from_secs(3), "took {took:?}");
     let jobs = nothing_running(&m);
     assert_eq!(jobs["counts"]["ready"], 1, "{jobs}");
 }
