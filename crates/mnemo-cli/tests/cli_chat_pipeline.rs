@@ -186,7 +186,14 @@ fn a_second_once_knows_what_the_first_said_after_work_or_the_bounded_wait() {
     let out = run(
         &m,
         &fake.url,
-        &["chat", "--once", "My name is Dana and I prefer dark mode."],
+        // A generous bound for a loaded machine: the wait ends as soon as the jobs are done.
+        &[
+            "chat",
+            "--wait",
+            "20",
+            "--once",
+            "My name is Dana and I prefer dark mode.",
+        ],
     );
     // The worker may have finished before the reply was printed; if not, the wait is
     // announced.
