@@ -22,7 +22,7 @@ fn on_pty(m: &Mnemo, server: &FakeOllama, keys: &[(&str, &str)]) -> String {
 fn on_pty_term(m: &Mnemo, server: &FakeOllama, term: &str, keys: &[(&str, &str)]) -> String {
     let bin = env!("CARGO_BIN_EXE_mnemo");
     let mut child = Command::new("script")
-        .args(["-qfec", &format!("{bin} chat"), "/dev/null"])
+        .args(["-qfec", &format!("{bin} chat --wait 30"), "/dev/null"])
         .env_clear()
         .env("HOME", m.dir.path())
         .env("PATH", std::env::var("PATH").unwrap_or_default())
