@@ -19,7 +19,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use mnemo_core::{ids, JobFilter, JobStatus};
 use mnemo_engine::pipeline::{DrainReport, JobOutcome};
-use mnemo_engine::{Engine, PipelineLlm, WorkerOptions};
+use mnemo_engine::{Engine, PipelineLlm, WorkerHandle, WorkerOptions};
 use signal_hook::consts::{SIGHUP, SIGTERM};
 
 use super::jobs::{one_line, until};
@@ -53,21 +53,7 @@ pub fn work(cfg: &Config, a: WorkArgs) -> Result<()> {
     let engine = open(cfg)?.with_llm(llm);
     let grace = secs("--grace", a.grace)?;
     let poll = secs("--poll", a.poll)?.max(Duration::from_millis(50));
-    let _ = ctrlc::set_handler(|| {
-        SIGNALS.fetch_add(1, Ordering::SeqCst);
-    });
-    // SIGTERM and SIGHUP (a systemd or container stop, a closed terminal) stop like a
-    // first Ctrl-C.
-    let term = Arc::new(AtomicBool::new(false));
-    for sig in [SIGTERM, SIGHUP] {
-        signal_hook::flag::register(sig, Arc::clone(&term))
-            .context("installing the SIGTERM/SIGHUP handler")?;
-    }
-    let signals = || {
-        SIGNALS
-            .load(Ordering::SeqCst)
-            .max(u32::from(term.load(Ordering::SeqCst)))
-    };
+    let mut stop = Stop::install(grace)?;
     let (tx, rx) = mpsc::channel();
     let worker = engine.spawn_worker(WorkerOptions {
         name: format!("work-{}", std::process::id()),
@@ -78,7 +64,6 @@ pub fn work(cfg: &Config, a: WorkArgs) -> Result<()> {
         close_idle_sessions: true,
     })?;
     let mut report = DrainReport::default();
-    let mut stopping: Option<Instant> = None;
     let (mut shown_closed, mut shown_down) = (0, 0);
     loop {
         match rx.recv_timeout(Duration::from_millis(50)) {
@@ -100,29 +85,11 @@ pub fn work(cfg: &Config, a: WorkArgs) -> Result<()> {
             );
             shown_closed = closed;
         }
-        match (signals(), stopping) {
-            (0, _) => {}
-            (1, None) => {
-                stopping = Some(Instant::now());
-                worker.request_stop();
-                if engine.has_job_in_flight() {
-                    eprintln!(
-                        "stopping: letting the job in flight finish (up to {}s; Ctrl-C again to stop now)",
-                        grace.as_secs_f64()
-                    );
-                }
-            }
-            (1, Some(since)) if since.elapsed() < grace && engine.has_job_in_flight() => {}
-            _ => {
-                let n = engine.release_in_flight("`mnemo work` was stopped during this job")?;
-                if n > 0 {
-                    eprintln!("stopped; {n} job in progress handed back to the queue (it runs again next time)");
-                }
-                return Ok(());
-            }
+        if stop.now(&engine, &worker)? {
+            return Ok(());
         }
-        if let (Some(JobOutcome::ModelDown { .. }), false) = (report.outcomes.last(), a.once) {
-            if report.outcomes.len() > shown_down {
+        if !a.once && report.outcomes.len() > shown_down {
+            if let Some(JobOutcome::ModelDown { .. }) = report.outcomes.last() {
                 eprintln!(
                     "warning: the model cannot be used; trying again in {}s (Ctrl-C stops)",
                     engine.pipeline_settings().model_down_secs
@@ -136,6 +103,67 @@ pub fn work(cfg: &Config, a: WorkArgs) -> Result<()> {
         return finish_once(&engine, cfg, &report);
     }
     Ok(())
+}
+
+/// How a signal stops the worker: the first Ctrl-C (or SIGTERM, SIGHUP: a systemd or
+/// container stop, a closed terminal) lets the job in flight finish for up to `grace`,
+/// then hands it back; a second Ctrl-C hands it back at once.
+struct Stop {
+    term: Arc<AtomicBool>,
+    grace: Duration,
+    since: Option<Instant>,
+}
+
+impl Stop {
+    fn install(grace: Duration) -> Result<Stop> {
+        let _ = ctrlc::set_handler(|| {
+            SIGNALS.fetch_add(1, Ordering::SeqCst);
+        });
+        let term = Arc::new(AtomicBool::new(false));
+        for sig in [SIGTERM, SIGHUP] {
+            signal_hook::flag::register(sig, Arc::clone(&term))
+                .context("installing the SIGTERM/SIGHUP handler")?;
+        }
+        Ok(Stop {
+            term,
+            grace,
+            since: None,
+        })
+    }
+
+    fn signals(&self) -> u32 {
+        SIGNALS
+            .load(Ordering::SeqCst)
+            .max(u32::from(self.term.load(Ordering::SeqCst)))
+    }
+
+    /// Whether to exit now (the job in flight, if any, handed back).
+    fn now(&mut self, engine: &Engine, worker: &WorkerHandle) -> Result<bool> {
+        let in_flight = engine.has_job_in_flight();
+        match (self.signals(), self.since) {
+            (0, _) => return Ok(false),
+            (1, None) => {
+                self.since = Some(Instant::now());
+                worker.request_stop();
+                if in_flight {
+                    eprintln!(
+                        "stopping: letting the job in flight finish (up to {}s; Ctrl-C again to stop now)",
+                        self.grace.as_secs_f64()
+                    );
+                }
+                return Ok(false);
+            }
+            (1, Some(since)) if since.elapsed() < self.grace && in_flight => return Ok(false),
+            _ => {}
+        }
+        let n = engine.release_in_flight("`mnemo work` was stopped during this job")?;
+        if n > 0 {
+            eprintln!(
+                "stopped; {n} job in progress handed back to the queue (it runs again next time)"
+            );
+        }
+        Ok(true)
+    }
 }
 
 fn secs(flag: &str, v: f64) -> Result<Duration> {
