@@ -67,12 +67,12 @@ pub enum Command {
     /// List the memory pipeline's jobs (extraction, reconciliation, topics, summaries)
     Jobs(crate::commands::jobs::JobsArgs),
     /// Run queued pipeline jobs with the configured model (`--once` drains and exits)
-    Work(crate::commands::jobs::WorkArgs),
+    Work(crate::commands::work::WorkArgs),
     /// Tokens (and cost, with [pricing] in the config) of model calls
     Usage(crate::commands::jobs::UsageArgs),
     /// Counts of what is stored
     Stats,
-    /// Print a commented default config file, or where files are
+    /// Print a commented default config file, where files are, or the effective settings
     Config(ConfigArgs),
     /// Run a benchmark (see `mnemo bench locomo --help`)
     #[command(subcommand)]
@@ -280,8 +280,12 @@ pub struct ImportArgs {
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
     /// Print where the config and database files are instead
-    #[arg(long)]
+    #[arg(long, conflicts_with = "effective")]
     pub paths: bool,
+    /// Print the settings in effect after the config file, MNEMO_* variables and flags:
+    /// provider, URL, models, embedder, database, pipeline (API keys never shown)
+    #[arg(long)]
+    pub effective: bool,
 }
 
 #[derive(Debug, Args)]
@@ -301,7 +305,13 @@ pub struct ChatArgs {
     /// Token budget for injected memory and replayed turns
     #[arg(long, default_value_t = 2000)]
     pub budget: u32,
-    /// Send one message, print the reply and exit
+    /// Send one message, print the reply and exit (with --json: one JSON object with
+    /// the reply, the session and the jobs queued)
     #[arg(long, value_name = "MESSAGE")]
     pub once: Option<String>,
+    /// Seconds to let the memory pipeline finish this chat's jobs before exiting; what is
+    /// left stays queued for `mnemo work` or the next chat [default: exit_wait_secs in
+    /// [pipeline], 3]
+    #[arg(long, value_name = "SECS")]
+    pub wait: Option<f64>,
 }

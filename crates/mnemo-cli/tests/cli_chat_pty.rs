@@ -15,13 +15,18 @@ use common::Mnemo;
 /// text (empty: at once), so the test does not depend on how fast the machine is; returns
 /// the whole screen.
 fn on_pty(m: &Mnemo, server: &FakeOllama, keys: &[(&str, &str)]) -> String {
+    on_pty_term(m, server, "dumb", keys)
+}
+
+/// Like `on_pty`, with this `TERM` (`xterm`: rustyline's raw mode, bracketed paste).
+fn on_pty_term(m: &Mnemo, server: &FakeOllama, term: &str, keys: &[(&str, &str)]) -> String {
     let bin = env!("CARGO_BIN_EXE_mnemo");
     let mut child = Command::new("script")
-        .args(["-qfec", &format!("{bin} chat"), "/dev/null"])
+        .args(["-qfec", &format!("{bin} chat --wait 30"), "/dev/null"])
         .env_clear()
         .env("HOME", m.dir.path())
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("TERM", "dumb")
+        .env("TERM", term)
         .env("MNEMO_DB", &m.db)
         .env("MNEMO_USER", "alex")
         .env("MNEMO_LLM_PROVIDER", "ollama")
@@ -122,4 +127,93 @@ fn ctrl_c_cancels_a_streaming_reply_and_the_chat_goes_on() {
         reply.len()
     );
     assert_eq!(log[1]["meta"]["cancelled"], true);
+}
+
+#[test]
+fn a_line_typed_while_a_reply_streams_is_the_next_message() {
+    let m = Mnemo::new();
+    let server = FakeOllama::start_paced(Duration::from_millis(30), |req| {
+        pipeline_reply(req, "A chat.").unwrap_or_else(|| {
+            let q = common::fake_llm::last_user_message(req);
+            format!("Reply to {q}: one two three four five six seven eight nine ten END-{q}")
+        })
+    });
+    let screen = on_pty_term(
+        &m,
+        &server,
+        "xterm",
+        &[
+            ("you>", "first question\r"),
+            ("Reply to first", "second question\r"),
+            ("END-second question", "/quit\r"),
+        ],
+    );
+    let sent: Vec<String> = server
+        .chat_requests()
+        .iter()
+        .map(common::fake_llm::last_user_message)
+        .collect();
+    assert_eq!(sent, ["first question", "second question"], "{screen}");
+}
+
+#[test]
+fn a_block_pasted_with_bracketed_paste_keeps_its_lines_without_the_delimiters() {
+    let m = Mnemo::new();
+    let server = FakeOllama::start(|req| {
+        pipeline_reply(req, "A chat.").unwrap_or_else(|| "Got it, pasted.".into())
+    });
+    let paste = "\x1b[200~\"\"\"\nline one\n\n  line three\n\"\"\"\x1b[201~\r";
+    let screen = on_pty_term(
+        &m,
+        &server,
+        "xterm",
+        &[("you>", paste), ("pasted.", "/quit\r")],
+    );
+    let sent: Vec<String> = server
+        .chat_requests()
+        .iter()
+        .map(common::fake_llm::last_user_message)
+        .collect();
+    assert_eq!(sent, ["line one\n\n  line three"], "{screen}");
+}
+
+#[test]
+fn ctrl_c_during_the_wait_at_exit_leaves_at_once_and_hands_the_job_back() {
+    let m = Mnemo::new();
+    let cfg = m.dir.path().join(".config").join("mnemo");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(cfg.join("config.toml"), "[pipeline]\nexit_wait_secs = 60\n").unwrap();
+    // The pipeline's calls hang (up to 40 s, past the end of the test).
+    let server = FakeOllama::start(|req| {
+        if req["stream"] == true {
+            return "Hello, noted.".into();
+        }
+        std::thread::sleep(Duration::from_secs(40));
+        pipeline_reply(req, "A chat.").unwrap_or_default()
+    });
+    let started = Instant::now();
+    let screen = on_pty(
+        &m,
+        &server,
+        &[
+            ("you>", "My name is Alex\r"),
+            ("noted.", "\x04"),
+            ("[memory] processing", "\x03"),
+        ],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "waited {:?}: {screen}",
+        started.elapsed()
+    );
+    assert!(
+        server.requests().iter().any(|r| r["stream"] != true),
+        "the worker never started a job"
+    );
+    let jobs = m.json(&["jobs"]);
+    assert_eq!(
+        jobs["counts"]["running"], 0,
+        "a lease outlived the chat: {jobs}"
+    );
+    assert!(jobs["counts"]["ready"].as_u64().unwrap() >= 1, "{jobs}");
 }

@@ -178,6 +178,63 @@ fn config_prints_a_commented_default_and_paths() {
 }
 
 #[test]
+fn config_effective_shows_what_file_env_and_flags_resolve_to_without_secrets() {
+    let m = Mnemo::new();
+    let cfg = m.dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[llm]\nprovider = \"openai\"\nmodel = \"file-model\"\n[llm.models]\nsummarize = \"small\"\n[pipeline]\nsummary_every = 7\n",
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let run = |json: bool| {
+        let mut args = vec![
+            "--config",
+            cfg,
+            "--user",
+            "flag-user",
+            "config",
+            "--effective",
+        ];
+        if json {
+            args.insert(0, "--json");
+        }
+        let out = m
+            .cmd(&args)
+            .env("OPENAI_BASE_URL", "http://bob:hunter2@127.0.0.1:8080/v1")
+            .env("OPENAI_API_KEY", "sk-very-secret")
+            .env("MNEMO_MODEL", "env-model")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let v: serde_json::Value = serde_json::from_str(&run(true)).unwrap();
+    assert_eq!(v["user"], "flag-user");
+    assert_eq!(v["db"], m.db.to_str().unwrap());
+    assert_eq!(v["embedder"], "static");
+    assert_eq!(v["llm"]["provider"], "openai");
+    assert_eq!(v["llm"]["url"], "http://***@127.0.0.1:8080/v1");
+    assert_eq!(v["llm"]["models"]["chat"], "env-model");
+    assert_eq!(v["llm"]["models"]["summarize"], "small");
+    assert_eq!(v["llm"]["api_key"], "set (not shown)");
+    assert_eq!(v["pipeline"]["summary_every"], 7);
+    let text = run(false);
+    assert!(text.contains("llm provider:    openai"), "{text}");
+    assert!(text.contains("chat model:      env-model"), "{text}");
+    for secret in ["sk-very-secret", "hunter2"] {
+        assert!(
+            !text.contains(secret) && !v.to_string().contains(secret),
+            "{text}"
+        );
+    }
+}
+
+#[test]
 fn log_search_ranks_turns_and_explains_each_score() {
     let m = Mnemo::new();
     let add = |session: &str, role: &str, text: &str| {

@@ -179,6 +179,55 @@ fn failed_jobs_can_be_shown_and_queued_again() {
         &fake.url,
     ));
     assert_eq!(m.json(&["list"])[0]["content"], "Lives in Lisbon");
+    // Done now: the old attempt's error is shown as history, not as the job's state.
+    let shown = m.ok(&["jobs", "--show", &id[..8]]);
+    assert!(shown.contains("status:   done"), "{shown}");
+    assert!(shown.contains("earlier attempt failed"), "{shown}");
+    let listing = m.ok(&["jobs"]);
+    assert!(
+        !listing.contains("no JSON"),
+        "a done job's old error listed: {listing}"
+    );
+}
+
+#[test]
+fn after_a_model_down_pause_work_says_when_and_retry_forces_the_job() {
+    let m = Mnemo::new();
+    m.ok(&["turn", "add", "--session", "s", "I live in Lisbon"]);
+    m.ok(&["turn", "add", "--session", "s", "--role", "assistant", "ok"]);
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let out = with_model(&mut m.cmd(&["work", "--once"]), &closed)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("next attempt in 60s"), "{err}");
+
+    // The model is back, but the job waits for its next attempt: work says so.
+    let fake = model();
+    let out = run_ok(with_model(&mut m.cmd(&["work", "--once"]), &fake.url));
+    assert!(out.contains("not due yet: extract"), "{out}");
+    assert!(
+        out.contains("cannot reach ollama") && out.contains("jobs --retry"),
+        "{out}"
+    );
+    assert!(fake.requests().is_empty());
+    let listing = m.ok(&["jobs"]);
+    assert!(listing.contains("next attempt"), "{listing}");
+    assert!(listing.contains("(in "), "{listing}");
+
+    // `jobs --retry` forces it.
+    let id = m.json(&["jobs"])["jobs"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let again = m.ok(&["jobs", "--retry", &id[..8]]);
+    assert!(again.contains("1 job(s) queued again"), "{again}");
+    let out = run_ok(with_model(&mut m.cmd(&["work", "--once"]), &fake.url));
+    assert!(out.contains("done     extract"), "{out}");
+    assert_eq!(m.json(&["list"])[0]["content"], "Lives in Lisbon");
 }
 
 #[test]

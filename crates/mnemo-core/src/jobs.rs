@@ -401,6 +401,18 @@ pub trait JobStore: Send + Sync {
         now: Timestamp,
     ) -> Result<bool>;
 
+    /// Gives a leased job back at once because its worker is stopping (Ctrl-C, SIGTERM,
+    /// leaving a chat): the attempt is not counted and the job is due again now, so the
+    /// next worker takes it without waiting for the lease to expire. Returns `false` when
+    /// `lease` is no longer the job's lease (it finished or was taken over).
+    fn release_lease(&self, id: &str, lease: &str, why: &str, now: Timestamp) -> Result<bool> {
+        self.release_job(id, lease, why, now, now)
+    }
+
+    /// Sessions not ended whose last turn was recorded before `before`, oldest first, at
+    /// most `limit`: the conversations a worker closes as idle.
+    fn idle_sessions(&self, before: Timestamp, limit: usize) -> Result<Vec<String>>;
+
     /// A job by id or unique id prefix (of a user, when given).
     fn get_job(&self, user_id: Option<&str>, id_or_prefix: &str) -> Result<Job>;
 
@@ -410,7 +422,8 @@ pub trait JobStore: Send + Sync {
     /// Counts per status (of one user, when given), and how many queued jobs are due.
     fn job_counts(&self, user_id: Option<&str>, now: Timestamp) -> Result<JobCounts>;
 
-    /// Queues a failed (or done) job again with its attempts reset.
+    /// Queues a failed (or done) job again with its attempts reset; a queued job waiting
+    /// for a later attempt is made due now. A running job is refused.
     fn retry_job(&self, id: &str, now: Timestamp) -> Result<Job>;
 
     /// Stores one model call's token counts.

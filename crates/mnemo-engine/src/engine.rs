@@ -105,8 +105,9 @@ impl Engine {
         self.clock.now()
     }
 
-    /// Records a turn. It is durable when this returns; nothing else (no model call)
-    /// happens before the write.
+    /// Records a turn without queueing any pipeline work: for bulk ingest that must not
+    /// call a model (the LoCoMo benchmark, tests). Conversation goes through
+    /// [`Engine::record_turn`], which commits the turn with the jobs it makes due.
     pub fn add_turn(&self, turn: NewTurn) -> Result<Turn> {
         check_turn(&turn)?;
         let tokens = tokens::count(&turn.content);

@@ -138,6 +138,20 @@ impl JobStore for SqliteStore {
         })
     }
 
+    fn idle_sessions(&self, before: Timestamp, limit: usize) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id FROM (SELECT s.id, s.pk, (SELECT t.created_at FROM turns t \
+                 WHERE t.session_id = s.id ORDER BY t.seq DESC LIMIT 1) AS last_at \
+                 FROM sessions s WHERE s.ended_at IS NULL) \
+                 WHERE last_at IS NOT NULL AND last_at < ?1 ORDER BY last_at, pk LIMIT ?2",
+            )?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = stmt.query_map(params![ts_text(&before), limit], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+    }
+
     fn get_job(&self, user_id: Option<&str>, id_or_prefix: &str) -> Result<Job> {
         self.read(|c| {
             let id = lookup::resolve(c, JOBS, user_id, id_or_prefix)?;
@@ -157,12 +171,29 @@ impl JobStore for SqliteStore {
         self.write(|c| {
             let job =
                 jobs_rows::by_id(c, id)?.ok_or_else(|| mnemo_core::Error::not_found("job", id))?;
-            if matches!(job.status, JobStatus::Queued | JobStatus::Running) {
-                return Err(mnemo_core::Error::invalid(
-                    "job",
-                    format!("job {} is {} already", ids::short(&job.id), job.status),
-                )
-                .into());
+            match job.status {
+                JobStatus::Running => {
+                    return Err(mnemo_core::Error::invalid(
+                        "job",
+                        format!(
+                            "job {} is running now (its worker holds it until {}); it is queued \
+                             again if that worker stops",
+                            ids::short(&job.id),
+                            job.lease_until.map(|t| ts_text(&t)).unwrap_or_default()
+                        ),
+                    )
+                    .into());
+                }
+                // Waiting for a later attempt (backoff, a model-down pause): due now.
+                JobStatus::Queued => {
+                    c.prepare_cached(
+                        "UPDATE jobs SET next_run_at = ?2, updated_at = ?2 WHERE id = ?1",
+                    )?
+                    .execute(params![id, ts_text(&now)])?;
+                    return Ok(jobs_rows::by_id(c, id)?
+                        .ok_or_else(|| mnemo_core::Error::not_found("job", id))?);
+                }
+                JobStatus::Done | JobStatus::Failed => {}
             }
             c.prepare_cached("UPDATE jobs SET attempts = 0, finished_at = NULL WHERE id = ?1")?
                 .execute([id])?;

@@ -394,3 +394,85 @@ fn usage_totals_group_by_model_user_and_job_and_die_with_the_user() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].key, "ollama/llama");
 }
+
+#[test]
+fn a_released_lease_makes_the_job_due_at_once_without_counting_the_attempt() {
+    let (_d, s) = store();
+    let sc = scope("ann", None);
+    let pair = [
+        turn(&sc, "s1", Role::User, "I moved to Oslo"),
+        turn(&sc, "s1", Role::Assistant, "Nice!"),
+    ];
+    s.add_turns_with_jobs(&pair, &[extract(1)], now()).unwrap();
+    let t = now();
+    let job = s
+        .lease_job("w", &ALL, t, t + Duration::minutes(10))
+        .unwrap()
+        .unwrap();
+    let lease = job.lease_owner.clone().unwrap();
+    assert!(!s.release_lease(&job.id, "someone-else", "stop", t).unwrap());
+    assert!(s
+        .release_lease(&job.id, &lease, "the worker was stopped", t)
+        .unwrap());
+    let back = s.get_job(None, &job.id).unwrap();
+    assert_eq!((back.status, back.attempts), (JobStatus::Queued, 0));
+    assert_eq!(back.last_error.as_deref(), Some("the worker was stopped"));
+    // Due now: another worker takes it without waiting for the ten-minute lease.
+    let again = s
+        .lease_job("w2", &ALL, t, t + Duration::minutes(10))
+        .unwrap();
+    assert_eq!(again.map(|j| j.id), Some(job.id.clone()));
+    // Released twice: the second time the lease is no longer the job's.
+    assert!(!s.release_lease(&job.id, &lease, "again", t).unwrap());
+}
+
+#[test]
+fn a_queued_job_waiting_for_a_later_attempt_can_be_forced_but_a_running_one_cannot() {
+    let (_d, s) = store();
+    let sc = scope("ann", None);
+    let pair = [
+        turn(&sc, "s1", Role::User, "I moved to Oslo"),
+        turn(&sc, "s1", Role::Assistant, "Nice!"),
+    ];
+    s.add_turns_with_jobs(&pair, &[extract(1)], now()).unwrap();
+    let t = now();
+    let job = s
+        .lease_job("w", &ALL, t, t + Duration::minutes(10))
+        .unwrap()
+        .unwrap();
+    let e = s.retry_job(&job.id, t).unwrap_err().to_string();
+    assert!(e.contains("running now"), "{e}");
+    let later = t + Duration::minutes(5);
+    s.release_job(
+        &job.id,
+        job.lease_owner.as_deref().unwrap(),
+        "down",
+        later,
+        t,
+    )
+    .unwrap();
+    assert_eq!(s.job_counts(None, t).unwrap().ready, 0);
+    let forced = s.retry_job(&job.id, t).unwrap();
+    assert_eq!((forced.status, forced.next_run_at), (JobStatus::Queued, t));
+    assert_eq!(s.job_counts(None, t).unwrap().ready, 1);
+}
+
+#[test]
+fn idle_sessions_are_the_open_ones_whose_last_turn_is_old() {
+    let (_d, s) = store();
+    let sc = scope("ann", None);
+    common::say(&s, &sc, "old", "hello", "2026-01-01T10:00:00Z");
+    common::say(&s, &sc, "old", "still there?", "2026-01-01T11:00:00Z");
+    common::say(&s, &sc, "recent", "hi", "2026-01-01T11:50:00Z");
+    common::say(&s, &sc, "ended", "bye", "2026-01-01T09:00:00Z");
+    s.end_session("ended", common::ts("2026-01-01T09:01:00Z"))
+        .unwrap();
+    let cutoff = common::ts("2026-01-01T11:30:00Z");
+    assert_eq!(s.idle_sessions(cutoff, 10).unwrap(), ["old"]);
+    // The last turn counts, not the first.
+    assert!(s
+        .idle_sessions(common::ts("2026-01-01T10:30:00Z"), 10)
+        .unwrap()
+        .is_empty());
+    assert!(s.idle_sessions(cutoff, 0).unwrap().is_empty());
+}

@@ -34,6 +34,9 @@ pub fn stats(engine: &Engine, cfg: &Config) -> Result<()> {
 }
 
 pub fn config(a: &ConfigArgs, cfg: &Config) -> Result<()> {
+    if a.effective {
+        return super::settings::effective(cfg);
+    }
     let mut out = Out::new();
     if a.paths || cfg.json {
         let v = serde_json::json!({

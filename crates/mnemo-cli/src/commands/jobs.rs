@@ -1,25 +1,21 @@
 //! The memory pipeline from the command line: `mnemo jobs` (what is queued, running, done
-//! or failed, and why), `mnemo work` (run the queue with the configured model) and
-//! `mnemo usage` (tokens and cost of model calls).
+//! or failed, why, and when the next attempt is due) and `mnemo usage` (tokens and cost of
+//! model calls). `mnemo work` is in `work.rs`.
 //!
-//! `mnemo turn add` and `mnemo chat` only queue work; `mnemo work --once` drains what is
-//! due and exits (cron, tests), plain `mnemo work` keeps running until Ctrl-C, waiting for
-//! new jobs and retries. Stopping it mid-job is safe: the job's lease expires and the next
-//! worker runs it again.
+//! `mnemo turn add` and `mnemo chat` queue work as they record turns (the chat also runs
+//! it, in process); `mnemo work` runs it.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
-use mnemo_core::{ids, Job, JobFilter, JobKind, JobStatus, UsageFilter, UsageGroup, UsageRow};
-use mnemo_engine::pipeline::{DrainReport, JobOutcome};
-use mnemo_engine::{Engine, PipelineLlm};
+use mnemo_core::{
+    ids, Job, JobFilter, JobKind, JobStatus, Timestamp, UsageFilter, UsageGroup, UsageRow,
+};
+use mnemo_engine::Engine;
 use serde::Serialize;
 
-use super::{date, open};
+use super::date;
 use crate::config::{Config, Pricing};
 use crate::output::{when, Out};
 
@@ -40,25 +36,13 @@ pub struct JobsArgs {
     /// Show one job in full: input, result, last error
     #[arg(long, value_name = "ID", conflicts_with_all = ["retry", "retry_failed"])]
     pub show: Option<String>,
-    /// Queue a failed (or done) job again, attempts reset
+    /// Run a job again: a failed (or done) one is queued with its attempts reset; a
+    /// queued one waiting for its next attempt is made due now
     #[arg(long, value_name = "ID", conflicts_with = "retry_failed")]
     pub retry: Option<String>,
     /// Queue every failed job (of --user, or of everyone with --all-users) again
     #[arg(long)]
     pub retry_failed: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct WorkArgs {
-    /// Run what is due now, then exit (retries scheduled for later are not waited for)
-    #[arg(long)]
-    pub once: bool,
-    /// Stop after this many jobs
-    #[arg(long, short = 'n')]
-    pub limit: Option<usize>,
-    /// Seconds between looks at the queue when it is empty
-    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
-    pub poll: f64,
 }
 
 /// How `mnemo usage` groups.
@@ -90,7 +74,7 @@ pub fn jobs(engine: &Engine, cfg: &Config, a: JobsArgs) -> Result<()> {
         if cfg.json {
             out.json(&job)?;
         } else {
-            show(&mut out, &job)?;
+            show(&mut out, &job, &engine.now())?;
         }
         return out.flush();
     }
@@ -131,11 +115,12 @@ pub fn jobs(engine: &Engine, cfg: &Config, a: JobsArgs) -> Result<()> {
         "queued {} (due now {}) · running {} · done {} · failed {}",
         counts.queued, counts.ready, counts.running, counts.done, counts.failed
     ))?;
+    let now = engine.now();
     if counts.queued > 0 && !engine.has_llm() {
         out.line("jobs wait for `mnemo work` (or `mnemo chat`) with a model; see [llm] in `mnemo config`")?;
     }
     for job in &list {
-        out.line(job_line(job))?;
+        out.line(job_line(job, &now))?;
     }
     out.flush()
 }
@@ -154,7 +139,7 @@ fn parse_all<T: std::str::FromStr<Err = mnemo_core::Error>>(values: &[String]) -
 }
 
 /// `1a2b3c4d  extract    done     1/5  s1:1-2  alex  2026-03-01 09:00  [error]`
-fn job_line(j: &Job) -> String {
+fn job_line(j: &Job, now: &Timestamp) -> String {
     let mut line = format!(
         "{}  {:<9}  {:<7}  {}/{}  {}  {}  {}",
         ids::short(&j.id),
@@ -166,15 +151,37 @@ fn job_line(j: &Job) -> String {
         j.user_id,
         when(&j.updated_at),
     );
-    if j.status == JobStatus::Queued && j.attempts > 0 {
-        line.push_str(&format!("  retry at {}", when(&j.next_run_at)));
+    if j.status == JobStatus::Queued && j.next_run_at > *now {
+        line.push_str(&format!(
+            "  next attempt {} ({})",
+            when(&j.next_run_at),
+            until(&j.next_run_at, now)
+        ));
     }
     if matches!(j.status, JobStatus::Queued | JobStatus::Failed) {
         if let Some(e) = &j.last_error {
-            line.push_str(&format!("  ({})", short_text(e, 100)));
+            line.push_str(&format!("  ({})", one_line(e, 100)));
         }
     }
     line
+}
+
+/// "in 42s", "in 3m", "in 2h", or "now".
+pub(crate) fn until(t: &Timestamp, now: &Timestamp) -> String {
+    let s = (*t - *now).num_seconds();
+    match s {
+        i64::MIN..=0 => "now".into(),
+        1..=119 => format!("in {s}s"),
+        120..=7199 => format!("in {}m", s / 60),
+        _ => format!("in {}h", s / 3600),
+    }
+}
+
+/// Text squeezed onto one line (a multi-line error must not break a table), cut at `max`
+/// characters.
+pub(crate) fn one_line(s: &str, max: usize) -> String {
+    let flat = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    short_text(&flat, max)
 }
 
 fn subject(j: &Job) -> String {
@@ -203,7 +210,7 @@ fn short_text(s: &str, max: usize) -> String {
     }
 }
 
-fn show(out: &mut Out, j: &Job) -> Result<()> {
+fn show(out: &mut Out, j: &Job, now: &Timestamp) -> Result<()> {
     out.line(format!("job {} ({})", j.id, j.kind))?;
     out.line(format!(
         "  status:   {} after {} of {} attempts",
@@ -220,10 +227,19 @@ fn show(out: &mut Out, j: &Job) -> Result<()> {
     ))?;
     out.line(format!("  created:  {}", when(&j.created_at)))?;
     if j.status == JobStatus::Queued {
-        out.line(format!("  runs at:  {}", when(&j.next_run_at)))?;
+        out.line(format!(
+            "  runs at:  {} ({})",
+            when(&j.next_run_at),
+            until(&j.next_run_at, now)
+        ))?;
     }
     if let Some(e) = &j.last_error {
-        out.line(format!("  error:    {e}"))?;
+        // A done job keeps the error of an earlier attempt, for diagnosis only.
+        let label = match j.status {
+            JobStatus::Done => "  earlier attempt failed:",
+            _ => "  error:   ",
+        };
+        out.line(format!("{label} {e}"))?;
     }
     if !j.payload.is_null() {
         out.line(format!("  input:    {}", j.payload))?;
@@ -232,114 +248,6 @@ fn show(out: &mut Out, j: &Job) -> Result<()> {
         out.line(format!("  result:   {}", j.result))?;
     }
     Ok(())
-}
-
-pub fn work(cfg: &Config, a: WorkArgs) -> Result<()> {
-    let llm = PipelineLlm::from_config(&cfg.llm)
-        .context("the model for the memory pipeline cannot be set up; jobs keep waiting")?;
-    let engine = open(cfg)?.with_llm(llm);
-    let name = format!("work-{}", std::process::id());
-    if a.once {
-        let report = engine.run_jobs(&name, a.limit)?;
-        print_report(&engine, cfg, &report, true)?;
-        if let Some(why) = &report.model_down {
-            let waiting = engine.job_counts(None)?.queued;
-            bail!("the model cannot be used: {why}; {waiting} job(s) wait");
-        }
-        return Ok(());
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    // Ctrl-C finishes the job in flight, then exits; a second Ctrl-C is not caught again.
-    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
-    let poll = Duration::try_from_secs_f64(a.poll.max(0.05)).unwrap_or(Duration::from_secs(5));
-    let mut ran = 0usize;
-    while !stop.load(Ordering::SeqCst) && a.limit.is_none_or(|l| ran < l) {
-        let report = engine.run_jobs(&name, a.limit.map(|l| l - ran))?;
-        ran += report.outcomes.len();
-        // A long-running worker reports only when it did something.
-        if !report.outcomes.is_empty() {
-            print_report(&engine, cfg, &report, false)?;
-        }
-        let pause = match &report.model_down {
-            Some(why) => {
-                eprintln!("warning: the model cannot be used: {why}; trying again later");
-                Duration::from_secs(engine.pipeline_settings().model_down_secs)
-            }
-            None if report.outcomes.is_empty() => poll,
-            None => Duration::ZERO,
-        };
-        nap(pause, &stop);
-    }
-    Ok(())
-}
-
-/// Sleeps `d` in short steps, returning early when `stop` is set.
-fn nap(d: Duration, stop: &AtomicBool) {
-    let end = Instant::now() + d;
-    while Instant::now() < end && !stop.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(50).min(end - Instant::now()));
-    }
-}
-
-fn print_report(engine: &Engine, cfg: &Config, r: &DrainReport, once: bool) -> Result<()> {
-    let mut out = Out::new();
-    if cfg.json {
-        out.json(r)?;
-        return out.flush();
-    }
-    for o in &r.outcomes {
-        out.line(outcome_line(o))?;
-    }
-    if !r.outcomes.is_empty() || (once && r.model_down.is_none()) {
-        let c = engine.job_counts(None)?;
-        out.line(format!(
-            "ran {}: {} done, {} to retry, {} failed · queue: {} waiting ({} due), {} failed",
-            r.outcomes.len(),
-            r.done,
-            r.retried,
-            r.failed,
-            c.queued,
-            c.ready,
-            c.failed
-        ))?;
-    }
-    out.flush()
-}
-
-fn outcome_line(o: &JobOutcome) -> String {
-    match o {
-        JobOutcome::Done { job, kind } => format!("done     {kind:<9} {}", ids::short(job)),
-        JobOutcome::Retried {
-            job,
-            kind,
-            error,
-            at,
-        } => format!(
-            "retry    {kind:<9} {} at {}: {}",
-            ids::short(job),
-            when(at),
-            short_text(error, 120)
-        ),
-        JobOutcome::Failed { job, kind, error } => {
-            format!(
-                "FAILED   {kind:<9} {}: {}",
-                ids::short(job),
-                short_text(error, 120)
-            )
-        }
-        JobOutcome::ModelDown { job, kind, error } => format!(
-            "waiting  {kind:<9} {}: {}",
-            ids::short(job),
-            short_text(error, 120)
-        ),
-        JobOutcome::LostLease { job, kind } => {
-            format!(
-                "skipped  {kind:<9} {} (another worker took it over)",
-                ids::short(job)
-            )
-        }
-    }
 }
 
 /// One line of `mnemo usage`.
@@ -376,19 +284,22 @@ pub fn usage(engine: &Engine, cfg: &Config, a: UsageArgs) -> Result<()> {
         out.line("no model calls recorded")?;
         return out.flush();
     }
+    // As wide as the longest name: model names are never cut.
+    let w = lines
+        .iter()
+        .map(|l| l.key.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(5);
     out.line(format!(
-        "{:<34} {:>6} {:>12} {:>12} {:>10}",
+        "{:<w$} {:>6} {:>12} {:>12} {:>10}",
         "group", "calls", "tokens in", "tokens out", "cost USD"
     ))?;
     for l in &lines {
         let cost = l.cost_usd.map_or("-".to_owned(), |c| format!("{c:.4}"));
         out.line(format!(
-            "{:<34} {:>6} {:>12} {:>12} {:>10}",
-            short_text(&l.key, 34),
-            l.calls,
-            l.input_tokens,
-            l.output_tokens,
-            cost
+            "{:<w$} {:>6} {:>12} {:>12} {:>10}",
+            l.key, l.calls, l.input_tokens, l.output_tokens, cost
         ))?;
     }
     out.flush()
@@ -434,6 +345,22 @@ mod tests {
             input_tokens: i,
             output_tokens: o,
         }
+    }
+
+    #[test]
+    fn errors_are_squeezed_onto_one_line_and_waits_read_naturally() {
+        let e = "HTTP 400: bad request\n  at line 3\r\n\tcontext overflow";
+        assert_eq!(
+            one_line(e, 100),
+            "HTTP 400: bad request at line 3 context overflow"
+        );
+        assert_eq!(one_line(e, 8), "HTTP 400...");
+        let now = mnemo_core::time::parse_user("2026-03-01 09:00").unwrap();
+        let at = |s: i64| now + chrono::Duration::seconds(s);
+        assert_eq!(until(&at(-5), &now), "now");
+        assert_eq!(until(&at(42), &now), "in 42s");
+        assert_eq!(until(&at(600), &now), "in 10m");
+        assert_eq!(until(&at(7200), &now), "in 2h");
     }
 
     #[test]

@@ -144,7 +144,10 @@ fn turn_add(engine: &Engine, cfg: &Config, a: TurnAddArgs) -> Result<()> {
     let turn = &recorded.turn;
     let mut out = Out::new();
     if cfg.json {
-        out.json(turn)?;
+        // The turn, with the pipeline jobs now queued for its session.
+        let mut v = serde_json::to_value(turn)?;
+        v["jobs"] = serde_json::to_value(&recorded.jobs)?;
+        out.json(&v)?;
     } else {
         let queued = match recorded.jobs.len() {
             0 => String::new(),

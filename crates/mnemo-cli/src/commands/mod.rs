@@ -7,7 +7,9 @@ pub mod index;
 pub mod jobs;
 mod log;
 mod memory;
+mod settings;
 mod transfer;
+pub mod work;
 
 use anyhow::{Context, Result};
 use mnemo_core::{Kind, Scope};
@@ -34,7 +36,7 @@ pub fn run(command: Command, cfg: &Config) -> Result<()> {
         Command::Export(a) => transfer::export(&open(cfg)?, cfg, a),
         Command::Import(a) => transfer::import(&open_writing(cfg)?, cfg, a),
         Command::Jobs(a) => jobs::jobs(&open(cfg)?, cfg, a),
-        Command::Work(a) => jobs::work(cfg, a),
+        Command::Work(a) => work::work(cfg, a),
         Command::Usage(a) => jobs::usage(&open(cfg)?, cfg, a),
         Command::Stats => admin::stats(&open(cfg)?, cfg),
         Command::Bench(b) => index::bench(b, cfg),

@@ -10,7 +10,20 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-type Responder = dyn Fn(&Value) -> String + Send + Sync;
+type Responder = dyn Fn(&Value) -> Reply + Send + Sync;
+
+/// How the fake answers one request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// A normal reply (streamed when asked to stream).
+    Text(String),
+    /// Streams this text, then drops the connection without the final chunk.
+    Broken(String),
+    /// Streams this text and ends it with `done_reason: "length"` (the output limit).
+    Cut(String),
+    /// An HTTP error status with Ollama's `{"error": ...}` body.
+    Status(u16, String),
+}
 
 pub struct FakeOllama {
     pub url: String,
@@ -26,6 +39,14 @@ impl FakeOllama {
     pub fn start_paced(
         pace: Duration,
         reply: impl Fn(&Value) -> String + Send + Sync + 'static,
+    ) -> Self {
+        Self::start_replies(pace, move |req| Reply::Text(reply(req)))
+    }
+
+    /// A server that can also misbehave: break a stream, cut a reply, return an error.
+    pub fn start_replies(
+        pace: Duration,
+        reply: impl Fn(&Value) -> Reply + Send + Sync + 'static,
     ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -94,7 +115,20 @@ fn serve(stream: TcpStream, recorded: &Mutex<Vec<Value>>, reply: &Responder, pac
     reader.read_exact(&mut body).unwrap();
     let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     recorded.lock().unwrap().push(req.clone());
-    let text = reply(&req);
+    let (text, done_reason, broken) = match reply(&req) {
+        Reply::Text(t) => (t, "stop", false),
+        Reply::Cut(t) => (t, "length", false),
+        Reply::Broken(t) => (t, "stop", true),
+        Reply::Status(code, message) => {
+            let body = json!({ "error": message }).to_string();
+            let head = format!("HTTP/1.1 {code} Error\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let mut s = stream;
+            let _ = s
+                .write_all(head.as_bytes())
+                .and_then(|_| s.write_all(body.as_bytes()));
+            return;
+        }
+    };
     let model = req["model"].as_str().unwrap_or("fake").to_string();
     let payload = if req["stream"] == true {
         let mut out = String::new();
@@ -102,11 +136,13 @@ fn serve(stream: TcpStream, recorded: &Mutex<Vec<Value>>, reply: &Responder, pac
             out.push_str(&json!({"model": model, "message": {"role": "assistant", "content": piece}, "done": false}).to_string());
             out.push('\n');
         }
-        out.push_str(&json!({"model": model, "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": "stop", "prompt_eval_count": 42, "eval_count": 7}).to_string());
-        out.push('\n');
+        if !broken {
+            out.push_str(&json!({"model": model, "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": done_reason, "prompt_eval_count": 42, "eval_count": 7}).to_string());
+            out.push('\n');
+        }
         out
     } else {
-        json!({"model": model, "message": {"role": "assistant", "content": text}, "done": true, "done_reason": "stop", "prompt_eval_count": 42, "eval_count": 7}).to_string()
+        json!({"model": model, "message": {"role": "assistant", "content": text}, "done": true, "done_reason": done_reason, "prompt_eval_count": 42, "eval_count": 7}).to_string()
     };
     let ctype = if req["stream"] == true {
         "application/x-ndjson"
@@ -114,7 +150,7 @@ fn serve(stream: TcpStream, recorded: &Mutex<Vec<Value>>, reply: &Responder, pac
         "application/json"
     };
     let mut s = stream;
-    if pace.is_zero() || req["stream"] != true {
+    if (pace.is_zero() && !broken) || req["stream"] != true {
         let head = format!("HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", payload.len());
         let _ = s
             .write_all(head.as_bytes())
@@ -134,6 +170,11 @@ fn serve(stream: TcpStream, recorded: &Mutex<Vec<Value>>, reply: &Responder, pac
             return;
         }
         std::thread::sleep(pace);
+    }
+    if broken {
+        // The connection goes away mid-reply: no final chunk, no terminating chunk.
+        let _ = s.shutdown(std::net::Shutdown::Both);
+        return;
     }
     let _ = s.write_all(b"0\r\n\r\n");
     let _ = s.flush();

@@ -34,6 +34,7 @@
 //! Token usage of every model call is stored per job, model and user (`mnemo usage`).
 
 pub mod extract;
+mod lifecycle;
 mod llm;
 mod prompts;
 pub mod reconcile;
@@ -67,6 +68,15 @@ pub struct PipelineSettings {
     pub session_end_min_turns: u32,
     /// Most turns one extraction prompt holds (a long backlog becomes several jobs).
     pub extract_max_turns: u32,
+    /// Queue extraction once this many turns wait unextracted even without an assistant
+    /// turn (notes, hooks that record one side); 0: only after assistant turns.
+    pub extract_every_turns: u32,
+    /// A worker closes a session whose last turn is older than this (seconds), queueing
+    /// its session-end work (extraction, summary); 0: sessions end only when told.
+    pub session_idle_secs: u64,
+    /// How long `mnemo chat` gives its in-process worker to finish queued jobs when it
+    /// exits (after `--once`, or when the session is left); what is left stays queued.
+    pub exit_wait_secs: f64,
     /// Attempts before a job is marked failed.
     pub max_attempts: u32,
     /// How long a worker holds a job before another may take it over (seconds). Longer
@@ -88,6 +98,9 @@ impl Default for PipelineSettings {
             summary_every: 20,
             session_end_min_turns: 2,
             extract_max_turns: 20,
+            extract_every_turns: 10,
+            session_idle_secs: 1800,
+            exit_wait_secs: 3.0,
             max_attempts: 5,
             lease_secs: 600,
             retry_base_secs: 30,
@@ -99,11 +112,16 @@ impl Default for PipelineSettings {
 }
 
 impl PipelineSettings {
-    /// The range jobs a newly recorded turn of `role` makes due.
+    /// The range jobs a newly recorded turn makes due: extraction of what is not yet
+    /// extracted after an assistant turn, or once `extract_every_turns` turns wait (a
+    /// session of user turns only is extracted too); a summary every `summary_every`.
     pub(crate) fn ranges_after_turn(&self, assistant: bool) -> Vec<RangeJob> {
         let mut out = Vec::new();
         if assistant {
             out.push(self.range(JobKind::Extract, 1));
+        } else if self.extract_every_turns > 0 {
+            let every = i64::from(self.extract_every_turns);
+            out.push(self.range(JobKind::Extract, every));
         }
         if self.summary_every > 0 {
             let every = i64::from(self.summary_every);
@@ -191,13 +209,15 @@ impl PipelineLlm {
     }
 }
 
-/// The pipeline state an [`Engine`](crate::Engine) carries: settings, the model (if any)
-/// and the bell that wakes in-process workers when work is enqueued.
+/// The pipeline state an [`Engine`](crate::Engine) carries: settings, the model (if any),
+/// the bell that wakes in-process workers when work is enqueued, and the leases this
+/// process holds (so a stopping process can give them back).
 #[derive(Debug, Default)]
 pub struct Pipeline {
     pub(crate) settings: PipelineSettings,
     pub(crate) llm: Option<PipelineLlm>,
     pub(crate) bell: Bell,
+    pub(crate) leases: lifecycle::Leases,
 }
 
 /// Wakes workers waiting for work (a counter, so a ring between two waits is not lost).
@@ -232,6 +252,39 @@ impl Pipeline {
             settings,
             llm,
             bell: Bell::default(),
+            leases: lifecycle::Leases::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(ranges: &[RangeJob]) -> Vec<(JobKind, i64)> {
+        ranges.iter().map(|r| (r.kind, r.min_turns)).collect()
+    }
+
+    #[test]
+    fn user_turns_alone_queue_extraction_after_extract_every_turns() {
+        let s = PipelineSettings {
+            summary_every: 20,
+            extract_every_turns: 10,
+            ..PipelineSettings::default()
+        };
+        assert_eq!(
+            kinds(&s.ranges_after_turn(true)),
+            [(JobKind::Extract, 1), (JobKind::Summarize, 20)]
+        );
+        assert_eq!(
+            kinds(&s.ranges_after_turn(false)),
+            [(JobKind::Extract, 10), (JobKind::Summarize, 20)]
+        );
+        let only_replies = PipelineSettings {
+            extract_every_turns: 0,
+            summary_every: 0,
+            ..s
+        };
+        assert!(only_replies.ranges_after_turn(false).is_empty());
     }
 }

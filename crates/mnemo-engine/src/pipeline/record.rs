@@ -68,9 +68,10 @@ pub struct RecordedExchange {
 
 impl Engine {
     /// Records a turn and queues the pipeline work it makes due, in one transaction: an
-    /// assistant turn queues extraction of the turns since the last extraction; every
-    /// `summary_every` turns a session summary is queued. No model is called; in-process
-    /// workers are woken. ([`Engine::add_turn`] records without queueing anything.)
+    /// assistant turn queues extraction of the turns since the last extraction (so do
+    /// `extract_every_turns` turns without one); every `summary_every` turns a session
+    /// summary is queued. No model is called; in-process workers are woken. This is the
+    /// path of every conversation front end: `mnemo chat` (each turn), `mnemo turn add`.
     pub fn record_turn(&self, turn: NewTurn) -> Result<RecordedTurn> {
         check_turn(&turn)?;
         let ranges = self

@@ -73,12 +73,16 @@ impl Engine {
         let kinds: Vec<JobKind> = JobKind::ALL.to_vec();
         let now = self.now();
         let until = now + self.pipeline.settings.lease();
-        let Some(job) = self.store.lease_job(worker, &kinds, now, until)? else {
+        let leases = &self.pipeline.leases;
+        let Some(job) = leases.lease_with(|| self.store.lease_job(worker, &kinds, now, until))?
+        else {
             return Ok(None);
         };
         let lease = job.lease_owner.clone().unwrap_or_default();
         let step = run_step(self, &llm, &job);
-        self.settle(&job, &lease, step).map(Some)
+        let settled = self.settle(&job, &lease, step).map(Some);
+        leases.drop_lease(&job.id, &lease);
+        settled
     }
 
     /// Runs due jobs until none is due, `limit` jobs have run, or the model turns out to
@@ -126,7 +130,8 @@ impl Engine {
         self.store.job_counts(user_id, self.now())
     }
 
-    /// Queues a failed (or done) job again, attempts reset.
+    /// Queues a failed (or done) job again, attempts reset; makes a queued job that waits
+    /// for a later attempt due now.
     pub fn retry_job(&self, id_or_prefix: &str) -> Result<Job> {
         let job = self.store.get_job(None, id_or_prefix)?;
         let job = self.store.retry_job(&job.id, self.now())?;

@@ -279,6 +279,7 @@ fn the_in_process_worker_runs_jobs_as_they_come_and_stops_cleanly() {
         .spawn_worker(WorkerOptions {
             name: "chat".into(),
             idle_poll: Duration::from_millis(20),
+            ..Default::default()
         })
         .unwrap();
     let started = Instant::now();
@@ -295,4 +296,57 @@ fn the_in_process_worker_runs_jobs_as_they_come_and_stops_cleanly() {
     let stats = worker.stop();
     assert_eq!((stats.done, stats.failed), (3, 0), "{stats:?}");
     assert_eq!(h.contents(), ["Plays the violin"]);
+}
+
+#[test]
+fn turns_recorded_one_at_a_time_as_the_chat_does_are_extracted_and_idle_sessions_closed() {
+    let h = Harness::with_settings(mnemo_engine::PipelineSettings {
+        session_idle_secs: 600,
+        ..settings()
+    });
+    h.model.on(
+        Step::Extract,
+        "violin",
+        &cells(&[("fact", "music", "Plays the violin")]),
+    );
+    let turn = |role, text: &str| mnemo_core::NewTurn {
+        scope: h.scope.clone(),
+        session_id: "chat".into(),
+        role,
+        content: text.into(),
+        created_at: None,
+        meta: serde_json::Value::Null,
+    };
+    // The user's turn first (before the model is called), then the reply.
+    let user = h
+        .engine
+        .record_turn(turn(mnemo_core::Role::User, "I play the violin"))
+        .unwrap();
+    assert!(user.jobs.is_empty(), "{:?}", user.jobs);
+    let reply = h
+        .engine
+        .record_turn(turn(mnemo_core::Role::Assistant, "Bravo"))
+        .unwrap();
+    let job = &reply.jobs[0];
+    assert_eq!(
+        (job.kind, job.first_seq, job.last_seq),
+        (JobKind::Extract, Some(1), Some(2))
+    );
+    h.drain();
+    assert_eq!(h.contents(), ["Plays the violin"]);
+
+    // Nobody ends the session; once idle long enough, a worker does.
+    assert!(h.engine.close_idle_sessions().unwrap().is_empty());
+    h.clock.advance(Span::minutes(11));
+    assert_eq!(h.engine.close_idle_sessions().unwrap(), ["chat"]);
+    assert!(h.engine.session("alex", "chat").unwrap().ended_at.is_some());
+    let summaries = h
+        .engine
+        .jobs(&JobFilter {
+            kinds: vec![JobKind::Summarize],
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(summaries.len(), 1, "the session-end summary is queued");
+    assert!(h.engine.close_idle_sessions().unwrap().is_empty());
 }

@@ -1,7 +1,11 @@
 //! `mnemo chat`: an agent that remembers the user across sessions (seed 000's
 //! MemoryAgent, seed 002's assistant, seed 003's worker agent). Replies stream; memory
-//! tags in replies become memories; every turn is recorded before the model is called.
+//! tags in replies become memories; every turn is recorded, with the pipeline jobs it makes
+//! due, before the model is called; an in-process worker runs those jobs while the
+//! conversation goes on (`ending.rs` gives it a bounded chance to finish when the chat
+//! ends).
 
+mod ending;
 mod input;
 mod session;
 mod slash;
@@ -9,11 +13,16 @@ mod tagfilter;
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use mnemo_core::{ids, Actor, MemoryFilter, Scope};
-use mnemo_engine::{keyvalue, Engine, NewMemory, Pattern, PipelineLlm, RecallQuery, WorkerOptions};
+use mnemo_engine::{
+    keyvalue, Engine, NewMemory, Pattern, PipelineLlm, RecallQuery, Section, WorkerHandle,
+};
 use mnemo_llm::{LlmConfig, ProviderKind};
+use signal_hook::consts::{SIGHUP, SIGTERM};
 
 use self::input::{Read, Reader};
 use self::session::ChatSession;
@@ -61,30 +70,22 @@ pub fn chat(engine: &Engine, cfg: &Config, a: ChatArgs) -> Result<()> {
         budget_tokens: a.budget,
         last_context: None,
     };
-    install_ctrl_c();
+    let wait = ending::exit_wait(engine, a.wait)?;
+    // Every exchange queues its jobs as it is recorded; this worker runs them while the
+    // conversation goes on (and gets a bounded chance to finish them when the chat ends).
+    let worker = ending::start_worker(engine)?;
+    install_signals(engine);
     if let Some(message) = &a.once {
-        // Jobs queued by this exchange wait for the next worker (`mnemo work`, next chat).
-        return once(&mut chat, message);
+        return once(&mut chat, cfg, message, worker.as_ref(), wait);
     }
-    let worker = if engine.has_llm() {
-        Some(engine.spawn_worker(WorkerOptions {
-            name: format!("chat-{}", std::process::id()),
-            ..Default::default()
-        })?)
-    } else {
-        None
-    };
     let mut reader = if std::io::stdin().is_terminal() {
         Reader::terminal(Some(history_path(cfg)))?
     } else {
         Reader::pipe()
     };
     let result = run_loop(&mut chat, &mut reader);
-    // The job in flight finishes; the rest is drained by `finish`.
-    if let Some(w) = worker {
-        w.stop();
-    }
-    result.and_then(|()| finish(&chat))
+    let finished = ending::finish(&chat, worker.as_ref(), wait);
+    result.and(finished)
 }
 
 /// Applies `--provider` and `--model` over the configured LLM settings.
@@ -108,14 +109,37 @@ fn llm_config(cfg: &Config, a: &ChatArgs) -> Result<LlmConfig> {
     Ok(llm)
 }
 
-fn install_ctrl_c() {
-    let _ = ctrlc::set_handler(|| {
+/// Ctrl-C cancels a streaming reply; anywhere else it ends the program, first giving back
+/// the job the in-process worker holds so the next worker need not wait for its lease.
+/// SIGTERM and SIGHUP (a closed terminal) end it the same way, even mid-reply.
+fn install_signals(engine: &Engine) {
+    let on_ctrl_c = engine.clone();
+    let _ = ctrlc::set_handler(move || {
         if IN_REPLY.load(Ordering::SeqCst) {
             CANCEL.store(true, Ordering::SeqCst);
         } else {
-            std::process::exit(130);
+            leave_now(&on_ctrl_c, 130);
         }
     });
+    let term = Arc::new(AtomicBool::new(false));
+    for sig in [SIGTERM, SIGHUP] {
+        let _ = signal_hook::flag::register(sig, Arc::clone(&term));
+    }
+    let engine = engine.clone();
+    let _ = std::thread::Builder::new()
+        .name("mnemo-signals".into())
+        .spawn(move || loop {
+            if term.load(Ordering::SeqCst) {
+                leave_now(&engine, 143);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        });
+}
+
+/// Exits at once; the worker's job in flight goes back to the queue.
+fn leave_now(engine: &Engine, code: i32) -> ! {
+    let _ = engine.release_in_flight("the chat was stopped during this job");
+    std::process::exit(code)
 }
 
 fn history_path(cfg: &Config) -> std::path::PathBuf {
@@ -125,14 +149,55 @@ fn history_path(cfg: &Config) -> std::path::PathBuf {
         .unwrap_or_else(|| "chat_history".into())
 }
 
-/// `--once`: one message, the reply on stdout, and exit.
-fn once(chat: &mut ChatSession, message: &str) -> Result<()> {
-    let ex = reply(chat, message)?;
-    eprintln!("[session {}]", ids::short(&chat.session_id));
-    if ex.is_none() {
-        anyhow::bail!("no reply: the model could not be reached (see above)");
+/// `--once`: one message, the reply on stdout (or one JSON object with `--json`), a
+/// bounded wait for the exchange's jobs, and exit.
+fn once(
+    chat: &mut ChatSession,
+    cfg: &Config,
+    message: &str,
+    worker: Option<&WorkerHandle>,
+    wait: Duration,
+) -> Result<()> {
+    let ex = if cfg.json {
+        let ex = chat.send(message, &mut |_| {}, &CANCEL)?;
+        report_problems(&ex, None);
+        ex
+    } else {
+        reply(chat, message, None)?
+    };
+    ending::wait_for_jobs(chat, worker, wait, false)?;
+    let short = ids::short(&chat.session_id);
+    if cfg.json {
+        let jobs: Vec<_> = ex
+            .jobs
+            .iter()
+            .map(|j| chat.engine.job(&j.id).unwrap_or_else(|_| j.clone()))
+            .collect();
+        let mut out = crate::output::Out::new();
+        out.json(&serde_json::json!({
+            "session": chat.session_id,
+            "reply": ex.reply,
+            "complete": ex.failure.is_none() && !ex.cancelled && !ex.truncated && !ex.empty,
+            "cancelled": ex.cancelled,
+            "truncated": ex.truncated,
+            "error": ex.failure.as_ref().map(ToString::to_string),
+            "remembered": ex.remembered,
+            "jobs": jobs,
+        }))?;
+        out.flush()?;
+    } else {
+        eprintln!("[session {short}]");
     }
-    Ok(())
+    match &ex.failure {
+        Some(e) if ex.reply.is_empty() => {
+            anyhow::bail!("no reply: {}; your message was saved", failure_summary(e))
+        }
+        Some(e) => anyhow::bail!(
+            "the reply broke off: {e}; the partial reply was saved, marked as partial"
+        ),
+        None if ex.empty => anyhow::bail!("the model returned an empty reply"),
+        None => Ok(()),
+    }
 }
 
 fn run_loop(chat: &mut ChatSession, reader: &mut Reader) -> Result<()> {
@@ -147,7 +212,7 @@ fn run_loop(chat: &mut ChatSession, reader: &mut Reader) -> Result<()> {
             Input::Quit => break,
             Input::Empty => {}
             Input::Message(m) => {
-                reply(chat, &m)?;
+                reply(chat, &m, Some(REPL_HINT))?;
             }
             other => command(chat, reader, other)?,
         }
@@ -181,8 +246,12 @@ fn greet(chat: &ChatSession, interactive: bool) {
     }
 }
 
-/// Sends a message and streams the reply; model errors are reported, not fatal.
-fn reply(chat: &mut ChatSession, message: &str) -> Result<Option<session::Exchange>> {
+/// What the REPL adds after a failed reply.
+const REPL_HINT: &str = "your message was saved; remember, /memories and /facts still work.";
+
+/// Sends a message and streams the reply; model errors are reported (with `hint` in the
+/// REPL; `--once` reports them in its exit error instead), not fatal.
+fn reply(chat: &mut ChatSession, message: &str, hint: Option<&str>) -> Result<session::Exchange> {
     let mut stdout = std::io::stdout();
     IN_REPLY.store(true, Ordering::SeqCst);
     let result = chat.send(
@@ -194,21 +263,50 @@ fn reply(chat: &mut ChatSession, message: &str) -> Result<Option<session::Exchan
         &CANCEL,
     );
     IN_REPLY.store(false, Ordering::SeqCst);
-    match result {
-        Ok(ex) => {
-            println!();
-            if ex.cancelled {
-                eprintln!("[reply cancelled]");
-            }
-            for r in &ex.remembered {
-                eprintln!("[memory] stored: {r}");
-            }
-            Ok(Some(ex))
-        }
-        Err(e) => {
-            eprintln!("error: {e:#}\n  your message was saved; remember, /memories and /facts still work.");
-            Ok(None)
-        }
+    let ex = result?;
+    if !ex.reply.is_empty() || ex.failure.is_none() {
+        // Ends the streamed text, so what follows starts on its own line.
+        println!();
+    }
+    report_problems(&ex, hint);
+    for r in &ex.remembered {
+        eprintln!("[memory] stored: {r}");
+    }
+    Ok(ex)
+}
+
+/// Says on stderr what went wrong with a reply, each on its own line.
+fn report_problems(ex: &session::Exchange, hint: Option<&str>) {
+    if ex.cancelled {
+        eprintln!("[reply cancelled]");
+    }
+    if ex.truncated {
+        eprintln!("[reply cut off at the model's output limit]");
+    }
+    if ex.empty {
+        eprintln!("[the model returned an empty reply; nothing was saved for it]");
+    }
+    let (Some(e), Some(hint)) = (&ex.failure, hint) else {
+        return;
+    };
+    if ex.reply.is_empty() {
+        eprintln!("error: {}\n  {hint}", failure_summary(e));
+    } else {
+        eprintln!(
+            "error: the reply broke off: {e}\n  the partial reply was saved, marked as partial."
+        );
+    }
+}
+
+/// "the model could not be reached" only when that is what happened.
+fn failure_summary(e: &mnemo_llm::LlmError) -> String {
+    use mnemo_llm::LlmError;
+    if session::is_unreachable(e) {
+        format!("the model could not be reached: {e}")
+    } else if matches!(e, LlmError::MissingApiKey { .. } | LlmError::Config(_)) {
+        format!("the model is not set up: {e}")
+    } else {
+        format!("the model did not answer: {e}")
     }
 }
 
@@ -355,8 +453,11 @@ fn show_context(chat: &ChatSession) {
         return;
     };
     println!(
-        "pattern {:?}; {} of {} tokens used by memory and replayed turns; system prompt {} tokens",
-        ctx.pattern,
+        "pattern {}; {} of {} tokens used by memory and replayed turns; system prompt {} tokens",
+        serde_json::to_value(ctx.pattern)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
         ctx.tokens,
         ctx.budget_tokens,
         mnemo_engine::tokens::count(system)
@@ -364,7 +465,7 @@ fn show_context(chat: &ChatSession) {
     for it in &ctx.items {
         println!(
             "  {:<15} {:>5} tok  {}",
-            format!("{:?}", it.section),
+            section_name(it.section),
             it.tokens,
             it.text.replace('\n', " ")
         );
@@ -394,35 +495,14 @@ fn summaries(chat: &ChatSession) -> mnemo_core::Result<()> {
     Ok(())
 }
 
-/// Ends the session: queues its extraction and summary, then runs the queue once so the
-/// summary is written now when the model is reachable, or says it is queued.
-fn finish(chat: &ChatSession) -> Result<()> {
-    let engine = chat.engine;
-    if engine
-        .session(&chat.scope.user_id, &chat.session_id)
-        .is_err()
-    {
-        // Nothing was said: there is no session to close.
-        return Ok(());
+/// How `/context` names a section.
+fn section_name(s: Section) -> &'static str {
+    match s {
+        Section::Fact => "key fact",
+        Section::Memory => "memory",
+        Section::Topic => "topic summary",
+        Section::SessionSummary => "past session",
+        Section::PastTurn => "past turn",
+        Section::RecentTurn => "this session",
     }
-    engine.end_session(&chat.session_id)?;
-    let short = ids::short(&chat.session_id);
-    if !engine.has_llm() {
-        eprintln!("[session {short} saved; its summary is queued: no model is configured]");
-        return Ok(());
-    }
-    eprintln!("[session {short} saved; writing its summary…]");
-    let report = engine.run_jobs(&format!("chat-exit-{}", std::process::id()), None)?;
-    let summarized = !engine
-        .store()
-        .list_summaries(&chat.scope, Some(&chat.session_id))?
-        .is_empty();
-    match (&report.model_down, summarized) {
-        (_, true) => eprintln!("[memory] session {short} summarized"),
-        (Some(why), false) => {
-            eprintln!("[memory] summary queued ({why}); `mnemo work` writes it later")
-        }
-        (None, false) => eprintln!("[memory] summary queued; `mnemo work` writes it later"),
-    }
-    Ok(())
 }

@@ -1,15 +1,21 @@
 //! One chat session: records each exchange, assembles memory context, streams the model's
-//! reply and turns inline memory tags into memories. The user's turn is written before the
-//! model is called, so nothing the user typed is lost if the model fails.
+//! reply and turns inline memory tags into memories.
+//!
+//! Every turn goes through the pipeline's durable recording API
+//! ([`Engine::record_turn`]): the turn and the jobs it makes due (extraction after the
+//! reply, a summary every `summary_every` turns) are committed in one transaction, and the
+//! in-process worker runs them while the conversation goes on. The user's turn is written
+//! before the model is called, so nothing the user typed is lost if the model fails; a
+//! reply that breaks off mid-stream is saved as far as it came, marked as partial.
 
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
-use mnemo_core::{NewTurn, Role, Scope};
+use mnemo_core::{Job, NewTurn, Role, Scope};
 use mnemo_engine::pipeline::tags::TagSource;
 use mnemo_engine::{Context, ContextRequest, Engine, Pattern};
-use mnemo_llm::{ChatRequest, LlmConfig, LlmError, LlmProvider, Message, Task};
+use mnemo_llm::{ChatRequest, LlmConfig, LlmError, LlmProvider, Message, StopReason, Task};
 use serde_json::json;
 
 use super::tagfilter::TagFilter;
@@ -22,12 +28,24 @@ conversations (who they are, their preferences, projects, decisions, plans), add
 a tag of the form [MEMORY: kind|the fact] where kind is one of fact, preference, plan, decision, \
 task, risk. Use it only for durable facts, never for small talk.";
 
-/// What one exchange produced.
-#[derive(Debug)]
+/// What one exchange produced. The user's turn is always recorded; the rest depends on
+/// how the model answered.
+#[derive(Debug, Default)]
 pub struct Exchange {
+    /// The reply as shown (memory tags removed); partial when cancelled or broken off.
+    pub reply: String,
+    /// Ctrl-C stopped the reply.
     pub cancelled: bool,
+    /// The model's output limit cut the reply.
+    pub truncated: bool,
+    /// The model answered with nothing at all.
+    pub empty: bool,
+    /// Why there is no (complete) reply: the model could not be used, or its stream broke.
+    pub failure: Option<LlmError>,
     /// Contents of the memories stored from tags in the reply.
     pub remembered: Vec<String>,
+    /// The pipeline jobs queued for this exchange (extraction, summaries).
+    pub jobs: Vec<Job>,
 }
 
 /// A chat session bound to one user and session id.
@@ -45,6 +63,7 @@ pub struct ChatSession<'a> {
 
 impl ChatSession<'_> {
     /// Sends one message; `show` receives reply text as it streams (tags already hidden).
+    /// Model failures are reported in the [`Exchange`]; an error here is a storage error.
     pub fn send(
         &mut self,
         message: &str,
@@ -53,7 +72,90 @@ impl ChatSession<'_> {
     ) -> Result<Exchange> {
         let user_turn = self
             .engine
-            .add_turn(self.new_turn(Role::User, message, json!(null)))?;
+            .record_turn(self.new_turn(Role::User, message, json!(null)))?;
+        let mut ex = Exchange {
+            jobs: user_turn.jobs,
+            ..Exchange::default()
+        };
+        let request = self.request(message)?;
+        let provider = match &self.provider {
+            Ok(p) => p,
+            Err(e) => {
+                ex.failure = Some(copy_error(e));
+                return Ok(ex);
+            }
+        };
+        let mut filter = TagFilter::default();
+        let mut raw = String::new();
+        cancel.store(false, Ordering::SeqCst);
+        let streamed = provider.chat_stream(&request, &mut |piece| {
+            raw.push_str(piece);
+            show(&filter.push(piece));
+            if cancel.load(Ordering::SeqCst) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        show(&filter.finish());
+        let (content, model) = match streamed {
+            Ok(response) => {
+                self.engine
+                    .record_usage(&self.scope, "chat", provider.name(), &response)?;
+                ex.cancelled = response.stop_reason == StopReason::Cancelled;
+                ex.truncated = response.stop_reason == StopReason::MaxTokens;
+                (response.content, Some(response.model))
+            }
+            Err(e) => {
+                ex.failure = Some(e);
+                (raw, None)
+            }
+        };
+        let (clean, tags) = mnemo_llm::parse_memory_tags(&content);
+        let stored = if clean.trim().is_empty() {
+            content.trim()
+        } else {
+            clean.trim()
+        };
+        ex.reply = clean.trim().to_string();
+        if stored.is_empty() {
+            ex.empty = ex.failure.is_none() && !ex.cancelled;
+            return Ok(ex);
+        }
+        let meta = json!({
+            "model": model,
+            "cancelled": ex.cancelled,
+            "truncated": ex.truncated,
+            "partial": ex.failure.is_some(),
+            "error": ex.failure.as_ref().map(ToString::to_string),
+            "memory_tags": tags.len(),
+        });
+        let assistant = self
+            .engine
+            .record_turn(self.new_turn(Role::Assistant, stored, meta))?;
+        for job in assistant.jobs {
+            if !ex.jobs.iter().any(|j| j.id == job.id) {
+                ex.jobs.push(job);
+            }
+        }
+        let sources = [user_turn.turn.id.clone(), assistant.turn.id.clone()];
+        let source = TagSource {
+            session_id: Some(&self.session_id),
+            turns: &sources,
+            model: model.as_deref(),
+        };
+        ex.remembered = self
+            .engine
+            .remember_tags(&self.scope, &tags, &source)?
+            .iter()
+            .map(|o| o.memory().content.clone())
+            .collect();
+        Ok(ex)
+    }
+
+    /// The request for `message`: the system prompt with the memory block, the replayed
+    /// turns of this session, and the message (already recorded).
+    fn request(&mut self, message: &str) -> Result<ChatRequest> {
         let mut req = ContextRequest::new(self.scope.clone(), self.session_id.clone(), message);
         req.pattern = self.pattern;
         req.budget_tokens = self.budget_tokens;
@@ -71,55 +173,7 @@ impl ChatSession<'_> {
         }
         messages.push(Message::user(message));
         self.last_context = Some((system, ctx));
-        let provider = self.provider.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
-        let request = ChatRequest::new(messages).with_model(self.llm.model_for(Task::Chat));
-        let mut filter = TagFilter::default();
-        cancel.store(false, Ordering::SeqCst);
-        let response = provider.chat_stream(&request, &mut |piece| {
-            show(&filter.push(piece));
-            if cancel.load(Ordering::SeqCst) {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        })?;
-        show(&filter.finish());
-        let cancelled = response.stop_reason == mnemo_llm::StopReason::Cancelled;
-        let (clean, tags) = mnemo_llm::parse_memory_tags(&response.content);
-        let meta =
-            json!({ "model": response.model, "cancelled": cancelled, "memory_tags": tags.len() });
-        let stored = if clean.trim().is_empty() {
-            response.content.trim()
-        } else {
-            clean.trim()
-        };
-        let assistant_turn = if stored.is_empty() {
-            None
-        } else {
-            Some(
-                self.engine
-                    .add_turn(self.new_turn(Role::Assistant, stored, meta))?,
-            )
-        };
-        let mut sources = vec![user_turn.id.clone()];
-        sources.extend(assistant_turn.as_ref().map(|t| t.id.clone()));
-        self.engine
-            .record_usage(&self.scope, "chat", provider.name(), &response)?;
-        let source = TagSource {
-            session_id: Some(&self.session_id),
-            turns: &sources,
-            model: Some(&response.model),
-        };
-        let remembered = self
-            .engine
-            .remember_tags(&self.scope, &tags, &source)?
-            .iter()
-            .map(|o| o.memory().content.clone())
-            .collect();
-        Ok(Exchange {
-            cancelled,
-            remembered,
-        })
+        Ok(ChatRequest::new(messages).with_model(self.llm.model_for(Task::Chat)))
     }
 
     fn new_turn(&self, role: Role, content: &str, meta: serde_json::Value) -> NewTurn {
@@ -132,4 +186,23 @@ impl ChatSession<'_> {
             meta,
         }
     }
+}
+
+/// The provider could not be built; each exchange reports the same error again.
+fn copy_error(e: &LlmError) -> LlmError {
+    match e {
+        LlmError::MissingApiKey { provider, env_var } => {
+            LlmError::MissingApiKey { provider, env_var }
+        }
+        other => LlmError::Config(other.to_string()),
+    }
+}
+
+/// Whether an error is about reaching the model at all (as opposed to the model or the
+/// server refusing the request, or a configuration problem).
+pub fn is_unreachable(e: &LlmError) -> bool {
+    matches!(
+        e,
+        LlmError::Unreachable { .. } | LlmError::Connection { .. } | LlmError::Timeout { .. }
+    )
 }
