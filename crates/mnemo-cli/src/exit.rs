@@ -55,6 +55,10 @@ fn hint(e: &Error) -> Option<&'static str> {
             "this database was written by a newer mnemo; install that version"
         }
         Error::Storage(_) => "check that --db / MNEMO_DB points at a mnemo database",
+        Error::Invalid { field, .. } if field == "user" => "pass --user NAME or set MNEMO_USER",
+        Error::Invalid { field, reason } if field == "forget" && reason.contains("purge") => {
+            "`mnemo forget ID --purge` removes it for good"
+        }
         _ => return None,
     })
 }
