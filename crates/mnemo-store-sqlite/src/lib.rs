@@ -22,6 +22,7 @@ mod filters;
 pub mod fts_query;
 mod jobs;
 mod jobs_rows;
+mod keys;
 mod lookup;
 mod memories;
 mod rows;
