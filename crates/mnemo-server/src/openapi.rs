@@ -21,7 +21,8 @@ struct Op {
     auth: bool,
     params: Vec<Value>,
     body: Option<Value>,
-    status: u16,
+    /// Success statuses, each answered with `response`.
+    statuses: Vec<u16>,
     response: Value,
 }
 
@@ -68,7 +69,7 @@ impl Doc {
             auth: true,
             params,
             body: None,
-            status,
+            statuses: vec![status],
             response,
         });
         self
@@ -120,6 +121,14 @@ impl Doc {
         }
         if let Some(op) = self.ops.last_mut() {
             op.params.extend(params);
+        }
+        self
+    }
+
+    /// Another success status with the same body (a create that may find nothing to do).
+    fn or_status(&mut self, status: u16) -> &mut Self {
+        if let Some(op) = self.ops.last_mut() {
+            op.statuses.push(status);
         }
         self
     }
@@ -181,18 +190,26 @@ pub fn document() -> Value {
     let problem = d.schema::<Problem>();
     let mut paths = Map::new();
     for op in &d.ops {
+        let mut responses = Map::new();
+        for status in &op.statuses {
+            responses.insert(
+                status.to_string(),
+                json!({ "description": "Success", "content": op.response }),
+            );
+        }
+        responses.insert(
+            "default".into(),
+            json!({
+                "description": "An error, as RFC 9457 problem details with a stable `code`.",
+                "content": { "application/problem+json": { "schema": problem } }
+            }),
+        );
         let mut o = json!({
             "operationId": op.id,
             "tags": [op.tag],
             "summary": op.summary,
             "parameters": op.params,
-            "responses": {
-                op.status.to_string(): { "description": "Success", "content": op.response },
-                "default": {
-                    "description": "An error, as RFC 9457 problem details with a stable `code`.",
-                    "content": { "application/problem+json": { "schema": problem } }
-                }
-            }
+            "responses": responses,
         });
         if let Some(b) = &op.body {
             o["requestBody"] = b.clone();
@@ -238,6 +255,7 @@ fn operations(d: &mut Doc) {
         "Store a memory (a keyed one supersedes the current value; 200 when unchanged)",
         201,
     )
+    .or_status(200)
     .with_body::<t::AddMemoryRequest>();
     d.op::<t::ListMemoriesResponse>(
         "get",

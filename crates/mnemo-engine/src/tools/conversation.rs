@@ -21,6 +21,8 @@ const MAX_MESSAGES: usize = 100;
 pub struct MessageIn {
     /// `user`, `assistant`, `system` or `tool`.
     pub role: Role,
+    /// The message text.
+    #[schemars(regex(pattern = r"\S"))]
     pub content: String,
     /// When it was said (RFC 3339); default now.
     pub created_at: Option<String>,
@@ -33,6 +35,7 @@ pub struct AddMessagesRequest {
     /// The session: an id of the caller's, or a new id to start one; default a new session.
     pub session_id: Option<String>,
     /// 1 to 100 messages.
+    #[schemars(length(min = 1, max = 100))]
     pub messages: Vec<MessageIn>,
 }
 
@@ -97,21 +100,31 @@ fn session_for_write(engine: &Engine, caller: &Caller, id: Option<String>) -> To
 #[serde(deny_unknown_fields)]
 pub struct ContextToolRequest {
     /// The new message the reply will answer.
+    #[schemars(regex(pattern = r"\S"))]
     pub message: String,
     /// The conversation it belongs to (its recent turns are replayed).
     pub session_id: Option<String>,
     /// `hybrid` (default), `buffer`, `summary` or `vector`.
     pub pattern: Option<Pattern>,
     /// Tokens for the memory block and replayed turns together (default 2000, 100..=32000).
+    #[schemars(range(min = 100, max = 32000))]
     pub budget_tokens: Option<u32>,
     /// Most relevant memories considered (default 8, at most 50).
+    #[schemars(range(min = 1))]
     pub max_memories: Option<u32>,
     /// Most recent turns replayed (default 20, at most 200).
+    #[schemars(range(min = 1))]
     pub max_recent_turns: Option<u32>,
 }
 
 /// Assembles the memory context for a message of the caller's.
 pub fn context(engine: &Engine, caller: &Caller, req: ContextToolRequest) -> ToolResult<Context> {
+    if req.message.trim().is_empty() {
+        return Err(ToolError::invalid(
+            "message",
+            "the message is empty; give the text the reply will answer",
+        ));
+    }
     let session = match req.session_id.filter(|s| !s.trim().is_empty()) {
         Some(id) => own_session(engine, caller, &id)?,
         None => String::new(),
@@ -133,6 +146,7 @@ pub fn context(engine: &Engine, caller: &Caller, req: ContextToolRequest) -> Too
 #[serde(deny_unknown_fields)]
 pub struct SessionsRequest {
     /// Most sessions (default 50, at most 500).
+    #[schemars(range(min = 1))]
     pub limit: Option<u32>,
 }
 

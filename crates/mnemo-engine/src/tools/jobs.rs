@@ -20,6 +20,7 @@ pub struct JobsRequest {
     /// Only jobs of this session of the caller's.
     pub session_id: Option<String>,
     /// Most jobs (default 50, at most 500).
+    #[schemars(range(min = 1))]
     pub limit: Option<u32>,
 }
 

@@ -25,6 +25,7 @@ pub enum View {
 #[serde(deny_unknown_fields)]
 pub struct AddMemoryRequest {
     /// The memory's text.
+    #[schemars(length(min = 1, max = 20000), regex(pattern = r"\S"))]
     pub content: String,
     /// Defaults to `fact` with a key, `note` without.
     pub kind: Option<Kind>,
@@ -32,6 +33,7 @@ pub struct AddMemoryRequest {
     pub key: Option<String>,
     pub topic: Option<String>,
     /// Importance 0..1 (default 0.5; 0.7 for keyed facts).
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub salience: Option<f32>,
     pub pinned: Option<bool>,
     /// When it stops being current (RFC 3339 or YYYY-MM-DD, in the future).
@@ -111,6 +113,7 @@ pub struct ListMemoriesRequest {
     /// The memories that were true at this time (RFC 3339 or YYYY-MM-DD).
     pub as_of: Option<String>,
     /// Page size, default 50, at most 500.
+    #[schemars(range(min = 1))]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -273,8 +276,11 @@ pub fn forget(
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForgetByQueryRequest {
+    /// What to forget, in plain words.
+    #[schemars(regex(pattern = r"\S"))]
     pub query: String,
     /// Most memories to forget (default 5, at most 50).
+    #[schemars(range(min = 1))]
     pub limit: Option<u32>,
     /// The `confirm_token` of the preview; without it nothing is forgotten.
     pub confirm: Option<String>,

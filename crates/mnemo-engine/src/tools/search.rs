@@ -14,8 +14,10 @@ use crate::{Engine, RecallQuery, ScoreParts};
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
     /// What to look for, in plain words.
+    #[schemars(regex(pattern = r"\S"))]
     pub query: String,
     /// Most hits (default 10, at most 100).
+    #[schemars(range(min = 1))]
     pub limit: Option<u32>,
     pub kind: Option<Kind>,
     pub topic: Option<String>,
