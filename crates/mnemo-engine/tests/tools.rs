@@ -191,3 +191,38 @@ fn an_import_holds_only_the_callers_records() {
     let ok = tools::import(&e2, &anna, req(records)).unwrap();
     assert_eq!(ok.report.inserted, 2, "the memory and its history event");
 }
+
+#[test]
+fn searches_stay_right_when_a_small_index_budget_evicts_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(FixedClock(time::parse("2026-05-01T12:00:00Z").unwrap()));
+    let store = SqliteStore::open(&dir.path().join("m.db"))
+        .unwrap()
+        .with_clock(clock.clone());
+    // 1 MiB for every user's index together: each of these users' indexes is ~1 MiB, so
+    // every search of another user evicts the last one and the next search rebuilds it.
+    let settings = EngineSettings {
+        index_cache_mb: 1,
+        ..Default::default()
+    };
+    let e = Engine::new(Arc::new(store), settings, clock);
+    let users = ["u1", "u2", "u3"];
+    let filler = "lorem ipsum ".repeat(1500);
+    for u in users {
+        let c = Caller::user(u);
+        for i in 0..40 {
+            add(&e, &c, &format!("{u} item{i} {filler}"));
+        }
+        add(&e, &c, &format!("the secret word of {u} is zebra{u}"));
+    }
+    for round in 0..3 {
+        for u in users {
+            let req = serde_json::from_value(serde_json::json!({ "query": format!("zebra{u}") }))
+                .unwrap();
+            let hits = tools::search(&e, &Caller::user(u), req).unwrap().hits;
+            assert_eq!(hits.len(), 1, "round {round}, {u}");
+            assert!(hits[0].memory.content.contains(&format!("zebra{u}")));
+            assert_eq!(hits[0].memory.user_id, u);
+        }
+    }
+}
