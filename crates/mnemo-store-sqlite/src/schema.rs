@@ -47,6 +47,15 @@ pub(crate) fn configure(conn: &Connection, file_backed: bool) -> DbResult<()> {
     Ok(())
 }
 
+/// Settings of a read-only connection (see [`configure`]).
+pub(crate) fn configure_reader(conn: &Connection) -> DbResult<()> {
+    conn.execute_batch(&format!(
+        "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; PRAGMA query_only = ON;"
+    ))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
 /// Switches the file to WAL. A fresh file needs an exclusive lock for that, and while
 /// another connection (another mnemo process) is opening the same fresh file SQLite answers
 /// "database is locked" at once instead of waiting on the busy timeout (measured: 1 in 4
