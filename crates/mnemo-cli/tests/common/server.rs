@@ -17,10 +17,16 @@ pub struct Server {
 impl Server {
     /// Starts `mnemo serve --listen 127.0.0.1:0 EXTRA...` and waits for its start-up line.
     pub fn start(m: &Mnemo, extra: &[&str]) -> Server {
+        Self::start_with(m, extra, &[])
+    }
+
+    /// The same with extra environment variables (a model to use, ...).
+    pub fn start_with(m: &Mnemo, extra: &[&str], envs: &[(&str, &str)]) -> Server {
         let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra);
         let mut child = m
             .cmd(&args)
+            .envs(envs.iter().copied())
             .stdout(Stdio::piped())
             .stderr(if std::env::var_os("MNEMO_TEST_SERVER_LOG").is_some() {
                 Stdio::inherit()
@@ -108,6 +114,30 @@ impl Server {
         let status = res.status().as_u16();
         let text = res.body_mut().read_to_string().unwrap_or_default();
         (status, text)
+    }
+
+    /// A POST that may fail at the transport (the server is being killed): `None` then.
+    pub fn try_post(&self, path: &str, key: &str, body: &Value) -> Option<(u16, Value)> {
+        let mut res = self
+            .agent
+            .post(format!("{}{path}", self.url))
+            .header("Authorization", format!("Bearer {key}"))
+            .header("Content-Type", "application/json")
+            .send(body.to_string())
+            .ok()?;
+        let status = res.status().as_u16();
+        let text = res.body_mut().read_to_string().ok()?;
+        Some((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    }
+
+    /// Kills the server with SIGKILL (no shutdown of any kind) and waits for it.
+    pub fn kill9(&self) {
+        let pid = self.child.id().to_string();
+        let killed = std::process::Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .unwrap();
+        assert!(killed.success());
     }
 
     /// Sends SIGTERM and waits; returns whether the process exited successfully.
