@@ -77,6 +77,11 @@ pub enum Command {
     /// Run a benchmark (see `mnemo bench locomo --help`)
     #[command(subcommand)]
     Bench(crate::commands::index::BenchCommand),
+    /// Serve the REST API (multi-tenant; API keys from `mnemo keys`)
+    Serve(crate::commands::serve::ServeArgs),
+    /// Create, list and revoke API keys for `mnemo serve`
+    #[command(subcommand)]
+    Keys(crate::commands::keys::KeysCommand),
     /// Re-embed every turn and memory (after changing the embedder), with progress
     Reindex(crate::commands::index::ReindexArgs),
 }

@@ -27,6 +27,8 @@ pub struct FileConfig {
     pub pipeline: PipelineSettings,
     /// Prices per model for `mnemo usage`.
     pub pricing: Pricing,
+    /// `mnemo serve`.
+    pub server: mnemo_server::ServerSettings,
 }
 
 /// The resolved configuration a command runs with.
@@ -51,6 +53,8 @@ pub struct Config {
     pub pipeline: PipelineSettings,
     /// `[pricing]`: USD per million tokens, by model name.
     pub pricing: Pricing,
+    /// `[server]`: listen address, body limit, request timeout (`mnemo serve`).
+    pub server: mnemo_server::ServerSettings,
     pub config_path: PathBuf,
     pub json: bool,
 }
@@ -101,6 +105,10 @@ impl Config {
         let embedder = env("MNEMO_EMBEDDER")
             .or(file.embedder)
             .unwrap_or_else(|| DEFAULT_EMBEDDER.to_string());
+        let mut server = file.server;
+        if let Some(v) = env("MNEMO_LISTEN") {
+            server.listen = v;
+        }
         let llm = file
             .llm
             .from_env_over(env)
@@ -116,6 +124,7 @@ impl Config {
             llm,
             pipeline: file.pipeline,
             pricing: file.pricing,
+            server,
             config_path,
             json: flags.json,
         })

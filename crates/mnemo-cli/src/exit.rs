@@ -60,6 +60,10 @@ fn hint(e: &Error) -> Option<&'static str> {
             "`mnemo remember`, `mnemo turn add` or `mnemo chat` creates it; or point --db / MNEMO_DB at an existing database"
         }
         Error::Storage(_) => "check that --db / MNEMO_DB points at a mnemo database",
+        Error::Invalid { field, .. } if field == "user" => "pass --user NAME or set MNEMO_USER",
+        Error::Invalid { field, reason } if field == "forget" && reason.contains("purge") => {
+            "`mnemo forget ID --purge` removes it for good"
+        }
         _ => return None,
     })
 }

@@ -29,10 +29,11 @@
 use std::fmt;
 use std::str::FromStr;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::time::serde_ts;
+use crate::time::{serde_ts, TimestampSchema};
 use crate::{Error, NewTurn, Result, Scope, Timestamp, Turn};
 
 /// What a job does. Every kind needs an LLM today; [`JobKind::needs_llm`] exists so a
@@ -150,6 +151,8 @@ macro_rules! named {
 
 named!(JobKind, "job kind");
 named!(JobStatus, "job status");
+crate::kind::string_enum_schema!(JobKind, "What a job does.");
+crate::kind::string_enum_schema!(JobStatus, "Where a job is in its life.");
 
 /// How a new job relates to existing jobs with the same `(kind, user, subject)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -206,7 +209,7 @@ impl NewJob {
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 
 /// A job as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Job {
     pub id: String,
     pub kind: JobKind,
@@ -222,20 +225,25 @@ pub struct Job {
     pub attempts: u32,
     pub max_attempts: u32,
     #[serde(with = "serde_ts")]
+    #[schemars(with = "TimestampSchema")]
     pub next_run_at: Timestamp,
     /// The lease token of the current attempt while running.
     pub lease_owner: Option<String>,
     #[serde(with = "serde_ts::option")]
+    #[schemars(with = "Option<TimestampSchema>")]
     pub lease_until: Option<Timestamp>,
     /// The last failure, kept after a later success too (for diagnosis).
     pub last_error: Option<String>,
     /// What the job did (kind-specific JSON), once done.
     pub result: Value,
     #[serde(with = "serde_ts")]
+    #[schemars(with = "TimestampSchema")]
     pub created_at: Timestamp,
     #[serde(with = "serde_ts")]
+    #[schemars(with = "TimestampSchema")]
     pub updated_at: Timestamp,
     #[serde(with = "serde_ts::option")]
+    #[schemars(with = "Option<TimestampSchema>")]
     pub finished_at: Option<Timestamp>,
 }
 
@@ -272,7 +280,7 @@ pub struct JobFilter {
 }
 
 /// Counts of jobs per status.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct JobCounts {
     pub queued: u64,
     pub running: u64,
@@ -283,7 +291,7 @@ pub struct JobCounts {
 }
 
 /// One model call's token counts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct UsageRecord {
     /// The job it was made for; `None` for calls outside the queue (a chat reply).
     pub job_id: Option<String>,
@@ -296,6 +304,7 @@ pub struct UsageRecord {
     pub input_tokens: u64,
     pub output_tokens: u64,
     #[serde(with = "serde_ts")]
+    #[schemars(with = "TimestampSchema")]
     pub at: Timestamp,
 }
 
@@ -319,7 +328,7 @@ pub struct UsageFilter {
 
 /// Totals of one group and one model (a group that used two models has two rows, so
 /// each can be priced).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct UsageRow {
     /// The group's value: a `provider/model`, a user, a task or a job id.
     pub key: String,

@@ -135,6 +135,40 @@ macro_rules! closed_enum {
 
 string_serde!(Kind);
 
+/// A JSON Schema for a closed string enum with an `ALL` list and `as_str` names.
+macro_rules! string_enum_schema {
+    ($t:ty, $doc:literal) => {
+        impl schemars::JsonSchema for $t {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($t).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                let names: Vec<&str> = <$t>::ALL.iter().map(|v| v.as_str()).collect();
+                schemars::json_schema!({ "type": "string", "enum": names, "description": $doc })
+            }
+        }
+    };
+}
+pub(crate) use string_enum_schema;
+
+string_enum_schema!(Role, "Who said a turn.");
+string_enum_schema!(Op, "What happened to a memory.");
+string_enum_schema!(Actor, "Who made a change.");
+
+impl schemars::JsonSchema for Kind {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Kind".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_-]{1,32}$",
+            "examples": ["fact", "preference", "plan", "decision", "task", "risk", "summary", "note"],
+            "description": "A built-in kind (fact, preference, plan, decision, task, risk, summary, note) or a word of up to 32 lowercase letters, digits, `_` or `-`.",
+        })
+    }
+}
+
 closed_enum!(
     /// Who said a turn.
     Role {

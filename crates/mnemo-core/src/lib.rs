@@ -8,6 +8,7 @@
 pub mod error;
 pub mod ids;
 pub mod jobs;
+pub mod keys;
 pub mod kind;
 pub mod model;
 pub mod query;
@@ -21,6 +22,7 @@ pub use jobs::{
     Dedup, Job, JobCounts, JobFilter, JobKind, JobStatus, JobStore, NewJob, RangeJob, UsageFilter,
     UsageGroup, UsageRecord, UsageRow,
 };
+pub use keys::{ApiKey, KeyStore};
 pub use kind::{Actor, Kind, Op, Role};
 pub use model::{HistoryEvent, Memory, NewTurn, Scope, Session, SessionSummary, Topic, Turn};
 pub use query::{FtsHit, MemoryFilter, TimeView, TurnFilter};

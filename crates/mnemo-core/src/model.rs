@@ -12,14 +12,15 @@
 //! Every record carries a [`Scope`]: a user and optionally an agent. Nothing crosses
 //! users unless a caller asks for it explicitly.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::time::serde_ts;
+use crate::time::{serde_ts, TimestampSchema};
 use crate::{Actor, Kind, Op, Role, Timestamp};
 
 /// Who a record belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct Scope {
     pub user_id: String,
     /// `None` means "the user's own memory, shared by all their agents".
@@ -43,14 +44,16 @@ impl Scope {
 }
 
 /// A conversation session.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Session {
     pub id: String,
     pub user_id: String,
     pub agent_id: Option<String>,
     #[serde(with = "serde_ts")]
+    #[schemars(with = "TimestampSchema")]
     pub started_at: Timestamp,
     #[serde(with = "serde_ts::option")]
+    #[schemars(with = "Option<TimestampSchema>")]
     pub ended_at: Option<Timestamp>,
     /// Free-form metadata (a title, the client that created it, ...).
     #[serde(default)]
@@ -70,7 +73,7 @@ pub struct NewTurn {
 }
 
 /// One message of a conversation, as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Turn {
     pub id: String,
     pub user_id: String,
@@ -81,6 +84,7 @@ pub struct Turn {
     pub role: Role,
     pub content: String,
     #[serde(with = "serde_ts")]
+    #[schemars(with = "TimestampSchema")]
     pub created_at: Timestamp,
     /// Tokens in `content`, counted by a real tokenizer when the turn was recorded.
     pub tokens: u32,
@@ -89,7 +93,7 @@ pub struct Turn {
 }
 
 /// A durable memory.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Memory {
     pub id: String,
     pub user_id: String,
@@ -105,25 +109,31 @@ pub struct Memory {
     pub salience: f32,
     pub pinned: bool,
     #[serde(with = "serde_ts::option")]
+    #[schemars(with = "Option<TimestampSchema>")]
     pub expires_at: Option<Timestamp>,
     /// Ids of the turns this memory was derived from (provenance).
     #[serde(default)]
     pub source_turns: Vec<String>,
     #[serde(with = "serde_ts")]
+    #[schemars(with = "TimestampSchema")]
     pub valid_from: Timestamp,
     /// Set when the memory stopped being true (superseded or deleted).
     #[serde(with = "serde_ts::option")]
+    #[schemars(with = "Option<TimestampSchema>")]
     pub valid_to: Option<Timestamp>,
     /// The memory that replaced this one, if any.
     pub superseded_by: Option<String>,
     /// Whether it was deleted (as opposed to superseded).
     pub deleted: bool,
     #[serde(with = "serde_ts")]
+    #[schemars(with = "TimestampSchema")]
     pub created_at: Timestamp,
     #[serde(with = "serde_ts")]
+    #[schemars(with = "TimestampSchema")]
     pub updated_at: Timestamp,
     pub access_count: u64,
     #[serde(with = "serde_ts::option")]
+    #[schemars(with = "Option<TimestampSchema>")]
     pub last_accessed: Option<Timestamp>,
     /// Where it came from: `{"model": .., "prompt_version": ..}` for pipeline memories.
     #[serde(default)]
@@ -152,7 +162,7 @@ impl Memory {
 }
 
 /// One change to a memory.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct HistoryEvent {
     pub id: String,
     pub memory_id: String,
@@ -163,6 +173,7 @@ pub struct HistoryEvent {
     pub actor: Actor,
     pub reason: Option<String>,
     #[serde(with = "serde_ts")]
+    #[schemars(with = "TimestampSchema")]
     pub at: Timestamp,
     /// Details: the other memory of a supersede, changed attributes, the model, ...
     #[serde(default)]
@@ -170,7 +181,7 @@ pub struct HistoryEvent {
 }
 
 /// A topic (scene) and its consolidated summary.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Topic {
     pub id: String,
     pub user_id: String,
@@ -178,13 +189,14 @@ pub struct Topic {
     pub name: String,
     pub summary: String,
     #[serde(with = "serde_ts")]
+    #[schemars(with = "TimestampSchema")]
     pub updated_at: Timestamp,
     #[serde(default)]
     pub meta: Value,
 }
 
 /// A summary of turns `first_seq..=last_seq` of one session.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SessionSummary {
     pub id: String,
     pub user_id: String,
@@ -194,6 +206,7 @@ pub struct SessionSummary {
     pub last_seq: i64,
     pub summary: String,
     #[serde(with = "serde_ts")]
+    #[schemars(with = "TimestampSchema")]
     pub created_at: Timestamp,
     #[serde(default)]
     pub meta: Value,

@@ -30,6 +30,10 @@ pub struct MemoryFilter {
     pub since: Option<Timestamp>,
     /// Only memories created before this time.
     pub until: Option<Timestamp>,
+    /// Keyset pagination: only memories after this `(created_at, id)` in list order
+    /// (newest first, then by id), so a page boundary never skips or repeats a memory
+    /// even when many share a timestamp.
+    pub after: Option<(Timestamp, String)>,
     pub limit: Option<usize>,
 }
 

@@ -13,7 +13,7 @@ pub const EXPORT_FORMAT: &str = "mnemo-export";
 pub const EXPORT_VERSION: u32 = 1;
 
 /// The first line of an export.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExportHeader {
     pub format: String,
     pub version: u32,
@@ -22,7 +22,7 @@ pub struct ExportHeader {
 }
 
 /// One line of an export.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Record {
     Header(ExportHeader),

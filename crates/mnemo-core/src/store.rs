@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// What `forget_user` removed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ForgetReport {
     pub sessions: u64,
     pub turns: u64,
@@ -36,7 +36,7 @@ pub enum ImportMode {
 }
 
 /// What an import did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ImportReport {
     pub inserted: u64,
     pub replaced: u64,
@@ -44,7 +44,7 @@ pub struct ImportReport {
 }
 
 /// Counts for `mnemo stats`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Stats {
     pub users: u64,
     pub sessions: u64,

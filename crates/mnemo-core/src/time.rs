@@ -10,6 +10,25 @@ use crate::{Error, Result};
 /// A point in time, UTC.
 pub type Timestamp = DateTime<Utc>;
 
+/// The JSON Schema of a timestamp as it travels (RFC 3339 text, UTC, microseconds), for
+/// `#[schemars(with = "TimestampSchema")]` on fields serialized through [`serde_ts`].
+#[derive(Debug, Clone, Copy)]
+pub struct TimestampSchema;
+
+impl schemars::JsonSchema for TimestampSchema {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "date-time",
+            "description": "RFC 3339 UTC time with microseconds, e.g. 2026-11-21T23:51:34.123456Z",
+        })
+    }
+}
+
 /// Source of "now".
 pub trait Clock: Send + Sync {
     /// The current time, truncated to microseconds.

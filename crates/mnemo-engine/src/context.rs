@@ -19,12 +19,13 @@ use std::str::FromStr;
 use mnemo_core::{
     ids, Error, Kind, Memory, MemoryFilter, Result, Role, Scope, SessionSummary, Turn, TurnFilter,
 };
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::{tokens, Engine, RecallQuery, TurnQuery};
 
 /// Which memory pattern to assemble (seed 004's three, plus the combination).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Pattern {
     Buffer,
@@ -83,7 +84,7 @@ impl ContextRequest {
 }
 
 /// What kind of thing a context item is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Section {
     Fact,
@@ -95,7 +96,7 @@ pub enum Section {
 }
 
 /// One piece of injected context, for `/context` and tests.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ContextItem {
     pub section: Section,
     /// The id of the memory, topic, summary or turn.
@@ -105,7 +106,7 @@ pub struct ContextItem {
 }
 
 /// The assembled context.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Context {
     /// The memory block to append to the system prompt; `None` when nothing is relevant.
     pub memory_block: Option<String>,

@@ -169,7 +169,7 @@ pub(crate) fn check_scope(scope: &Scope) -> Result<()> {
     if scope.user_id.trim().is_empty() {
         return Err(Error::invalid(
             "user",
-            "the user id is empty; pass --user NAME or set MNEMO_USER",
+            "the user id is empty; name whose memory this is",
         ));
     }
     if scope

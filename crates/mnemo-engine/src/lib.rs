@@ -27,6 +27,7 @@ mod recall;
 pub mod retrieval;
 mod settings;
 pub mod tokens;
+pub mod tools;
 mod transfer;
 
 pub use context::{Context, ContextItem, ContextRequest, Pattern, Section};

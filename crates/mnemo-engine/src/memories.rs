@@ -302,7 +302,7 @@ impl Engine {
             return Err(Error::invalid(
                 "forget",
                 format!(
-                    "memory {} is already forgotten; use --purge to remove it for good",
+                    "memory {} is already forgotten; purge it to remove it for good",
                     ids::short(&m.id)
                 ),
             ));

@@ -43,7 +43,7 @@ impl From<&str> for RecallQuery {
 }
 
 /// The components of a hit's score; `total` is their weighted sum.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ScoreParts {
     /// Raw BM25 score from the full-text index.
     pub bm25: f64,

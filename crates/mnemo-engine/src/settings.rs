@@ -13,6 +13,17 @@ pub struct EngineSettings {
     pub ranking: RankingWeights,
     /// How salience fades with time.
     pub forgetting: ForgettingPolicy,
+    /// Memory for the in-memory search indexes of all users together (MiB, estimated);
+    /// past it the least recently used users' indexes are dropped and rebuilt on their
+    /// next search. 0: no limit.
+    pub index_cache_mb: usize,
+}
+
+impl EngineSettings {
+    /// [`index_cache_mb`](Self::index_cache_mb) in bytes.
+    pub(crate) fn index_budget_bytes(&self) -> usize {
+        self.index_cache_mb.saturating_mul(1024 * 1024)
+    }
 }
 
 impl Default for EngineSettings {
@@ -21,6 +32,7 @@ impl Default for EngineSettings {
             recall_limit: 10,
             ranking: RankingWeights::default(),
             forgetting: ForgettingPolicy::default(),
+            index_cache_mb: 2048,
         }
     }
 }

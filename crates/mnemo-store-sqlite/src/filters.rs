@@ -116,6 +116,12 @@ pub(crate) fn memories(filter: &MemoryFilter, now: &Timestamp) -> Conditions {
     if let Some(until) = &filter.until {
         c.and("m.created_at < ?", [time(until)]);
     }
+    if let Some((at, id)) = &filter.after {
+        c.and(
+            "(m.created_at < ? OR (m.created_at = ? AND m.id > ?))",
+            [time(at), time(at), text(id)],
+        );
+    }
     c
 }
 
@@ -158,6 +164,7 @@ mod tests {
             view: TimeView::AsOf(now),
             since: Some(now),
             until: Some(now),
+            after: Some((now, "abc".into())),
             limit: Some(3),
         };
         let c = memories(&filter, &now);

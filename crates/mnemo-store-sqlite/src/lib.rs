@@ -7,8 +7,11 @@
 //!
 //! [`SqliteStore`] implements [`mnemo_core::Store`]. Every trait method is one transaction
 //! (writes take the write lock up front with `BEGIN IMMEDIATE`, so two processes never
-//! deadlock upgrading a read lock). The connection sits behind a mutex, which makes the
-//! store `Send + Sync`; statements are prepared once and cached.
+//! deadlock upgrading a read lock). Writes go through one connection behind a mutex (SQLite
+//! has one writer at a time anyway); reads of a file-backed store use a few more
+//! connections of their own (`query_only`), so under WAL a server's searches and listings
+//! run in parallel with each other and with a write instead of queueing behind it.
+//! Statements are prepared once per connection and cached.
 //!
 //! Module map: [`schema`] (pragmas, migrations), `turns`, `memories`, `topics`, `search`,
 //! `export_import`, `admin`, [`fts_query`] (safe `MATCH` expressions), `errors`
@@ -22,6 +25,7 @@ mod filters;
 pub mod fts_query;
 mod jobs;
 mod jobs_rows;
+mod keys;
 mod lookup;
 mod memories;
 mod rows;
@@ -36,7 +40,8 @@ mod vectors;
 use std::fmt;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use mnemo_core::query::{MemoryHit, TurnHit};
 use mnemo_core::{
@@ -52,7 +57,11 @@ pub use crate::schema::SCHEMA_VERSION;
 
 /// A mnemo store in one SQLite database file (or in memory, for tests).
 pub struct SqliteStore {
+    /// The writer (and the reader of an in-memory store).
     conn: Mutex<Connection>,
+    /// Read-only connections of a file-backed store.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
     path: Option<PathBuf>,
     /// The path as shown in error messages (`:memory:` for an in-memory store).
     label: String,
@@ -129,8 +138,17 @@ impl SqliteStore {
             schema::migrate(conn)
         };
         setup(&mut conn).map_err(|e| e.into_core(&label))?;
+        let readers = match &path {
+            Some(p) => (0..READERS)
+                .map(|_| open_reader(p).map(Mutex::new))
+                .collect::<DbResult<Vec<_>>>()
+                .map_err(|e| e.into_core(&label))?,
+            None => Vec::new(),
+        };
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            readers,
+            next_reader: AtomicUsize::new(0),
             path,
             label,
             clock: Arc::new(SystemClock),
@@ -149,15 +167,34 @@ impl SqliteStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Runs a read on the connection.
+    /// A read connection: the first free reader, else a busy one (round robin).
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        let n = self.readers.len();
+        if n == 0 {
+            return self.lock();
+        }
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed) % n;
+        for i in 0..n {
+            match self.readers[(start + i) % n].try_lock() {
+                Ok(guard) => return guard,
+                Err(TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        self.readers[start]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs a read on a read connection.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> DbResult<T>) -> Result<T> {
-        f(&self.lock()).map_err(|e| e.into_core(&self.label))
+        f(&self.reader()).map_err(|e| e.into_core(&self.label))
     }
 
     /// Runs several reads in one transaction, so they see one snapshot (memories and their
     /// provenance are read by separate statements).
     fn snapshot<T>(&self, f: impl FnOnce(&Connection) -> DbResult<T>) -> Result<T> {
-        let mut conn = self.lock();
+        let mut conn = self.reader();
         let run = || -> DbResult<T> {
             let tx = conn.transaction()?;
             let out = f(&tx)?;
@@ -171,6 +208,17 @@ impl SqliteStore {
     fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> DbResult<T>) -> Result<T> {
         write_in(&mut self.lock(), f).map_err(|e| e.into_core(&self.label))
     }
+}
+
+/// Read connections per file-backed store.
+const READERS: usize = 4;
+
+/// A connection for reads only, to a database the writer has already configured (WAL is
+/// a property of the file) and migrated.
+fn open_reader(path: &Path) -> DbResult<Connection> {
+    let conn = Connection::open(path)?;
+    schema::configure_reader(&conn)?;
+    Ok(conn)
 }
 
 /// Runs `f` in one immediate (write-locking) transaction on `conn`.

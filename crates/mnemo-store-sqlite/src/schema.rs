@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_vectors.sql"),
     include_str!("migrations/0003_jobs.sql"),
     include_str!("migrations/0004_memory_changes.sql"),
+    include_str!("migrations/0005_api_keys.sql"),
 ];
 
 /// The schema version this build writes and understands.
@@ -42,6 +43,15 @@ pub(crate) fn configure(conn: &Connection, file_backed: bool) -> DbResult<()> {
         conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
     }
     conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+/// Settings of a read-only connection (see [`configure`]).
+pub(crate) fn configure_reader(conn: &Connection) -> DbResult<()> {
+    conn.execute_batch(&format!(
+        "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; PRAGMA query_only = ON;"
+    ))?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }

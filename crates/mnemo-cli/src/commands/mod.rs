@@ -5,8 +5,10 @@ mod admin;
 mod chat;
 pub mod index;
 pub mod jobs;
+pub mod keys;
 mod log;
 mod memory;
+pub mod serve;
 mod settings;
 mod transfer;
 pub mod work;
@@ -41,6 +43,8 @@ pub fn run(command: Command, cfg: &Config) -> Result<()> {
         Command::Stats => admin::stats(&open(cfg)?, cfg),
         Command::Bench(b) => index::bench(b, cfg),
         Command::Reindex(a) => index::reindex(open(cfg)?, cfg, a),
+        Command::Serve(a) => serve::serve(cfg, a),
+        Command::Keys(k) => keys::keys(cfg, k),
     }
 }
 

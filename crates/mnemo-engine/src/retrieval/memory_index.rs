@@ -40,6 +40,17 @@ pub(crate) struct MemoryIndex {
     pub(crate) seq: u64,
 }
 
+impl MemoryIndex {
+    /// Rough bytes held: the memories' text and fields, postings, and int8 vectors.
+    pub(crate) fn approx_bytes(&self) -> usize {
+        let dims = self.dense.as_ref().map_or(0, |d| d.dims() + 64);
+        self.memories
+            .iter()
+            .map(|m| m.content.len() * 2 + 512 + dims)
+            .sum()
+    }
+}
+
 /// One memory to rank, with its raw signals.
 #[derive(Debug)]
 pub(crate) struct Candidate {
@@ -63,17 +74,25 @@ impl Engine {
         now: Timestamp,
     ) -> Result<Vec<Candidate>> {
         let user = scope.user_id.as_str();
+        // Embedding can take a network round trip: done before any index lock is taken.
+        let query_vector = match self.embedder() {
+            Some(embedder) => embed(embedder.as_ref(), &[text])?.pop(),
+            None => None,
+        };
         let epoch = self.store.index_epoch(OwnerKind::Memory, user)?;
-        let mut map = self
-            .indexes
-            .memories
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let patched = match map.get_mut(user) {
+        let slot = self.indexes.memories.slot(user);
+        {
+            let loaded = slot.read();
+            if let Some(index) = loaded.as_ref().filter(|i| i.epoch == epoch) {
+                return Ok(self.score_memories(index, text, filter, pool, now, query_vector));
+            }
+        }
+        let mut loaded = slot.write();
+        let patched = match loaded.as_mut() {
             Some(index) if index.epoch != epoch => self.patch_memory_index(user, index, epoch)?,
             _ => false,
         };
-        if !patched && map.get(user).is_none_or(|m| m.epoch != epoch) {
+        if !patched && loaded.as_ref().is_none_or(|m| m.epoch != epoch) {
             // A process that recalls once (one CLI command) is better served by SQLite's
             // full-text index than by building one; the second recall builds it.
             let first = self
@@ -83,15 +102,32 @@ impl Engine {
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .insert(user.to_string());
             if first && self.embedder().is_none() {
-                drop(map);
+                drop(loaded);
                 return self.fts_candidates(text, filter, pool);
             }
-            let index = self.build_memory_index(user, epoch)?;
-            map.insert(user.to_string(), index);
+            *loaded = Some(self.build_memory_index(user, epoch)?);
         }
-        let Some(index) = map.get(user) else {
+        let Some(index) = loaded.as_ref() else {
             return Ok(Vec::new());
         };
+        self.indexes.memories.admit(
+            user,
+            index.approx_bytes(),
+            self.settings.index_budget_bytes(),
+        );
+        Ok(self.score_memories(index, text, filter, pool, now, query_vector))
+    }
+
+    /// Ranks a loaded index's documents for `text` (and its vector, when embedded).
+    fn score_memories(
+        &self,
+        index: &MemoryIndex,
+        text: &str,
+        filter: &MemoryFilter,
+        pool: usize,
+        now: Timestamp,
+        query_vector: Option<Vec<f32>>,
+    ) -> Vec<Candidate> {
         let n = index.memories.len();
         let terms: Vec<(String, f32)> = self
             .indexes
@@ -106,26 +142,23 @@ impl Engine {
             .score_into(&terms, Bm25Params::default(), &mut bm25);
         let ok = |d: usize| !index.dead[d] && matches(&index.memories[d], filter, now);
         let mut picked = best_matching(&bm25, pool, ok);
-        let (cosine, mean) = match (&index.dense, self.embedder()) {
-            (Some(dense), Some(embedder)) => {
-                let q = embed(embedder.as_ref(), &[text])?;
-                match dense.prepare(q.first().map_or(&[][..], Vec::as_slice)) {
-                    Some(q) => {
-                        let mut cos: HashMap<usize, f32> =
-                            picked.iter().map(|&d| (d, dense.cosine(&q, d))).collect();
-                        for (d, c) in dense.nearest(&q, (pool / 2).max(DENSE_MIN), ok) {
-                            if cos.insert(d, c).is_none() {
-                                picked.push(d);
-                            }
+        let (cosine, mean) = match (&index.dense, query_vector) {
+            (Some(dense), Some(q)) => match dense.prepare(&q) {
+                Some(q) => {
+                    let mut cos: HashMap<usize, f32> =
+                        picked.iter().map(|&d| (d, dense.cosine(&q, d))).collect();
+                    for (d, c) in dense.nearest(&q, (pool / 2).max(DENSE_MIN), ok) {
+                        if cos.insert(d, c).is_none() {
+                            picked.push(d);
                         }
-                        (Some(cos), Some(dense.mean_cosine(&q)))
                     }
-                    None => (None, None),
+                    (Some(cos), Some(dense.mean_cosine(&q)))
                 }
-            }
+                None => (None, None),
+            },
             _ => (None, None),
         };
-        Ok(picked
+        picked
             .into_iter()
             .map(|d| Candidate {
                 memory: index.memories[d].clone(),
@@ -133,7 +166,7 @@ impl Engine {
                 cosine: cosine.as_ref().and_then(|c| c.get(&d).copied()),
                 mean,
             })
-            .collect())
+            .collect()
     }
 
     /// Candidates from the store's full-text index (no in-memory index needed).
@@ -207,12 +240,11 @@ impl Engine {
     /// Mirrors an access this engine recorded into the loaded index (accesses do not move
     /// the epoch, and decay reads `last_accessed`).
     pub(crate) fn note_touched(&self, user: &str, ids: &[String], at: Timestamp) {
-        let mut map = self
-            .indexes
-            .memories
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(index) = map.get_mut(user) {
+        let Some(slot) = self.indexes.memories.get(user) else {
+            return;
+        };
+        let mut loaded = slot.write();
+        if let Some(index) = loaded.as_mut() {
             for id in ids {
                 if let Some(&i) = index.rows.get(id) {
                     let m = &mut index.memories[i];

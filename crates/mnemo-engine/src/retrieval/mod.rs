@@ -12,6 +12,7 @@
 //! changes (another process wrote to the database).
 
 pub mod bm25;
+mod cache;
 mod dates;
 pub mod dense;
 mod embedding;
@@ -24,7 +25,6 @@ mod synonyms;
 pub mod text;
 mod turn_index;
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 use std::sync::Arc;
@@ -187,8 +187,9 @@ pub(crate) struct Indexes {
     pub analyzer: Analyzer,
     pub params: RetrievalParams,
     pub embedder: Option<Arc<dyn Embedder>>,
-    turns: Mutex<HashMap<String, TurnIndex>>,
-    memories: Mutex<HashMap<String, memory_index::MemoryIndex>>,
+    /// Per-user slots, each with its own lock (see [`cache`]).
+    turns: cache::UserCache<TurnIndex>,
+    memories: cache::UserCache<memory_index::MemoryIndex>,
     /// Users this engine has recalled for at least once.
     recalled: Mutex<std::collections::HashSet<String>>,
 }
@@ -212,14 +213,8 @@ impl Indexes {
 
     /// Forgets every loaded index (they are rebuilt from the store on next use).
     pub(crate) fn clear(&self) {
-        self.turns
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clear();
-        self.memories
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clear();
+        self.turns.clear();
+        self.memories.clear();
     }
 }
 

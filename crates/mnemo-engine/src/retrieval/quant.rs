@@ -78,6 +78,11 @@ impl QuantIndex {
         self.scales.len()
     }
 
+    /// Length of the vectors.
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
     /// Whether there are no documents.
     pub fn is_empty(&self) -> bool {
         self.scales.is_empty()

@@ -30,17 +30,28 @@ impl Engine {
         if query.limit == 0 {
             return Ok(Vec::new());
         }
-        let epoch = self.store.index_epoch(OwnerKind::Turn, &scope.user_id)?;
         let indexes = &self.indexes;
-        let mut map = indexes
-            .turns
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let index = map.entry(scope.user_id.clone()).or_default();
-        if !index.is_fresh(epoch) {
-            *index = self.build_turn_index(&scope.user_id)?;
+        // Embedding can take a network round trip: done before any index lock is taken.
+        let query_vector = match &indexes.embedder {
+            Some(embedder) => embed(embedder.as_ref(), &[&query.text])?.pop(),
+            None => None,
+        };
+        let epoch = self.store.index_epoch(OwnerKind::Turn, &scope.user_id)?;
+        let slot = indexes.turns.slot(&scope.user_id);
+        // One user's turn searches take turns (the synonym vocabulary is built lazily,
+        // in place); other users' searches never wait for this lock.
+        let mut loaded = slot.write();
+        if !loaded.as_ref().is_some_and(|i| i.is_fresh(epoch)) {
+            let mut index = self.build_turn_index(&scope.user_id)?;
             index.epoch = Some(epoch);
+            let bytes = index.approx_bytes();
+            *loaded = Some(index);
+            let budget = self.settings.index_budget_bytes();
+            indexes.turns.admit(&scope.user_id, bytes, budget);
         }
+        let Some(index) = loaded.as_mut() else {
+            return Ok(Vec::new());
+        };
         let terms: Vec<(String, f32)> = indexes
             .analyzer
             .query_terms(&query.text)
@@ -71,10 +82,9 @@ impl Engine {
             .iter()
             .map(|t| allowed(t, scope, query))
             .collect();
-        let cosine = match (&index.dense, &indexes.embedder) {
-            (Some(dense), Some(embedder)) => {
-                let q = embed(embedder.as_ref(), &[&query.text])?;
-                let q = normalized(q.first().map_or(&[][..], Vec::as_slice));
+        let cosine = match (&index.dense, &query_vector) {
+            (Some(dense), Some(q)) => {
+                let q = normalized(q);
                 let mut out = vec![0.0f32; index.len()];
                 dense.scores(&q, &mut out);
                 Some(out)
@@ -145,19 +155,18 @@ impl Engine {
             },
             None => None,
         };
-        let mut map = self
-            .indexes
-            .turns
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let Some(index) = map.get_mut(&turn.user_id) else {
+        let Some(slot) = self.indexes.turns.get(&turn.user_id) else {
+            return;
+        };
+        let mut loaded = slot.write();
+        let Some(index) = loaded.as_mut() else {
             return;
         };
         match (&mut index.dense, vector) {
             (Some(dense), Some(v)) => dense.push(Some(&v)),
             (None, _) => {}
             (Some(_), None) => {
-                map.remove(&turn.user_id);
+                *loaded = None;
                 return;
             }
         }

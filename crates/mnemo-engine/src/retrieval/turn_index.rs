@@ -74,6 +74,15 @@ pub(crate) struct TurnIndex {
 }
 
 impl TurnIndex {
+    /// Rough bytes held: the turns' text and fields, postings, neighbours and vectors.
+    pub fn approx_bytes(&self) -> usize {
+        let dims = self.dense.as_ref().map_or(0, |d| d.dims() * 4);
+        self.turns
+            .iter()
+            .map(|t| t.content.len() * 2 + 384 + dims)
+            .sum()
+    }
+
     /// Number of indexed turns.
     pub fn len(&self) -> usize {
         self.turns.len()

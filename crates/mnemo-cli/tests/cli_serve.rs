@@ -1,0 +1,333 @@
+//! `mnemo serve` as clients see it: the real binary on a free port, spoken to over HTTP.
+//! Tenancy above all: with two users' keys, every endpoint tried across tenants by id, by
+//! id prefix and by filter returns none of the other user's records and changes nothing.
+
+mod common;
+
+use common::server::{create_key, Server};
+use common::Mnemo;
+use serde_json::{json, Value};
+
+/// Anna's data: a keyed memory, a conversation (with its queued jobs).
+struct Seeded {
+    memory_id: String,
+    session_id: String,
+    job_id: String,
+}
+
+fn seed(s: &Server, key: &str) -> Seeded {
+    let (st, m) = s.call(
+        "POST",
+        "/v1/memories",
+        Some(key),
+        Some(&json!({ "content": "Anna drinks oolong tea", "key": "drink", "topic": "food" })),
+    );
+    assert_eq!(st, 201, "{m}");
+    let (st, msgs) = s.call(
+        "POST",
+        "/v1/messages",
+        Some(key),
+        Some(&json!({ "messages": [
+            { "role": "user", "content": "Anna moved to Porto last spring" },
+            { "role": "assistant", "content": "Porto is lovely" }
+        ]})),
+    );
+    assert_eq!(st, 202, "{msgs}");
+    Seeded {
+        memory_id: m["memory"]["id"].as_str().unwrap().to_owned(),
+        session_id: msgs["session_id"].as_str().unwrap().to_owned(),
+        job_id: msgs["job_ids"][0].as_str().unwrap().to_owned(),
+    }
+}
+
+/// Whether a response body holds anything of Anna's that the request did not itself send
+/// (a 404 may echo the id it was asked for).
+fn leaks(body: &Value, asked: &str, a: &Seeded) -> bool {
+    let text = body.to_string();
+    let ids = [&a.memory_id, &a.session_id, &a.job_id];
+    ["oolong", "Porto", "anna"]
+        .iter()
+        .any(|w| text.contains(w) && !asked.contains(w))
+        || ids
+            .iter()
+            .any(|id| text.contains(id.as_str()) && !asked.contains(id.as_str()))
+}
+
+#[test]
+fn no_endpoint_crosses_tenants_by_id_prefix_or_filter() {
+    let m = Mnemo::new();
+    let anna = create_key(&m, "anna", &[]);
+    let ben = create_key(&m, "ben", &[]);
+    let s = Server::start(&m, &["--no-worker"]);
+    let a = seed(&s, &anna);
+    let before = s.call("GET", "/v1/export", Some(&anna), None).1;
+
+    let mem = &a.memory_id;
+    let ses = &a.session_id;
+    let job = &a.job_id;
+    let mut probes: Vec<(&str, String, Option<Value>)> = Vec::new();
+    for id in [mem.clone(), mem[..8].to_owned(), mem[..4].to_owned()] {
+        probes.push(("GET", format!("/v1/memories/{id}"), None));
+        probes.push(("GET", format!("/v1/memories/{id}/history"), None));
+        probes.push((
+            "PATCH",
+            format!("/v1/memories/{id}"),
+            Some(json!({ "content": "pwned" })),
+        ));
+        probes.push(("DELETE", format!("/v1/memories/{id}"), None));
+        probes.push(("DELETE", format!("/v1/memories/{id}?purge=true"), None));
+        probes.push(("POST", format!("/v1/memories/{id}/restore"), None));
+    }
+    for id in [ses.clone(), ses[..8].to_owned()] {
+        probes.push(("GET", format!("/v1/sessions/{id}"), None));
+        probes.push(("GET", format!("/v1/memories?session_id={id}"), None));
+        probes.push(("GET", format!("/v1/summaries?session_id={id}"), None));
+        probes.push(("GET", format!("/v1/jobs?session_id={id}"), None));
+        probes.push((
+            "POST",
+            "/v1/context".into(),
+            Some(json!({ "message": "where does Anna live", "session_id": id })),
+        ));
+        probes.push((
+            "POST",
+            "/v1/search".into(),
+            Some(json!({ "query": "Porto oolong", "session_id": id })),
+        ));
+        probes.push((
+            "POST",
+            "/v1/messages".into(),
+            Some(json!({ "session_id": id, "messages": [{ "role": "user", "content": "hi" }] })),
+        ));
+    }
+    for id in [job.clone(), job[..8].to_owned()] {
+        probes.push(("GET", format!("/v1/jobs/{id}"), None));
+        probes.push(("POST", format!("/v1/jobs/{id}/retry"), None));
+    }
+    for path in [
+        "/v1/memories",
+        "/v1/memories?view=all",
+        "/v1/memories?key=drink",
+        "/v1/memories?topic=food",
+        "/v1/memories?as_of=2100-01-01",
+        "/v1/sessions",
+        "/v1/summaries",
+        "/v1/topics",
+        "/v1/jobs",
+        "/v1/jobs?status=queued",
+        "/v1/usage",
+        "/v1/stats",
+        "/v1/export",
+    ] {
+        probes.push(("GET", path.into(), None));
+    }
+    probes.push((
+        "POST",
+        "/v1/search".into(),
+        Some(json!({ "query": "Anna oolong tea Porto", "view": "all" })),
+    ));
+    probes.push((
+        "POST",
+        "/v1/context".into(),
+        Some(json!({ "message": "what does Anna drink", "pattern": "buffer" })),
+    ));
+    probes.push((
+        "POST",
+        "/v1/memories/forget".into(),
+        Some(json!({ "query": "oolong tea" })),
+    ));
+    for (method, path, body) in &probes {
+        let (status, got) = s.call(method, path, Some(&ben), body.as_ref());
+        assert!(status < 500, "{method} {path}: {status} {got}");
+        let asked = format!(
+            "{path} {}",
+            body.as_ref().map(Value::to_string).unwrap_or_default()
+        );
+        assert!(!leaks(&got, &asked, &a), "{method} {path} leaked: {got}");
+    }
+    let after = s.call("GET", "/v1/export", Some(&anna), None).1;
+    assert_eq!(before, after, "nothing of Anna's changed");
+    let (_, mine) = s.call(
+        "GET",
+        &format!("/v1/memories/{}", &mem[..8]),
+        Some(&anna),
+        None,
+    );
+    assert_eq!(mine["memory"]["content"], "Anna drinks oolong tea");
+}
+
+#[test]
+fn keys_are_required_checked_and_scoped() {
+    let m = Mnemo::new();
+    let err = m.fails(&["serve", "--listen", "127.0.0.1:0"], 1);
+    assert!(err.contains("no API keys"), "{err}");
+    let err = m.fails(&["serve", "--no-auth", "--listen", "0.0.0.0:0"], 1);
+    assert!(err.contains("loopback"), "{err}");
+
+    let anna = create_key(&m, "anna", &[]);
+    let admin = create_key(&m, "root", &["--admin", "--name", "ops"]);
+    let revoked = create_key(&m, "anna", &[]);
+    let revoked_id = revoked.split('_').nth(1).unwrap();
+    m.ok(&["keys", "revoke", revoked_id]);
+    let listed = m.json(&["keys", "list"]);
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+    assert!(
+        !listed.to_string().contains(&anna),
+        "secrets are never listed"
+    );
+
+    let s = Server::start(&m, &["--no-worker"]);
+    let body = json!({ "content": "anna's note" });
+    let (st, p) = s.call("POST", "/v1/memories", None, Some(&body));
+    assert_eq!(st, 401);
+    assert_eq!(p["code"], "unauthorized");
+    let (st, raw) = s.call_text("GET", "/v1/memories", None, &[], None);
+    assert_eq!(st, 401, "{raw}");
+    for bad in [revoked.as_str(), "mnemo_000000000000_00", "nonsense"] {
+        assert_eq!(
+            s.call("GET", "/v1/memories", Some(bad), None).0,
+            401,
+            "{bad}"
+        );
+    }
+    let last = if anna.ends_with('0') { '1' } else { '0' };
+    let forged = format!("{}{last}", &anna[..anna.len() - 1]);
+    assert_eq!(s.call("GET", "/v1/memories", Some(&forged), None).0, 401);
+    assert_eq!(
+        s.call("POST", "/v1/memories", Some(&anna), Some(&body)).0,
+        201
+    );
+
+    // The admin key acts for the user its header names; a user key may not.
+    let as_anna = [("X-Mnemo-User", "anna")];
+    let (st, text) = s.call_text("GET", "/v1/memories", Some(&admin), &as_anna, None);
+    assert_eq!(st, 200);
+    assert!(text.contains("anna's note"), "{text}");
+    let (st, text) = s.call_text("GET", "/v1/memories", Some(&admin), &[], None);
+    assert_eq!(st, 200);
+    assert!(
+        !text.contains("anna's note"),
+        "admin's own user is root: {text}"
+    );
+    let ben = create_key(&m, "ben", &[]);
+    let (st, text) = s.call_text("GET", "/v1/memories", Some(&ben), &as_anna, None);
+    assert_eq!(st, 403, "{text}");
+    assert!(text.contains("\"code\":\"forbidden\""));
+    // Health and metrics need no key.
+    assert_eq!(s.call("GET", "/healthz", None, None).0, 200);
+    assert_eq!(s.call("GET", "/readyz", None, None).0, 200);
+    let (_, metrics) = s.call_text("GET", "/metrics", None, &[], None);
+    assert!(
+        metrics.contains(
+            "mnemo_http_requests_total{method=\"POST\",route=\"/v1/memories\",status=\"201\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("mnemo_jobs{status=\"queued\"}"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn errors_are_problem_documents_and_every_documented_route_exists() {
+    let m = Mnemo::new();
+    let config = m.dir.path().join(".config/mnemo");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.toml"),
+        "[server]\nbody_limit_bytes = 4096\n",
+    )
+    .unwrap();
+    let key = create_key(&m, "anna", &[]);
+    let s = Server::start(&m, &["--no-worker"]);
+    let json_ct = [("Content-Type", "application/json")];
+    let (st, text) = s.call_text("GET", "/v1/nowhere", Some(&key), &[], None);
+    assert_eq!(st, 404);
+    assert!(text.contains("\"code\":\"no_route\""), "{text}");
+    let (st, p) = s.call(
+        "POST",
+        "/v1/memories",
+        Some(&key),
+        Some(&json!({ "content": "" })),
+    );
+    assert_eq!(
+        (st, p["code"].as_str()),
+        (400, Some("invalid_value")),
+        "{p}"
+    );
+    let (st, p) = s.call(
+        "POST",
+        "/v1/memories",
+        Some(&key),
+        Some(&json!({ "text": "x" })),
+    );
+    assert_eq!((st, p["code"].as_str()), (400, Some("invalid_body")), "{p}");
+    let (st, p) = s.call("GET", "/v1/memories?limit=abc", Some(&key), None);
+    assert_eq!(
+        (st, p["code"].as_str()),
+        (400, Some("invalid_query")),
+        "{p}"
+    );
+    let (st, p) = s.call("GET", "/v1/memories/00000000", Some(&key), None);
+    assert_eq!((st, p["code"].as_str()), (404, Some("not_found")), "{p}");
+    let big = json!({ "content": "x".repeat(8000) });
+    let (st, text) = s.call_text("POST", "/v1/memories", Some(&key), &json_ct, Some(&big));
+    assert_eq!(st, 413, "{}", &text[..text.len().min(200)]);
+
+    let (st, doc) = s.call("GET", "/openapi.json", None, None);
+    assert_eq!(st, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 20, "{}", paths.len());
+    for (path, methods) in paths {
+        for method in methods.as_object().unwrap().keys() {
+            let concrete = path.replace("{id}", "0000");
+            let takes_body = methods[method].get("requestBody").is_some();
+            let sent = takes_body.then(|| json!({}));
+            let (st, body) = s.call(&method.to_uppercase(), &concrete, Some(&key), sent.as_ref());
+            assert!(
+                st != 405 && body["code"] != "no_route",
+                "{method} {path}: {st} {body}"
+            );
+            assert!(st < 500, "{method} {path}: {st} {body}");
+        }
+    }
+    let (st, page) = s.call_text("GET", "/docs", None, &[], None);
+    assert_eq!(st, 200);
+    assert!(
+        page.contains("/v1/memories/{id}/history") && !page.contains("<script"),
+        "no script, no CDN"
+    );
+}
+
+#[test]
+fn the_cli_and_the_server_see_each_others_writes_and_shutdown_is_graceful() {
+    let m = Mnemo::new();
+    let key = create_key(&m, "alex", &[]);
+    let s = Server::start(&m, &[]);
+    m.ok(&["remember", "written by the CLI while the server runs"]);
+    let (_, list) = s.call("GET", "/v1/memories", Some(&key), None);
+    assert!(list.to_string().contains("written by the CLI"), "{list}");
+    let (st, _) = s.call(
+        "POST",
+        "/v1/memories",
+        Some(&key),
+        Some(&json!({ "content": "written over HTTP" })),
+    );
+    assert_eq!(st, 201);
+    assert!(m.ok(&["list"]).contains("written over HTTP"));
+    // Recorded messages queue jobs; with no model they stay queued across a shutdown.
+    let (st, msgs) = s.call(
+        "POST",
+        "/v1/messages",
+        Some(&key),
+        Some(&json!({ "messages": [
+            { "role": "user", "content": "I prefer dark mode" },
+            { "role": "assistant", "content": "Dark mode it is" }
+        ]})),
+    );
+    assert_eq!(st, 202, "{msgs}");
+    assert!(s.terminate(), "SIGTERM ends the server cleanly");
+    let jobs = m.json(&["jobs"]);
+    assert!(jobs.to_string().contains("queued"), "{jobs}");
+}

@@ -1,0 +1,244 @@
+//! Conversation tools: record messages (the pipeline queued, never waited for), assemble
+//! the context for a message within a token budget (what the chat injects), sessions with
+//! their turns, session summaries and topics.
+
+use std::collections::BTreeSet;
+
+use mnemo_core::{NewTurn, Role, Session, SessionSummary, Topic, Turn, TurnFilter};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::memories::own_session;
+use super::{limit, parse_time, Caller, ToolError, ToolResult};
+use crate::{Context, ContextRequest, Engine, Pattern};
+
+/// Most messages one call records.
+const MAX_MESSAGES: usize = 100;
+
+/// One message of a conversation.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageIn {
+    /// `user`, `assistant`, `system` or `tool`.
+    pub role: Role,
+    /// The message text.
+    #[schemars(regex(pattern = r"\S"))]
+    pub content: String,
+    /// When it was said (RFC 3339); default now.
+    pub created_at: Option<String>,
+}
+
+/// Messages to record, in order, in one session.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMessagesRequest {
+    /// The session: an id of the caller's, or a new id to start one; default a new session.
+    pub session_id: Option<String>,
+    /// 1 to 100 messages.
+    #[schemars(length(min = 1, max = 100))]
+    pub messages: Vec<MessageIn>,
+}
+
+/// What was recorded, and the pipeline jobs now queued for the session.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct AddMessagesResponse {
+    pub session_id: String,
+    pub turns: Vec<Turn>,
+    /// Ids of the jobs queued (extraction, summaries); they run in the background.
+    pub job_ids: Vec<String>,
+}
+
+/// Records messages: each is durable when this returns; no model is called here.
+pub fn add_messages(
+    engine: &Engine,
+    caller: &Caller,
+    req: AddMessagesRequest,
+) -> ToolResult<AddMessagesResponse> {
+    if req.messages.is_empty() || req.messages.len() > MAX_MESSAGES {
+        return Err(ToolError::invalid(
+            "messages",
+            format!("give 1 to {MAX_MESSAGES} messages"),
+        ));
+    }
+    let session_id = session_for_write(engine, caller, req.session_id)?;
+    let mut turns = Vec::with_capacity(req.messages.len());
+    let mut job_ids = BTreeSet::new();
+    for m in req.messages {
+        let recorded = engine.record_turn(NewTurn {
+            scope: caller.scope(),
+            session_id: session_id.clone(),
+            role: m.role,
+            content: m.content,
+            created_at: parse_time("created_at", m.created_at.as_deref())?,
+            meta: serde_json::Value::Null,
+        })?;
+        job_ids.extend(recorded.jobs.into_iter().map(|j| j.id));
+        turns.push(recorded.turn);
+    }
+    Ok(AddMessagesResponse {
+        session_id,
+        turns,
+        job_ids: job_ids.into_iter().collect(),
+    })
+}
+
+/// The session to write to: the caller's (by id or prefix), or a new one.
+fn session_for_write(engine: &Engine, caller: &Caller, id: Option<String>) -> ToolResult<String> {
+    let Some(id) = id.filter(|s| !s.trim().is_empty()) else {
+        return Ok(engine.new_session_id());
+    };
+    match own_session(engine, caller, &id) {
+        Ok(full) => Ok(full),
+        // A new session id; the store refuses one that another user already holds.
+        Err(e) if e.kind == super::ErrorKind::NotFound => Ok(id.trim().to_owned()),
+        Err(e) => Err(e),
+    }
+}
+
+/// What context to assemble.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContextToolRequest {
+    /// The new message the reply will answer.
+    #[schemars(regex(pattern = r"\S"))]
+    pub message: String,
+    /// The conversation it belongs to (its recent turns are replayed).
+    pub session_id: Option<String>,
+    /// `hybrid` (default), `buffer`, `summary` or `vector`.
+    pub pattern: Option<Pattern>,
+    /// Tokens for the memory block and replayed turns together (default 2000, 100..=32000).
+    #[schemars(range(min = 100, max = 32000))]
+    pub budget_tokens: Option<u32>,
+    /// Most relevant memories considered (default 8, at most 50).
+    #[schemars(range(min = 1))]
+    pub max_memories: Option<u32>,
+    /// Most recent turns replayed (default 20, at most 200).
+    #[schemars(range(min = 1))]
+    pub max_recent_turns: Option<u32>,
+}
+
+/// Assembles the memory context for a message of the caller's.
+pub fn context(engine: &Engine, caller: &Caller, req: ContextToolRequest) -> ToolResult<Context> {
+    if req.message.trim().is_empty() {
+        return Err(ToolError::invalid(
+            "message",
+            "the message is empty; give the text the reply will answer",
+        ));
+    }
+    let session = match req.session_id.filter(|s| !s.trim().is_empty()) {
+        Some(id) => own_session(engine, caller, &id)?,
+        None => String::new(),
+    };
+    let budget = req.budget_tokens.unwrap_or(2000);
+    if !(100..=32_000).contains(&budget) {
+        return Err(ToolError::invalid("budget_tokens", "give 100 to 32000"));
+    }
+    let mut cr = ContextRequest::new(caller.scope(), session, req.message);
+    cr.pattern = req.pattern.unwrap_or_default();
+    cr.budget_tokens = budget;
+    cr.max_memories = limit(req.max_memories, 8, 50)?;
+    cr.max_recent_turns = limit(req.max_recent_turns, 20, 200)?;
+    Ok(engine.assemble_context(&cr)?)
+}
+
+/// Which sessions to list.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsRequest {
+    /// Most sessions (default 50, at most 500).
+    #[schemars(range(min = 1))]
+    pub limit: Option<u32>,
+}
+
+/// Sessions, newest first.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SessionsResponse {
+    pub sessions: Vec<Session>,
+}
+
+/// The caller's sessions.
+pub fn sessions(
+    engine: &Engine,
+    caller: &Caller,
+    req: SessionsRequest,
+) -> ToolResult<SessionsResponse> {
+    let n = limit(req.limit, 50, 500)?;
+    Ok(SessionsResponse {
+        sessions: engine.sessions(&caller.scope(), Some(n))?,
+    })
+}
+
+/// A session with its turns and summaries.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SessionResponse {
+    pub session: Session,
+    /// In conversation order.
+    pub turns: Vec<Turn>,
+    pub summaries: Vec<SessionSummary>,
+}
+
+/// One session of the caller's by id or prefix.
+pub fn get_session(engine: &Engine, caller: &Caller, id: &str) -> ToolResult<SessionResponse> {
+    let session = engine.session(&caller.user_id, id)?;
+    let turns = engine.turns(&TurnFilter {
+        scope: Some(mnemo_core::Scope::user(caller.user_id.clone())),
+        session_id: Some(session.id.clone()),
+        ..Default::default()
+    })?;
+    let summaries = engine
+        .store()
+        .list_summaries(&session_scope(&session), Some(&session.id))?;
+    Ok(SessionResponse {
+        session,
+        turns,
+        summaries,
+    })
+}
+
+fn session_scope(s: &Session) -> mnemo_core::Scope {
+    mnemo_core::Scope::user(s.user_id.clone()).with_agent(s.agent_id.clone())
+}
+
+/// Which summaries to list.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SummariesRequest {
+    /// Only this session of the caller's.
+    pub session_id: Option<String>,
+}
+
+/// Session summaries, oldest first.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SummariesResponse {
+    pub summaries: Vec<SessionSummary>,
+}
+
+/// The caller's session summaries.
+pub fn summaries(
+    engine: &Engine,
+    caller: &Caller,
+    req: SummariesRequest,
+) -> ToolResult<SummariesResponse> {
+    let session = req
+        .session_id
+        .map(|s| own_session(engine, caller, &s))
+        .transpose()?;
+    Ok(SummariesResponse {
+        summaries: engine
+            .store()
+            .list_summaries(&caller.scope(), session.as_deref())?,
+    })
+}
+
+/// Topics with their summaries, by name.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct TopicsResponse {
+    pub topics: Vec<Topic>,
+}
+
+/// The caller's topics.
+pub fn topics(engine: &Engine, caller: &Caller) -> ToolResult<TopicsResponse> {
+    Ok(TopicsResponse {
+        topics: engine.store().list_topics(&caller.scope())?,
+    })
+}

@@ -1,0 +1,97 @@
+//! The tools layer: every operation a client of mnemo can ask for, once, as a typed
+//! request and response, so the faces (REST server, MCP, the CLI, the chat's slash
+//! commands) are a few lines each — parse, call a tool, render — and cannot drift apart.
+//!
+//! Each tool is `fn x(engine: &Engine, caller: &Caller, req: XRequest) -> ToolResult<XResponse>`.
+//! Requests and responses derive `serde` and `schemars::JsonSchema`: the OpenAPI document
+//! of the server and the MCP tool schemas are generated from these same types.
+//!
+//! **Tenancy.** A [`Caller`] is built by each face from its own credentials (an API key,
+//! the CLI's `--user`) and is the only way a tool learns whose data it touches. Every id or
+//! id prefix a request names is resolved inside the caller's user; another user's record
+//! is "not found", never that record. Nothing here widens a caller: `admin` only unlocks
+//! whole-database figures and replacing records on import.
+//!
+//! **Errors** are [`ToolError`]s with a [`ErrorKind`] a face maps to its own vocabulary
+//! (HTTP status, MCP error, exit code) and a stable `code` string.
+
+mod admin;
+mod conversation;
+mod error;
+mod jobs;
+mod memories;
+mod search;
+
+pub use admin::{
+    export, import, stats, ExportResponse, ImportRequest, ImportResponse, StatsResponse, UserStats,
+};
+pub use conversation::{
+    add_messages, context, get_session, sessions, summaries, topics, AddMessagesRequest,
+    AddMessagesResponse, ContextToolRequest, MessageIn, SessionResponse, SessionsRequest,
+    SessionsResponse, SummariesRequest, SummariesResponse, TopicsResponse,
+};
+pub use error::{ErrorKind, ToolError, ToolResult};
+pub use jobs::{
+    get_job, jobs, retry_job, usage, JobsRequest, JobsResponse, UsageGroupName, UsageRequest,
+    UsageResponse,
+};
+pub use memories::{
+    add_memory, forget, forget_by_query, get_memory, history, list_memories, restore,
+    update_memory, AddMemoryRequest, AddMemoryResponse, ForgetByQueryRequest,
+    ForgetByQueryResponse, ForgetRequest, HistoryResponse, ListMemoriesRequest,
+    ListMemoriesResponse, MemoryDetail, UpdateMemoryRequest, View,
+};
+pub use search::{search, SearchHit, SearchRequest, SearchResponse};
+
+use mnemo_core::{Scope, Timestamp};
+
+/// Who is asking. Built by a face from its credentials; tools never widen it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The user whose data every call reads and writes.
+    pub user_id: String,
+    /// An agent of that user: its own memories plus the user-wide ones.
+    pub agent_id: Option<String>,
+    /// Whole-database figures (stats) and replacing records on import.
+    pub admin: bool,
+}
+
+impl Caller {
+    /// A plain user caller.
+    pub fn user(user_id: impl Into<String>) -> Self {
+        Caller {
+            user_id: user_id.into(),
+            agent_id: None,
+            admin: false,
+        }
+    }
+
+    /// The scope the caller reads and writes.
+    pub fn scope(&self) -> Scope {
+        Scope::user(self.user_id.clone()).with_agent(self.agent_id.clone())
+    }
+}
+
+/// Parses a date a client sent (RFC 3339, `YYYY-MM-DD` or `YYYY-MM-DD HH:MM[:SS]`, UTC).
+fn parse_time(field: &str, value: Option<&str>) -> ToolResult<Option<Timestamp>> {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| {
+            mnemo_core::time::parse_user(v).map_err(|_| {
+                ToolError::invalid(
+                    field,
+                    format!("`{v}` is not a date; use RFC 3339 or YYYY-MM-DD"),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// A limit from a request: the default when absent, at most `max`.
+fn limit(value: Option<u32>, default: usize, max: usize) -> ToolResult<usize> {
+    match value {
+        None => Ok(default),
+        Some(0) => Err(ToolError::invalid("limit", "must be at least 1")),
+        Some(n) => Ok((n as usize).min(max)),
+    }
+}

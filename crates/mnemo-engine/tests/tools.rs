@@ -1,0 +1,228 @@
+//! The tools layer against a real SQLite file: tenancy (another user's ids and prefixes
+//! are "not found" and change nothing), cursor pages, forget-by-query's confirmation and
+//! the import guard.
+
+use std::sync::Arc;
+
+use mnemo_core::{time, FixedClock, Role};
+use mnemo_engine::tools::{self, Caller, ErrorKind};
+use mnemo_engine::{Engine, EngineSettings};
+use mnemo_store_sqlite::SqliteStore;
+
+fn engine(dir: &tempfile::TempDir) -> Engine {
+    // A fixed clock: every memory gets the same created_at, the hard case for cursors.
+    let clock = Arc::new(FixedClock(time::parse("2026-05-01T12:00:00Z").unwrap()));
+    let store = SqliteStore::open(&dir.path().join("m.db"))
+        .unwrap()
+        .with_clock(clock.clone());
+    Engine::new(Arc::new(store), EngineSettings::default(), clock)
+}
+
+fn add(e: &Engine, who: &Caller, text: &str) -> String {
+    let req = serde_json::from_value(serde_json::json!({ "content": text })).unwrap();
+    tools::add_memory(e, who, req).unwrap().memory.id
+}
+
+#[test]
+fn another_users_ids_and_prefixes_are_not_found_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    let (anna, ben) = (Caller::user("anna"), Caller::user("ben"));
+    let id = add(&e, &anna, "anna likes green tea");
+    for probe in [id.as_str(), &id[..8], &id[..4]] {
+        let err = tools::get_memory(&e, &ben, probe).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::NotFound, "{probe}: {err}");
+        assert_eq!(
+            tools::history(&e, &ben, probe).unwrap_err().kind,
+            ErrorKind::NotFound
+        );
+        let upd = serde_json::from_value(serde_json::json!({ "content": "hacked" })).unwrap();
+        assert_eq!(
+            tools::update_memory(&e, &ben, probe, upd).unwrap_err().kind,
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            tools::forget(&e, &ben, probe, Default::default())
+                .unwrap_err()
+                .kind,
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            tools::restore(&e, &ben, probe).unwrap_err().kind,
+            ErrorKind::NotFound
+        );
+    }
+    let search = serde_json::from_value(serde_json::json!({ "query": "green tea" })).unwrap();
+    assert!(tools::search(&e, &ben, search).unwrap().hits.is_empty());
+    let listed = tools::list_memories(&e, &ben, Default::default()).unwrap();
+    assert!(listed.memories.is_empty());
+    let mine = tools::get_memory(&e, &anna, &id).unwrap();
+    assert_eq!(mine.memory.content, "anna likes green tea");
+    assert_eq!(mine.history.len(), 1, "nothing else touched it");
+    assert!(tools::export(&e, &ben)
+        .unwrap()
+        .records
+        .iter()
+        .all(|r| !format!("{r:?}").contains("anna")));
+}
+
+#[test]
+fn cursor_pages_cover_every_memory_once_even_with_equal_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    let anna = Caller::user("anna");
+    let mut added: Vec<String> = (0..23)
+        .map(|i| add(&e, &anna, &format!("fact {i}")))
+        .collect();
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let req =
+            serde_json::from_value(serde_json::json!({ "limit": 5, "cursor": cursor })).unwrap();
+        let page = tools::list_memories(&e, &anna, req).unwrap();
+        assert!(page.memories.len() <= 5);
+        seen.extend(page.memories.into_iter().map(|m| m.id));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    added.sort();
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(sorted, added, "every memory exactly once");
+    let bad = serde_json::from_value(serde_json::json!({ "cursor": "nonsense" })).unwrap();
+    let err = tools::list_memories(&e, &anna, bad).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Invalid);
+}
+
+#[test]
+fn forget_by_query_previews_then_forgets_only_with_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    let anna = Caller::user("anna");
+    add(&e, &anna, "my cat is called Tom");
+    add(&e, &anna, "I live in Lisbon");
+    let req = |confirm: Option<&str>| {
+        serde_json::from_value(
+            serde_json::json!({ "query": "cat Tom", "limit": 1, "confirm": confirm }),
+        )
+        .unwrap()
+    };
+    let preview = tools::forget_by_query(&e, &anna, req(None)).unwrap();
+    assert!(!preview.forgotten);
+    assert_eq!(preview.memories.len(), 1);
+    assert_eq!(
+        tools::list_memories(&e, &anna, Default::default())
+            .unwrap()
+            .memories
+            .len(),
+        2
+    );
+    let stale = tools::forget_by_query(&e, &anna, req(Some("0000"))).unwrap_err();
+    assert_eq!(stale.kind, ErrorKind::Conflict);
+    let token = preview.confirm_token.unwrap();
+    let done = tools::forget_by_query(&e, &anna, req(Some(&token))).unwrap();
+    assert!(done.forgotten);
+    let left = tools::list_memories(&e, &anna, Default::default()).unwrap();
+    assert_eq!(left.memories.len(), 1);
+    assert_eq!(left.memories[0].content, "I live in Lisbon");
+}
+
+#[test]
+fn messages_queue_jobs_and_sessions_stay_with_their_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    let (anna, ben) = (Caller::user("anna"), Caller::user("ben"));
+    let req = serde_json::from_value(serde_json::json!({
+        "messages": [
+            { "role": "user", "content": "I switched to dark mode" },
+            { "role": "assistant", "content": "Noted." }
+        ]
+    }))
+    .unwrap();
+    let out = tools::add_messages(&e, &anna, req).unwrap();
+    assert_eq!(out.turns.len(), 2);
+    assert_eq!(out.turns[1].role, Role::Assistant);
+    assert!(!out.job_ids.is_empty(), "extraction queued");
+    let jobs = tools::jobs(&e, &anna, Default::default()).unwrap();
+    assert!(jobs.jobs.iter().all(|j| j.user_id == "anna"));
+    assert!(tools::jobs(&e, &ben, Default::default())
+        .unwrap()
+        .jobs
+        .is_empty());
+    assert_eq!(
+        tools::get_job(&e, &ben, &out.job_ids[0]).unwrap_err().kind,
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        tools::get_session(&e, &ben, &out.session_id)
+            .unwrap_err()
+            .kind,
+        ErrorKind::NotFound
+    );
+    // Ben cannot write into Anna's session.
+    let intrude = serde_json::from_value(serde_json::json!({
+        "session_id": out.session_id,
+        "messages": [{ "role": "user", "content": "hello" }]
+    }))
+    .unwrap();
+    assert!(tools::add_messages(&e, &ben, intrude).is_err());
+    let s = tools::get_session(&e, &anna, &out.session_id[..8]).unwrap();
+    assert_eq!(s.turns.len(), 2, "Ben's message did not land");
+}
+
+#[test]
+fn an_import_holds_only_the_callers_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    let anna = Caller::user("anna");
+    add(&e, &anna, "anna's secret");
+    let records = tools::export(&e, &anna).unwrap().records;
+    let other = tempfile::tempdir().unwrap();
+    let e2 = engine(&other);
+    let req = |records| tools::ImportRequest {
+        records,
+        replace: false,
+    };
+    let err = tools::import(&e2, &Caller::user("ben"), req(records.clone())).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Invalid);
+    assert!(err.message.contains("belongs to user `anna`"), "{err}");
+    let ok = tools::import(&e2, &anna, req(records)).unwrap();
+    assert_eq!(ok.report.inserted, 2, "the memory and its history event");
+}
+
+#[test]
+fn searches_stay_right_when_a_small_index_budget_evicts_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(FixedClock(time::parse("2026-05-01T12:00:00Z").unwrap()));
+    let store = SqliteStore::open(&dir.path().join("m.db"))
+        .unwrap()
+        .with_clock(clock.clone());
+    // 1 MiB for every user's index together: each of these users' indexes is ~1 MiB, so
+    // every search of another user evicts the last one and the next search rebuilds it.
+    let settings = EngineSettings {
+        index_cache_mb: 1,
+        ..Default::default()
+    };
+    let e = Engine::new(Arc::new(store), settings, clock);
+    let users = ["u1", "u2", "u3"];
+    let filler = "lorem ipsum ".repeat(1500);
+    for u in users {
+        let c = Caller::user(u);
+        for i in 0..40 {
+            add(&e, &c, &format!("{u} item{i} {filler}"));
+        }
+        add(&e, &c, &format!("the secret word of {u} is zebra{u}"));
+    }
+    for round in 0..3 {
+        for u in users {
+            let req = serde_json::from_value(serde_json::json!({ "query": format!("zebra{u}") }))
+                .unwrap();
+            let hits = tools::search(&e, &Caller::user(u), req).unwrap().hits;
+            assert_eq!(hits.len(), 1, "round {round}, {u}");
+            assert!(hits[0].memory.content.contains(&format!("zebra{u}")));
+            assert_eq!(hits[0].memory.user_id, u);
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Errors as RFC 9457 problem details (`application/problem+json`) with a stable `code`:
+//! the one place where a tool's [`ErrorKind`] becomes an HTTP status.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use mnemo_engine::tools::{ErrorKind, ToolError};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+/// The body of every error response.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Problem {
+    /// A URI naming the problem type (`about:blank` plus `code` here).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the status.
+    pub title: String,
+    pub status: u16,
+    /// What went wrong, for people.
+    pub detail: String,
+    /// Stable and machine-readable: `invalid_value`, `not_found`, `unauthorized`, ...
+    pub code: String,
+}
+
+/// An error a handler returns.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail)
+    }
+}
+
+impl From<ToolError> for ApiError {
+    fn from(e: ToolError) -> Self {
+        let status = match e.kind {
+            ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::ModelUnavailable => StatusCode::BAD_GATEWAY,
+            ErrorKind::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Storage => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.code, e.message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = Problem {
+            kind: format!("about:blank#{}", self.code),
+            title: self
+                .status
+                .canonical_reason()
+                .unwrap_or("Error")
+                .to_string(),
+            status: self.status.as_u16(),
+            detail: self.detail,
+            code: self.code.to_string(),
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut res = (self.status, body).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"mnemo\""),
+            );
+        }
+        res
+    }
+}

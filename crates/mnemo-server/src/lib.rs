@@ -1,0 +1,105 @@
+//! mnemo's HTTP face: a multi-tenant REST API over the engine's tools layer
+//! ([`mnemo_engine::tools`]), with API keys, Prometheus metrics, an OpenAPI 3.1 document
+//! generated from the tools' own types, and a readable API reference page.
+//!
+//! The engine is synchronous; every handler runs its tool call under
+//! [`tokio::task::spawn_blocking`], bounded by the request timeout. Each handler is a few
+//! lines: authenticate (a [`Caller`](mnemo_engine::tools::Caller) from the key), parse,
+//! call one tool, render. Errors become RFC 9457 `application/problem+json` in one place
+//! ([`error`]). [`serve`] takes a bound listener, so tests start it on port 0.
+
+pub mod auth;
+mod docs;
+pub mod error;
+mod metrics;
+mod middleware;
+pub mod openapi;
+mod rest;
+mod settings;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use mnemo_engine::Engine;
+use tokio::net::TcpListener;
+
+pub use auth::{AuthMode, NewKey};
+pub use settings::ServerSettings;
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    pub auth: Arc<AuthMode>,
+    pub settings: Arc<ServerSettings>,
+    pub(crate) metrics: Arc<metrics::Metrics>,
+}
+
+impl AppState {
+    /// State for a server over `engine`, authenticating with `auth`.
+    pub fn new(engine: Engine, auth: AuthMode, settings: ServerSettings) -> Self {
+        AppState {
+            engine,
+            auth: Arc::new(auth),
+            settings: Arc::new(settings),
+            metrics: Arc::default(),
+        }
+    }
+
+    /// The request timeout.
+    pub(crate) fn timeout(&self) -> Duration {
+        Duration::from_secs(self.settings.request_timeout_secs.max(1))
+    }
+}
+
+/// The whole application: `/v1` REST, health, metrics, the OpenAPI document and its page.
+pub fn app(state: AppState) -> Router {
+    let limit = state.settings.body_limit_bytes;
+    rest::routes()
+        .merge(docs::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::observe,
+        ))
+        .with_state(state)
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves; then stops accepting, lets the
+/// requests in flight finish, and returns. Queued pipeline jobs stay queued in the
+/// database for the next start.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
