@@ -291,6 +291,17 @@ fn print_report(engine: &Engine, cfg: &Config, r: &DrainReport, once: bool) -> R
     for o in &r.outcomes {
         out.line(outcome_line(o))?;
     }
+    if let Some(v) = &r.vectors {
+        out.line(format!(
+            "embedded {} turns and {} memories that waited for vectors ({}){}",
+            v.turns,
+            v.memories,
+            v.model_id,
+            v.error
+                .as_ref()
+                .map_or(String::new(), |e| format!("; stopped: {e}"))
+        ))?;
+    }
     if !r.outcomes.is_empty() || (once && r.model_down.is_none()) {
         let c = engine.job_counts(None)?;
         out.line(format!(

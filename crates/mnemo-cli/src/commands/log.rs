@@ -57,7 +57,9 @@ fn search(
         session_id,
         ..TurnQuery::new(text, a.limit.unwrap_or(10))
     };
-    let hits = engine.search_turns(&scope(cfg), &query)?;
+    let found = engine.search_turns_noted(&scope(cfg), &query)?;
+    super::memory::warn_fallback(found.fallback.as_deref());
+    let hits = found.hits;
     let mut out = Out::new();
     if cfg.json {
         out.json(&hits)?;

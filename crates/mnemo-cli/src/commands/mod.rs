@@ -47,7 +47,7 @@ fn open(cfg: &Config) -> Result<Engine> {
     Engine::open_sqlite(&cfg.db, cfg.engine.clone())
         .map(|e| e.with_pipeline_settings(cfg.pipeline.clone()))
         .with_context(|| format!("cannot open database {}", cfg.db.display()))
-        .and_then(|e| index::with_configured_embedder(e, &cfg.embedder))
+        .and_then(|e| index::with_configured_embedder(e, cfg))
 }
 
 /// The scope commands act in.

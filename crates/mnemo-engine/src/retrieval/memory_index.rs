@@ -136,8 +136,17 @@ impl Engine {
             .collect())
     }
 
+    /// Forgets `user`'s memory index (rebuilt on next use).
+    pub(crate) fn drop_memory_index(&self, user: &str) {
+        self.indexes
+            .memories
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(user);
+    }
+
     /// Candidates from the store's full-text index (no in-memory index needed).
-    fn fts_candidates(
+    pub(crate) fn fts_candidates(
         &self,
         text: &str,
         filter: &MemoryFilter,

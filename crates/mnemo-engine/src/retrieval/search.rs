@@ -7,19 +7,29 @@ use mnemo_core::{Error, OwnerKind, Result, Scope, Turn, TurnFilter};
 
 use super::dates::named_period;
 use super::dense::{normalized, DenseIndex};
-use super::embedding::embed;
+use super::embedding::{self, embed};
 use super::expand::feedback_terms;
 use super::rank::{rank, Signals};
 use super::synonyms::synonyms;
 use super::turn_index::TurnIndex;
-use super::{TurnHit, TurnQuery};
+use super::{Searched, TurnHit, TurnQuery};
 use crate::Engine;
 
 impl Engine {
     /// The turns of `scope` that best match `query.text`, best first, each with the parts
     /// of its score. Turns of the user's other agents are not searched when the scope has
-    /// an agent (the user-wide ones are).
+    /// an agent (the user-wide ones are). Falls back to full text when the embedder cannot
+    /// be used; [`Engine::search_turns_noted`] says when it did.
     pub fn search_turns(&self, scope: &Scope, query: &TurnQuery) -> Result<Vec<TurnHit>> {
+        self.search_turns_noted(scope, query).map(|s| s.hits)
+    }
+
+    /// [`Engine::search_turns`], with the reason when it ran on full text only.
+    pub fn search_turns_noted(
+        &self,
+        scope: &Scope,
+        query: &TurnQuery,
+    ) -> Result<Searched<TurnHit>> {
         crate::engine::check_scope(scope)?;
         if query.text.trim().is_empty() {
             return Err(Error::invalid(
@@ -27,8 +37,12 @@ impl Engine {
                 "the query is empty; say what to look for",
             ));
         }
+        let mut fallback = None;
         if query.limit == 0 {
-            return Ok(Vec::new());
+            return Ok(Searched {
+                hits: Vec::new(),
+                fallback,
+            });
         }
         let epoch = self.store.index_epoch(OwnerKind::Turn, &scope.user_id)?;
         let indexes = &self.indexes;
@@ -36,11 +50,26 @@ impl Engine {
             .turns
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let index = map.entry(scope.user_id.clone()).or_default();
-        if !index.is_fresh(epoch) {
-            *index = self.build_turn_index(&scope.user_id)?;
-            index.epoch = Some(epoch);
-        }
+        let cached = map.entry(scope.user_id.clone()).or_default();
+        let mut lexical_only;
+        let index: &mut TurnIndex = if cached.is_fresh(epoch) {
+            cached
+        } else {
+            match self.build_turn_index(&scope.user_id, true) {
+                Ok(built) => {
+                    *cached = built;
+                    cached.epoch = Some(epoch);
+                    cached
+                }
+                Err(e) if embedding::embedder_failure(&e) => {
+                    // Not cached: the next search tries the embedder again.
+                    fallback = Some(e.to_string());
+                    lexical_only = self.build_turn_index(&scope.user_id, false)?;
+                    &mut lexical_only
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let terms: Vec<(String, f32)> = indexes
             .analyzer
             .query_terms(&query.text)
@@ -51,16 +80,13 @@ impl Engine {
         let mut terms = drop_common(index, terms, indexes.params.max_df_share);
         let named = named_speakers(index, &terms);
         let p = &indexes.params;
-        if let Some(embedder) = indexes.embedder.as_deref() {
-            let extra = synonyms(
-                index,
-                embedder,
-                &indexes.analyzer,
-                &query.text,
-                &terms,
-                &indexes.params,
-            )?;
-            terms.extend(extra);
+        let embedder = indexes.embedder.as_deref().filter(|_| fallback.is_none());
+        if let Some(embedder) = embedder {
+            match synonyms(index, embedder, &indexes.analyzer, &query.text, &terms, p) {
+                Ok(extra) => terms.extend(extra),
+                Err(e) if embedding::embedder_failure(&e) => fallback = Some(e.to_string()),
+                Err(e) => return Err(e),
+            }
         }
         let mut bm25 = vec![0.0f32; index.len()];
         index
@@ -72,12 +98,20 @@ impl Engine {
             .map(|t| allowed(t, scope, query))
             .collect();
         let cosine = match (&index.dense, &indexes.embedder) {
-            (Some(dense), Some(embedder)) => {
-                let q = embed(embedder.as_ref(), &[&query.text])?;
-                let q = normalized(q.first().map_or(&[][..], Vec::as_slice));
-                let mut out = vec![0.0f32; index.len()];
-                dense.scores(&q, &mut out);
-                Some(out)
+            (Some(dense), Some(embedder)) if fallback.is_none() => {
+                match embed(embedder.as_ref(), &[&query.text]) {
+                    Ok(q) => {
+                        let q = normalized(q.first().map_or(&[][..], Vec::as_slice));
+                        let mut out = vec![0.0f32; index.len()];
+                        dense.scores(&q, &mut out);
+                        Some(out)
+                    }
+                    Err(e) if embedding::embedder_failure(&e) => {
+                        fallback = Some(e.to_string());
+                        None
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             _ => None,
         };
@@ -99,24 +133,26 @@ impl Engine {
             ranked = rank(index, &signals, p, query.limit);
         }
         ranked.truncate(query.limit);
-        Ok(ranked
+        let hits = ranked
             .into_iter()
             .map(|(d, parts)| TurnHit {
                 turn: index.turns[d].clone(),
                 score: parts.total,
                 parts,
             })
-            .collect())
+            .collect();
+        Ok(Searched { hits, fallback })
     }
 
-    /// Builds a user's turn index from the store.
-    fn build_turn_index(&self, user_id: &str) -> Result<TurnIndex> {
+    /// Builds a user's turn index from the store; with `dense`, also its vectors (embedding
+    /// those that are missing), which fails when the embedder cannot be used.
+    fn build_turn_index(&self, user_id: &str, dense: bool) -> Result<TurnIndex> {
         let turns = self.store.list_turns(&TurnFilter {
             scope: Some(Scope::user(user_id)),
             ..Default::default()
         })?;
         let mut index = TurnIndex::build(&self.indexes.analyzer, turns);
-        if let Some(embedder) = self.embedder() {
+        if let Some(embedder) = self.embedder().filter(|_| dense) {
             self.check_models(OwnerKind::Turn, user_id)?;
             self.catch_up(OwnerKind::Turn, user_id, &mut |_| {})?;
             let mut vectors: HashMap<String, Vec<f32>> = self
@@ -133,23 +169,27 @@ impl Engine {
         Ok(index)
     }
 
-    /// Embeds a turn the engine just recorded (when an embedder is configured) and adds it
-    /// to its user's index, if one is loaded. The turn is already durable: when embedding
-    /// fails, the user's index is dropped so that the next search embeds what is missing
-    /// (and reports the error if it persists).
+    /// Adds a turn the engine just recorded to its user's index, if this process holds one,
+    /// embedding it first when that index has vectors (the embedder is then warm). Without
+    /// a loaded index the turn waits for its vector (see [`super::embedding`]). The turn is
+    /// already durable: when embedding fails, the user's index is dropped so that the next
+    /// search embeds what is missing (or falls back to full text and says so).
     pub(crate) fn index_turn(&self, turn: &Turn) {
-        let vector = match self.embedder() {
-            Some(_) => match self.embed_and_store(OwnerKind::Turn, &[(&turn.id, &turn.content)]) {
-                Ok(mut v) => v.pop(),
-                Err(_) => None,
-            },
-            None => None,
+        let dense = {
+            let map = self.lock_turns();
+            match map.get(&turn.user_id) {
+                None => return,
+                Some(index) => index.dense.is_some(),
+            }
         };
-        let mut map = self
-            .indexes
-            .turns
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let vector = match self.embedder() {
+            Some(_) if dense => self
+                .embed_and_store(OwnerKind::Turn, &[(&turn.id, &turn.content)])
+                .ok()
+                .and_then(|mut v| v.pop()),
+            _ => None,
+        };
+        let mut map = self.lock_turns();
         let Some(index) = map.get_mut(&turn.user_id) else {
             return;
         };
@@ -164,6 +204,13 @@ impl Engine {
         index.push(&self.indexes.analyzer, turn.clone());
         // One insert moves the user's epoch by exactly one.
         index.epoch = index.epoch.map(|e| e + 1);
+    }
+
+    fn lock_turns(&self) -> std::sync::MutexGuard<'_, HashMap<String, TurnIndex>> {
+        self.indexes
+            .turns
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
