@@ -104,7 +104,7 @@ impl Engine {
     /// happens before the write.
     pub fn add_turn(&self, turn: NewTurn) -> Result<Turn> {
         check_turn(&turn)?;
-        let tokens = tokens::count(&turn.content);
+        let tokens = tokens::count_if_loaded(&turn.content);
         let turn = self.store.add_turn(&turn, tokens, self.now())?;
         self.index_turn(&turn);
         Ok(turn)

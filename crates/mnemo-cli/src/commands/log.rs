@@ -153,10 +153,9 @@ fn turn_add(engine: &Engine, cfg: &Config, a: TurnAddArgs) -> Result<()> {
             n => format!("; {n} pipeline job(s) queued"),
         };
         out.line(format!(
-            "session {} turn {} ({} tokens){queued}",
+            "session {} turn {}{queued}",
             ids::short(&turn.session_id),
-            turn.seq,
-            turn.tokens
+            turn.seq
         ))?;
     }
     out.flush()
