@@ -261,3 +261,37 @@ fn a_write_with_another_embedder_never_breaks_the_users_search() {
     assert!(o.contains("Plays the violin"), "{o}");
     assert!(e.contains("mnemo reindex"), "{e}");
 }
+
+#[test]
+fn chat_works_with_the_embedder_down_and_work_makes_the_vectors_later() {
+    use common::fake_llm::{pipeline_reply, FakeOllama};
+    let m = Mnemo::new();
+    let llm = FakeOllama::start(|req| {
+        pipeline_reply(req, "They talked about a trip.").unwrap_or_else(|| "Sounds fun!".into())
+    });
+    let embed = FakeEmbed::start_down();
+    let url = format!("{}/v1", embed.url);
+    let env = [
+        ("MNEMO_EMBEDDER", "openai:emb"),
+        ("MNEMO_EMBEDDER_URL", url.as_str()),
+        ("MNEMO_LLM_PROVIDER", "ollama"),
+        ("OLLAMA_HOST", llm.url.as_str()),
+        ("MNEMO_MODEL", "fake-model"),
+    ];
+    ok_env(&m, &env, &["remember", "Going to Kyoto in May"]);
+    let (o, _) = ok_env(&m, &env, &["chat", "--once", "Any tips for my Kyoto trip?"]);
+    assert!(o.contains("Sounds fun!"), "{o}");
+    let (turns, memories) = waiting(&m, &env);
+    assert!(turns >= 2 && memories >= 1, "{turns} {memories}");
+    // The memory reached the model through the full-text fallback.
+    let prompts = llm.system_prompts();
+    assert!(
+        prompts.iter().any(|p| p.contains("Kyoto in May")),
+        "{prompts:?}"
+    );
+
+    embed.set_up(true);
+    let (o, e) = ok_env(&m, &env, &["work", "--once"]);
+    assert!(o.contains("that waited for vectors"), "{o}{e}");
+    assert_eq!(waiting(&m, &env), (0, 0));
+}

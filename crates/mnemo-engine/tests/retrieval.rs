@@ -356,3 +356,83 @@ fn a_loaded_memory_index_never_resurrects_a_forgotten_user() {
     .unwrap();
     assert_eq!(a.recall(&bob, &quiet("cat")).unwrap().len(), 2);
 }
+
+/// [`Concepts`] behind a switch: down, it fails as an unreachable server does.
+struct Flaky {
+    up: std::sync::atomic::AtomicBool,
+}
+
+impl Embedder for Flaky {
+    fn model_id(&self) -> &str {
+        "flaky@1"
+    }
+    fn dims(&self) -> usize {
+        4
+    }
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if !self.up.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(EmbedError::Unreachable {
+                url: "http://embedder".into(),
+                reason: "connection refused".into(),
+            });
+        }
+        Concepts { id: "flaky@1" }.embed(texts)
+    }
+    fn is_remote(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn a_down_embedder_degrades_search_to_full_text_and_the_idle_worker_backfills() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let flaky = Arc::new(Flaky { up: false.into() });
+    let e = engine_at(&dir.path().join("m.db")).with_embedder(flaky.clone());
+    let scope = Scope::user("ann");
+    say(&e, "ann", "s1", "Ann: we got a golden retriever");
+    e.remember(
+        &scope,
+        NewMemory::text("Ann eats sushi on Fridays"),
+        Actor::Cli,
+    )
+    .unwrap();
+    let found = e
+        .search_turns_noted(&scope, &TurnQuery::new("retriever", 5))
+        .unwrap();
+    assert_eq!(found.hits.len(), 1, "full text still finds it");
+    assert!(found.fallback.unwrap().contains("connection refused"));
+    let found = e.recall_noted(&scope, &RecallQuery::from("sushi")).unwrap();
+    assert_eq!(found.hits.len(), 1);
+    assert!(found.fallback.is_some());
+    let backlog = e.vector_backlog().unwrap().unwrap();
+    assert_eq!((backlog.turns, backlog.memories), (1, 1));
+
+    flaky.up.store(true, Ordering::SeqCst);
+    let worker = e
+        .spawn_worker(mnemo_engine::WorkerOptions {
+            name: "t".into(),
+            idle_poll: std::time::Duration::from_millis(20),
+        })
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let waiting = |e: &Engine| {
+        let b = e.vector_backlog().unwrap().unwrap();
+        b.turns + b.memories
+    };
+    while waiting(&e) > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    worker.stop();
+    let backlog = e.vector_backlog().unwrap().unwrap();
+    assert_eq!(
+        (backlog.turns, backlog.memories),
+        (0, 0),
+        "backfilled while idle"
+    );
+    let found = e
+        .search_turns_noted(&scope, &TurnQuery::new("puppy", 1))
+        .unwrap();
+    assert!(found.fallback.is_none());
+    assert_eq!(texts(&found.hits), vec!["Ann: we got a golden retriever"]);
+}
