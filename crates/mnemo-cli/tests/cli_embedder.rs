@@ -138,8 +138,15 @@ fn vectors_are_made_when_the_embedder_comes_back() {
     assert!(e.is_empty(), "semantic search is back: {e}");
     assert!(fake.paths().iter().all(|p| p == "/v1/embeddings"));
 
-    // A record written while the server is down again is embedded by the next search.
+    // Down again with every vector made: a new process cannot even learn the vector
+    // length; search still answers from full text.
     fake.set_up(false);
+    let (o, e) = ok_env(&m, &env, &["log", "--search", "Kyoto"]);
+    assert!(
+        o.contains("Kyoto") && e.contains("full-text search only"),
+        "{o}{e}"
+    );
+    // A record written while the server is down is embedded by the next search.
     ok_env(&m, &env, &["remember", "Travels with a cello"]);
     fake.set_up(true);
     let (o, e) = ok_env(&m, &env, &["recall", "cello"]);

@@ -175,6 +175,18 @@ impl Engine {
         self.backfill_vectors().map(Some)
     }
 
+    /// The configured embedder's vector length; an error (that searches fall back on)
+    /// when an HTTP embedder cannot be reached to learn it.
+    pub(crate) fn embedder_dims(&self, embedder: &dyn Embedder) -> Result<usize> {
+        match embedder.dims() {
+            0 => Err(Error::Model(format!(
+                "the embedder {} cannot be reached to learn its vector length",
+                embedder.model_id()
+            ))),
+            d => Ok(d),
+        }
+    }
+
     /// Refuses to search when the user's vectors of `kind` come from another model than the
     /// configured one: comparing vectors of two models gives confident nonsense.
     pub(crate) fn check_models(&self, kind: OwnerKind, user_id: &str) -> Result<()> {

@@ -188,7 +188,7 @@ impl Engine {
                     .vectors(OwnerKind::Memory, user, embedder.model_id())?
                     .into_iter()
                     .collect();
-                let mut dense = QuantIndex::new(embedder.dims());
+                let mut dense = QuantIndex::new(self.embedder_dims(embedder.as_ref())?);
                 for m in &memories {
                     dense.push(vectors.remove(&m.id).as_deref().unwrap_or(&[]));
                 }

@@ -160,7 +160,8 @@ impl Engine {
                 .vectors(OwnerKind::Turn, user_id, embedder.model_id())?
                 .into_iter()
                 .collect();
-            let mut dense = DenseIndex::new(embedder.model_id(), embedder.dims());
+            let mut dense =
+                DenseIndex::new(embedder.model_id(), self.embedder_dims(embedder.as_ref())?);
             for t in &index.turns {
                 dense.push(vectors.remove(&t.id).as_deref());
             }
