@@ -282,3 +282,40 @@ fn a_bad_request_fails_at_once_and_a_context_overflow_splits_the_range() {
     let assistant_half = extract.iter().find(|j| j.first_seq == Some(2)).unwrap();
     assert_eq!(assistant_half.status, JobStatus::Done);
 }
+
+#[test]
+fn a_summary_cut_twice_is_retried_later_not_stored() {
+    let server = FakeServer::respond_with(|req| match step_of(&req.body) {
+        Step::Summarize => completion(
+            "The user talked about their trip and then",
+            "length",
+            req.body["max_tokens"].as_u64().unwrap_or(0),
+        ),
+        Step::Extract => completion(r#"{"memories": []}"#, "stop", 5),
+        _ => completion("ok", "stop", 1),
+    });
+    let (_d, engine, _clock) = bare(settings());
+    let engine = engine.with_llm(llm_of(ProviderKind::OpenAi, &server.url));
+    say(&engine, "We went to Kyoto", "Sounds lovely");
+    engine.end_session("s1").unwrap();
+    engine.run_jobs("w", None).unwrap();
+    let job = &jobs(&engine, JobKind::Summarize)[0];
+    assert_eq!(job.status, JobStatus::Queued, "{job:#?}");
+    assert!(job
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("cut at the token limit"));
+    let limits: Vec<u64> = server
+        .requests()
+        .iter()
+        .filter(|r| step_of(&r.body) == Step::Summarize)
+        .map(|r| r.body["max_tokens"].as_u64().unwrap())
+        .collect();
+    assert_eq!(limits, vec![1024, 2048]);
+    assert!(engine
+        .store()
+        .list_summaries(&mnemo_core::Scope::user("alex"), Some("s1"))
+        .unwrap()
+        .is_empty());
+}
