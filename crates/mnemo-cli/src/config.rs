@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use mnemo_engine::{EngineSettings, PipelineSettings};
-use mnemo_llm::LlmConfig;
+use mnemo_engine::{EmbedderSettings, EngineSettings, PipelineSettings};
+use mnemo_llm::{ApiKey, LlmConfig, ProviderKind};
 use serde::Deserialize;
 
 use crate::cli::GlobalArgs;
@@ -22,6 +22,8 @@ pub struct FileConfig {
     pub user: Option<String>,
     pub agent: Option<String>,
     pub embedder: Option<String>,
+    /// `[embedding]`: where an HTTP embedder is reached.
+    pub embedding: EmbeddingFile,
     pub engine: EngineSettings,
     pub llm: LlmConfig,
     pub pipeline: PipelineSettings,
@@ -29,6 +31,16 @@ pub struct FileConfig {
     pub pricing: Pricing,
     /// `mnemo serve`.
     pub server: mnemo_server::ServerSettings,
+}
+
+/// The `[embedding]` table: server settings of `ollama:` and `openai:` embedders.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddingFile {
+    pub url: Option<String>,
+    pub api_key: Option<ApiKey>,
+    /// Seconds one request may take.
+    pub timeout: Option<f64>,
 }
 
 /// The resolved configuration a command runs with.
@@ -45,6 +57,8 @@ pub struct Config {
     /// Embedder for turns and memories: `static` (built in, the default), `none`,
     /// `static:FILE`, `ollama:MODEL` or `openai:MODEL`.
     pub embedder: String,
+    /// Server, key and timeout of an HTTP embedder, resolved (see [`embedder_settings`]).
+    pub embedding: EmbedderSettings,
     pub engine: EngineSettings,
     /// The model provider (`[llm]` table, then `MNEMO_LLM_PROVIDER`, `MNEMO_MODEL` and the
     /// provider's own variables such as `OLLAMA_HOST` or `OPENAI_API_KEY`).
@@ -113,6 +127,7 @@ impl Config {
             .llm
             .from_env_over(env)
             .context("LLM settings from the environment")?;
+        let embedding = embedder_settings(&embedder, file.embedding, &llm, env)?;
         Ok(Config {
             db,
             db_explicit,
@@ -120,6 +135,7 @@ impl Config {
             user_explicit: flags.user.is_some(),
             agent,
             embedder,
+            embedding,
             engine,
             llm,
             pipeline: file.pipeline,
@@ -129,6 +145,60 @@ impl Config {
             json: flags.json,
         })
     }
+}
+
+/// Where an HTTP embedder sends text, and with which key. The URL, by precedence:
+/// `MNEMO_EMBEDDER_URL`, `[embedding] url`, the `[llm]` base URL when the chat model speaks
+/// the same protocol (`openai:` with `provider = "openai"`, `ollama:` with Ollama), then the
+/// protocol's own variable (`OPENAI_BASE_URL`, `OLLAMA_HOST`). The key goes only where it
+/// belongs: `MNEMO_EMBEDDER_API_KEY` or `[embedding] api_key` always; the `[llm]` key only
+/// with the `[llm]` URL; `OPENAI_API_KEY` only to `OPENAI_BASE_URL` or OpenAI itself.
+pub fn embedder_settings(
+    spec: &str,
+    file: EmbeddingFile,
+    llm: &LlmConfig,
+    env: Env,
+) -> Result<EmbedderSettings> {
+    let get = |k: &str| {
+        env(k)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let kind = spec.split_once(':').map_or(spec, |(k, _)| k);
+    let family = match kind {
+        "openai" => Some(ProviderKind::OpenAi),
+        "ollama" => Some(ProviderKind::Ollama),
+        _ => None,
+    };
+    let own_key = get("MNEMO_EMBEDDER_API_KEY").or(file.api_key.map(|k| k.expose().to_owned()));
+    let explicit = get("MNEMO_EMBEDDER_URL").or(file.url);
+    let (url, key) = if explicit.is_some() {
+        (explicit, own_key)
+    } else if family == Some(llm.provider) && llm.base_url.is_some() {
+        let llm_key = llm.api_key.as_ref().map(|k| k.expose().to_owned());
+        (llm.base_url.clone(), own_key.or(llm_key))
+    } else if kind == "openai" {
+        (
+            get("OPENAI_BASE_URL"),
+            own_key.or_else(|| get("OPENAI_API_KEY")),
+        )
+    } else if kind == "ollama" {
+        (get("OLLAMA_HOST"), own_key)
+    } else {
+        (None, own_key)
+    };
+    let timeout = match file.timeout {
+        Some(t) => Some(
+            std::time::Duration::try_from_secs_f64(t)
+                .with_context(|| format!("[embedding] timeout = {t} is not a number of seconds"))?,
+        ),
+        None => None,
+    };
+    Ok(EmbedderSettings {
+        url,
+        api_key: key,
+        timeout,
+    })
 }
 
 /// Reads and parses the config file; a missing file is fine unless it was named by a flag.
@@ -284,6 +354,64 @@ mod tests {
         let mut f = flags();
         f.config = Some(dir.path().join("missing.toml"));
         assert!(Config::load(&f, &env_of(&[])).is_err());
+    }
+
+    #[test]
+    fn the_embedder_follows_its_own_settings_then_the_llms() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("c.toml");
+        let cfg_s = cfg.to_str().unwrap().to_owned();
+        let load = |text: &str, extra: &[(&str, &str)]| {
+            std::fs::write(&cfg, text).unwrap();
+            let mut pairs = vec![("MNEMO_CONFIG", cfg_s.as_str()), ("HOME", "/h")];
+            pairs.extend_from_slice(extra);
+            Config::load(&flags(), &env_of(&pairs)).unwrap().embedding
+        };
+        let llm = "embedder = \"openai:e\"\n[llm]\nprovider = \"openai\"\nbase_url = \"http://llm:1/v1\"\napi_key = \"sk-llm\"\n";
+        let e = load(llm, &[("OPENAI_API_KEY", "sk-env")]);
+        assert_eq!(e.url.as_deref(), Some("http://llm:1/v1"));
+        assert_eq!(
+            e.api_key.as_deref(),
+            Some("sk-env"),
+            "the [llm] key, env over file"
+        );
+        let own = format!("{llm}[embedding]\nurl = \"http://emb:2/v1\"\ntimeout = 5\n");
+        let e = load(&own, &[("OPENAI_API_KEY", "sk-env")]);
+        assert_eq!(e.url.as_deref(), Some("http://emb:2/v1"));
+        assert_eq!(
+            e.api_key, None,
+            "no other key is sent to the embedder's own server"
+        );
+        assert_eq!(e.timeout, Some(std::time::Duration::from_secs(5)));
+        let e = load(
+            &own,
+            &[
+                ("MNEMO_EMBEDDER_URL", "http://env:3/v1"),
+                ("MNEMO_EMBEDDER_API_KEY", "sk-emb"),
+            ],
+        );
+        assert_eq!(
+            (e.url.as_deref(), e.api_key.as_deref()),
+            (Some("http://env:3/v1"), Some("sk-emb"))
+        );
+        // An Ollama chat model says nothing about where `openai:` embeddings go.
+        let e = load(
+            "embedder = \"openai:e\"\n[llm]\nbase_url = \"http://gpu:11434\"\n",
+            &[
+                ("OPENAI_BASE_URL", "http://oai:4/v1"),
+                ("OPENAI_API_KEY", "k"),
+            ],
+        );
+        assert_eq!(
+            (e.url.as_deref(), e.api_key.as_deref()),
+            (Some("http://oai:4/v1"), Some("k"))
+        );
+        let e = load(
+            "embedder = \"ollama:m\"\n[llm]\nbase_url = \"http://gpu:11434\"\n",
+            &[],
+        );
+        assert_eq!(e.url.as_deref(), Some("http://gpu:11434"));
+        assert!(!format!("{e:?}").contains("sk-"), "keys are never printed");
     }
 
     #[test]

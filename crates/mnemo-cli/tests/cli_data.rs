@@ -20,7 +20,8 @@ fn turns_sessions_and_log() {
     ]);
     let sid = t1["session_id"].as_str().unwrap().to_string();
     assert_eq!(t1["seq"], 1);
-    assert!(t1["tokens"].as_u64().unwrap() >= 10, "{t1}");
+    // A one-shot command does not load the tokenizer: the count is made when needed.
+    assert_eq!(t1["tokens"], 0, "{t1}");
     let t2 = m.json(&[
         "turn",
         "add",

@@ -86,7 +86,9 @@ pub struct Turn {
     #[serde(with = "serde_ts")]
     #[schemars(with = "TimestampSchema")]
     pub created_at: Timestamp,
-    /// Tokens in `content`, counted by a real tokenizer when the turn was recorded.
+    /// Tokens in `content`, counted by a real tokenizer when the turn was recorded; 0 when
+    /// it was recorded by a process that had not loaded the tokenizer ("not counted yet":
+    /// `mnemo_engine::tokens::of_turn` counts it when needed).
     pub tokens: u32,
     #[serde(default)]
     pub meta: Value,

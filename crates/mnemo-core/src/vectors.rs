@@ -66,6 +66,9 @@ pub trait VectorStore: Send + Sync {
         user_id: &str,
         model_id: &str,
     ) -> Result<Vec<String>>;
+    /// How many owners of `kind` (of every user) have no vector of `model_id`: the
+    /// records that wait to be embedded.
+    fn count_missing_vectors(&self, kind: OwnerKind, model_id: &str) -> Result<u64>;
     /// The models whose vectors the database holds, with counts (of one user when given).
     fn vector_models(&self, user_id: Option<&str>) -> Result<Vec<ModelCount>>;
     /// Deletes every vector not made by `keep_model` (all of them when `None`); returns

@@ -62,4 +62,26 @@ pub enum EmbedError {
     /// The embedder was configured with an unusable value (empty model name, batch size 0).
     #[error("invalid embedder configuration: {0}")]
     Config(String),
+    /// The service failed moments ago and is left alone for a while (see
+    /// [`crate::LazyEmbedder`]); nothing was sent.
+    #[error("the embedder {model_id} is unavailable (tried again in {secs} s): {reason}")]
+    Paused {
+        model_id: String,
+        reason: String,
+        secs: u64,
+    },
+}
+
+impl EmbedError {
+    /// Whether the service cannot be used right now but may work later (unreachable, slow,
+    /// a server error, paused), as opposed to a configuration or data problem.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            EmbedError::Unreachable { .. }
+            | EmbedError::Timeout { .. }
+            | EmbedError::Paused { .. } => true,
+            EmbedError::Http { status, .. } => *status >= 500 || *status == 408 || *status == 429,
+            _ => false,
+        }
+    }
 }

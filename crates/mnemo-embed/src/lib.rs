@@ -16,6 +16,7 @@
 
 mod error;
 pub mod http;
+mod lazy;
 mod similarity;
 mod static_embed;
 pub mod table;
@@ -25,6 +26,7 @@ mod transformer;
 
 pub use error::EmbedError;
 pub use http::{OllamaConfig, OllamaEmbedder, OpenAiConfig, OpenAiEmbedder};
+pub use lazy::LazyEmbedder;
 pub use similarity::{cosine, dot, normalize};
 pub use static_embed::StaticEmbedder;
 #[cfg(feature = "candle")]
@@ -45,6 +47,12 @@ pub trait Embedder: Send + Sync {
 
     /// One vector per text, in order.
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
+
+    /// Whether embedding calls a server (which may be down or slow). Writes leave such
+    /// embedding for later instead of waiting for it.
+    fn is_remote(&self) -> bool {
+        false
+    }
 }
 
 impl<E: Embedder + ?Sized> Embedder for std::sync::Arc<E> {
@@ -57,6 +65,9 @@ impl<E: Embedder + ?Sized> Embedder for std::sync::Arc<E> {
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         (**self).embed(texts)
     }
+    fn is_remote(&self) -> bool {
+        (**self).is_remote()
+    }
 }
 
 impl<E: Embedder + ?Sized> Embedder for Box<E> {
@@ -68,5 +79,8 @@ impl<E: Embedder + ?Sized> Embedder for Box<E> {
     }
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         (**self).embed(texts)
+    }
+    fn is_remote(&self) -> bool {
+        (**self).is_remote()
     }
 }

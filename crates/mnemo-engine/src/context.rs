@@ -154,7 +154,7 @@ impl Engine {
         }
         let memory_block = (!block_items.is_empty()).then(|| render_block(&block_items));
         let block_tokens = memory_block.as_deref().map_or(0, tokens::count);
-        let turn_tokens: u32 = recent.iter().map(|t| t.tokens).sum();
+        let turn_tokens: u32 = recent.iter().map(tokens::of_turn).sum();
         block_items.append(&mut items);
         Ok(Context {
             memory_block,
@@ -382,10 +382,11 @@ impl Budget {
     fn take_turns_newest_first(&mut self, turns: Vec<Turn>, max: usize) -> Vec<Turn> {
         let mut kept = Vec::new();
         for t in turns.into_iter().rev().take(max) {
-            if !self.fits(t.tokens + 4) {
+            let n = tokens::of_turn(&t) + 4;
+            if !self.fits(n) {
                 break;
             }
-            self.spend(t.tokens + 4);
+            self.spend(n);
             kept.push(t);
         }
         kept.reverse();

@@ -110,7 +110,7 @@ impl Engine {
     /// [`Engine::record_turn`], which commits the turn with the jobs it makes due.
     pub fn add_turn(&self, turn: NewTurn) -> Result<Turn> {
         check_turn(&turn)?;
-        let tokens = tokens::count(&turn.content);
+        let tokens = tokens::count_if_loaded(&turn.content);
         let turn = self.store.add_turn(&turn, tokens, self.now())?;
         self.index_turn(&turn);
         Ok(turn)

@@ -31,7 +31,7 @@ pub mod tools;
 mod transfer;
 
 pub use context::{Context, ContextItem, ContextRequest, Pattern, Section};
-pub use embedders::embedder_from_spec;
+pub use embedders::{embedder_from_spec, embedder_with, EmbedderSettings};
 pub use engine::Engine;
 pub use memories::{MemoryEdit, MemoryView, NewMemory, RememberOutcome};
 pub use mnemo_store_sqlite::Create;
@@ -40,7 +40,9 @@ pub use pipeline::{
     WorkerOptions,
 };
 pub use recall::{RecallHit, RecallQuery, ScoreParts};
-pub use retrieval::{RetrievalParams, TurnHit, TurnQuery, TurnScoreParts};
+pub use retrieval::{
+    BackfillReport, RetrievalParams, Searched, TurnHit, TurnQuery, TurnScoreParts, VectorBacklog,
+};
 pub use settings::{EngineSettings, ForgettingPolicy, RankingWeights};
 pub use transfer::ImportSummary;
 

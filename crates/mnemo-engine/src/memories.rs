@@ -352,12 +352,14 @@ impl Engine {
         self.store.forget_user(user_id)
     }
 
-    /// Embeds a memory just stored, when an embedder is configured, so the first hybrid
-    /// search does not have to. The memory is already durable: if embedding fails, the next
-    /// search embeds whatever is missing (and reports the error if it persists).
+    /// Embeds a memory just stored when this process holds its user's memory index (a
+    /// chat, a server: the embedder is warm), so the next recall does not have to. Otherwise
+    /// the memory waits for its vector (see `retrieval::embedding`). The memory is already
+    /// durable: if embedding fails, the next search embeds whatever is missing.
     fn embed_memory(&self, m: &Memory) {
-        if self.embedder().is_some() {
-            let _ = self.embed_and_store(OwnerKind::Memory, &[(&m.id, &m.content)]);
+        if self.embedder().is_some() && self.indexes.has_memory_index(&m.user_id) {
+            let text = crate::retrieval::memory_text(m);
+            let _ = self.embed_and_store(OwnerKind::Memory, &[(&m.id, &text)]);
         }
     }
 

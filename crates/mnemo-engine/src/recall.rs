@@ -11,6 +11,7 @@
 use mnemo_core::{Error, Kind, Memory, MemoryFilter, Result, Scope, TimeView, Timestamp};
 use serde::Serialize;
 
+use crate::retrieval::{embedder_failure, Searched};
 use crate::Engine;
 
 /// How many candidates to rank per requested result.
@@ -73,8 +74,14 @@ pub struct RecallHit {
 }
 
 impl Engine {
-    /// Memories relevant to `query.text` in `scope`, best first.
+    /// Memories relevant to `query.text` in `scope`, best first. Falls back to full text
+    /// when the embedder cannot be used; [`Engine::recall_noted`] says when it did.
     pub fn recall(&self, scope: &Scope, query: &RecallQuery) -> Result<Vec<RecallHit>> {
+        self.recall_noted(scope, query).map(|s| s.hits)
+    }
+
+    /// [`Engine::recall`], with the reason when it ran on full text only.
+    pub fn recall_noted(&self, scope: &Scope, query: &RecallQuery) -> Result<Searched<RecallHit>> {
         crate::engine::check_scope(scope)?;
         if query.text.trim().is_empty() {
             return Err(Error::invalid(
@@ -83,8 +90,12 @@ impl Engine {
             ));
         }
         let limit = query.limit.unwrap_or(self.settings.recall_limit);
+        let mut fallback = None;
         if limit == 0 {
-            return Ok(Vec::new());
+            return Ok(Searched {
+                hits: Vec::new(),
+                fallback,
+            });
         }
         let mut filter = MemoryFilter::scope(scope.clone());
         filter.kinds = query.kinds.clone();
@@ -93,7 +104,15 @@ impl Engine {
         filter.view = query.view;
         let pool = (limit * CANDIDATES_PER_RESULT).max(MIN_CANDIDATES);
         let now = self.now();
-        let candidates = self.candidates(scope, &query.text, &filter, pool, now)?;
+        let candidates = match self.candidates(scope, &query.text, &filter, pool, now) {
+            Ok(c) => c,
+            Err(e) if embedder_failure(&e) => {
+                fallback = Some(e.to_string());
+                self.drop_memory_index(&scope.user_id);
+                self.fts_candidates(&query.text, &filter, pool)?
+            }
+            Err(e) => return Err(e),
+        };
         let max_bm25 = candidates.iter().map(|c| c.bm25).fold(0.0, f64::max);
         let max_cos = candidates
             .iter()
@@ -136,7 +155,10 @@ impl Engine {
             self.store.touch_memories(&ids, now)?;
             self.note_touched(&scope.user_id, &ids, now);
         }
-        Ok(ranked)
+        Ok(Searched {
+            hits: ranked,
+            fallback,
+        })
     }
 
     /// The score of one candidate.

@@ -164,7 +164,7 @@ fn other_users_ids_are_not_found() {
 }
 
 #[test]
-fn memories_are_embedded_when_written_and_again_when_their_text_changes() {
+fn memories_wait_for_vectors_until_searched_and_are_embedded_again_when_their_text_changes() {
     use mnemo_core::vectors::OwnerKind;
     use mnemo_embed::{Embedder, StaticEmbedder};
 
@@ -179,6 +179,11 @@ fn memories_are_embedded_when_written_and_again_when_their_text_changes() {
         .memory()
         .clone();
     let stored = |e: &Engine| e.store().vectors(OwnerKind::Memory, "u", &model).unwrap();
+    // A cold write (no index loaded in this process) does not wait for the embedder.
+    assert!(stored(&e).is_empty());
+    assert_eq!(e.vector_backlog().unwrap().unwrap().memories, 1);
+    e.recall(&u, &"tea".into()).unwrap();
+    assert_eq!(e.vector_backlog().unwrap().unwrap().memories, 0);
     let before = stored(&e);
     assert_eq!(before.len(), 1);
     assert_eq!(before[0].0, m.id);
@@ -187,6 +192,7 @@ fn memories_are_embedded_when_written_and_again_when_their_text_changes() {
         ..Default::default()
     };
     e.edit("u", &m.id, edit, Actor::Cli).unwrap();
+    e.recall(&u, &"coffee".into()).unwrap();
     let after = stored(&e);
     assert_eq!(after.len(), 1);
     assert_ne!(after[0].1, before[0].1, "the vector follows the new text");

@@ -149,20 +149,22 @@ fn indexes_follow_other_writers_and_forgotten_users() {
 }
 
 #[test]
-fn hybrid_search_embeds_on_write_and_finds_by_meaning() {
+fn hybrid_search_embeds_what_waits_and_finds_by_meaning() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.db");
     let e = engine_at(&path).with_embedder(Arc::new(Concepts { id: "concepts@1" }));
     let scope = Scope::user("ann");
     say(&e, "ann", "s1", "Ann: we got a golden retriever");
     say(&e, "ann", "s2", "Ann: I had sushi for lunch");
+    // Cold writes wait for their vectors; the first search makes them.
+    assert!(e.store().vector_models(Some("ann")).unwrap().is_empty());
+    assert_eq!(e.vector_backlog().unwrap().unwrap().turns, 2);
+    let hits = e.search_turns(&scope, &TurnQuery::new("puppy", 1)).unwrap();
     let models = e.store().vector_models(Some("ann")).unwrap();
-    assert_eq!(models.len(), 1);
     assert_eq!(
         (models[0].model_id.as_str(), models[0].count),
         ("concepts@1", 2)
     );
-    let hits = e.search_turns(&scope, &TurnQuery::new("puppy", 1)).unwrap();
     assert_eq!(texts(&hits), vec!["Ann: we got a golden retriever"]);
     // Found by meaning twice: the vectors are close, and "puppy" was expanded to the
     // scope's nearest word ("retriever"), which the full-text score then matched.
@@ -177,13 +179,19 @@ fn hybrid_search_embeds_on_write_and_finds_by_meaning() {
     assert_eq!(hits[0].memory.content, "Ann owns a retriever");
     assert!(hits[0].parts.dense > 0.99);
 
-    // Another model's vectors are never mixed in silently.
+    // Another model's vectors are never mixed in: its searches use full text and say why.
     let other = engine_at(&path).with_embedder(Arc::new(Concepts { id: "concepts@2" }));
-    let err = other
-        .search_turns(&scope, &TurnQuery::new("puppy", 1))
-        .unwrap_err();
-    assert!(err.to_string().contains("mnemo reindex"), "{err}");
-    assert!(other.recall(&scope, &RecallQuery::from("puppy")).is_err());
+    let found = other
+        .search_turns_noted(&scope, &TurnQuery::new("sushi", 1))
+        .unwrap();
+    assert_eq!(texts(&found.hits), vec!["Ann: I had sushi for lunch"]);
+    let why = found.fallback.unwrap();
+    assert!(why.contains("mnemo reindex"), "{why}");
+    let found = other
+        .recall_noted(&scope, &RecallQuery::from("Boston"))
+        .unwrap();
+    assert_eq!(found.hits[0].memory.content, "Ann lives in Boston");
+    assert!(found.fallback.unwrap().contains("mnemo reindex"));
     let mut steps = Vec::new();
     let report = other.reindex(&mut |d, t| steps.push((d, t))).unwrap();
     assert_eq!((report.turns, report.memories, report.deleted), (2, 2, 4));
@@ -347,4 +355,85 @@ fn a_loaded_memory_index_never_resurrects_a_forgotten_user() {
     )
     .unwrap();
     assert_eq!(a.recall(&bob, &quiet("cat")).unwrap().len(), 2);
+}
+
+/// [`Concepts`] behind a switch: down, it fails as an unreachable server does.
+struct Flaky {
+    up: std::sync::atomic::AtomicBool,
+}
+
+impl Embedder for Flaky {
+    fn model_id(&self) -> &str {
+        "flaky@1"
+    }
+    fn dims(&self) -> usize {
+        4
+    }
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if !self.up.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(EmbedError::Unreachable {
+                url: "http://embedder".into(),
+                reason: "connection refused".into(),
+            });
+        }
+        Concepts { id: "flaky@1" }.embed(texts)
+    }
+    fn is_remote(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn a_down_embedder_degrades_search_to_full_text_and_the_idle_worker_backfills() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let flaky = Arc::new(Flaky { up: false.into() });
+    let e = engine_at(&dir.path().join("m.db")).with_embedder(flaky.clone());
+    let scope = Scope::user("ann");
+    say(&e, "ann", "s1", "Ann: we got a golden retriever");
+    e.remember(
+        &scope,
+        NewMemory::text("Ann eats sushi on Fridays"),
+        Actor::Cli,
+    )
+    .unwrap();
+    let found = e
+        .search_turns_noted(&scope, &TurnQuery::new("retriever", 5))
+        .unwrap();
+    assert_eq!(found.hits.len(), 1, "full text still finds it");
+    assert!(found.fallback.unwrap().contains("connection refused"));
+    let found = e.recall_noted(&scope, &RecallQuery::from("sushi")).unwrap();
+    assert_eq!(found.hits.len(), 1);
+    assert!(found.fallback.is_some());
+    let backlog = e.vector_backlog().unwrap().unwrap();
+    assert_eq!((backlog.turns, backlog.memories), (1, 1));
+
+    flaky.up.store(true, Ordering::SeqCst);
+    let worker = e
+        .spawn_worker(mnemo_engine::WorkerOptions {
+            name: "t".into(),
+            idle_poll: std::time::Duration::from_millis(20),
+            ..Default::default()
+        })
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let waiting = |e: &Engine| {
+        let b = e.vector_backlog().unwrap().unwrap();
+        b.turns + b.memories
+    };
+    while waiting(&e) > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    worker.stop();
+    let backlog = e.vector_backlog().unwrap().unwrap();
+    assert_eq!(
+        (backlog.turns, backlog.memories),
+        (0, 0),
+        "backfilled while idle"
+    );
+    let found = e
+        .search_turns_noted(&scope, &TurnQuery::new("puppy", 1))
+        .unwrap();
+    assert!(found.fallback.is_none());
+    assert_eq!(texts(&found.hits), vec!["Ann: we got a golden retriever"]);
 }

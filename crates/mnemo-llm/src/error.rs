@@ -86,6 +86,27 @@ pub enum LlmError {
     },
 }
 
+/// What kind of failure an [`LlmError`] is, for callers that answer differently per kind
+/// (the job queue: retry, pause or fail; a server: 429, 502 or 400).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The provider asks us to slow down (HTTP 429).
+    RateLimited,
+    /// The provider cannot be reached or failed on its side (refused, timeout, broken
+    /// connection, 5xx, 408): the same request may work later.
+    Unavailable,
+    /// The provider rejected this request (a 4xx other than 401/403/408/429: bad format,
+    /// context overflow): sending it again cannot help.
+    BadRequest,
+    /// A missing or rejected API key.
+    Auth,
+    /// mnemo's settings cannot work (unknown provider or model, malformed URL).
+    Config,
+    /// The provider answered, but not in a form that can be used.
+    BadResponse,
+}
+
 fn retry_hint(after: Option<Duration>) -> String {
     match after {
         Some(d) => format!(" (retry after {}s)", d.as_secs()),
@@ -104,6 +125,48 @@ impl LlmError {
             LlmError::Http { status, .. } => *status >= 500 || *status == 408,
             _ => false,
         }
+    }
+
+    /// The kind of failure; see [`ErrorKind`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            LlmError::MissingApiKey { .. } | LlmError::Unauthorized { .. } => ErrorKind::Auth,
+            LlmError::Config(_) | LlmError::UnknownModel { .. } => ErrorKind::Config,
+            LlmError::Unreachable { .. }
+            | LlmError::Connection { .. }
+            | LlmError::Timeout { .. } => ErrorKind::Unavailable,
+            LlmError::RateLimited { .. } => ErrorKind::RateLimited,
+            LlmError::Http { status: 429, .. } => ErrorKind::RateLimited,
+            LlmError::Http { status: 408, .. } => ErrorKind::Unavailable,
+            LlmError::Http {
+                status: 401 | 403, ..
+            } => ErrorKind::Auth,
+            LlmError::Http {
+                status: 400..=499, ..
+            } => ErrorKind::BadRequest,
+            LlmError::Http { .. } => ErrorKind::Unavailable,
+            LlmError::BadResponse { .. } | LlmError::Stream { .. } => ErrorKind::BadResponse,
+        }
+    }
+
+    /// Whether the provider refused the request because the prompt does not fit the
+    /// model's context window (a bad request that a shorter prompt would fix).
+    pub fn is_context_overflow(&self) -> bool {
+        let LlmError::Http { message, .. } = self else {
+            return false;
+        };
+        if self.kind() != ErrorKind::BadRequest {
+            return false;
+        }
+        let m = message.to_ascii_lowercase();
+        let context =
+            m.contains("context") || m.contains("too long") || m.contains("too many tokens");
+        context
+            && [
+                "length", "window", "exceed", "too long", "maximum", "too many", "overflow",
+            ]
+            .iter()
+            .any(|w| m.contains(w))
     }
 
     /// The wait the provider asked for, if it sent a `Retry-After` with a rate limit.
@@ -171,6 +234,44 @@ mod tests {
         assert!(limited.is_retryable());
         assert_eq!(limited.retry_after(), Some(Duration::from_secs(3)));
         assert!(limited.to_string().contains("retry after 3s"));
+    }
+
+    #[test]
+    fn kinds_keep_provider_failures_apart() {
+        let http = |status: u16, message: &str| LlmError::Http {
+            provider: "p",
+            status,
+            message: message.into(),
+        };
+        assert_eq!(http(400, "bad").kind(), ErrorKind::BadRequest);
+        assert_eq!(http(422, "bad").kind(), ErrorKind::BadRequest);
+        assert_eq!(http(404, "no route").kind(), ErrorKind::BadRequest);
+        assert_eq!(http(408, "").kind(), ErrorKind::Unavailable);
+        assert_eq!(http(429, "").kind(), ErrorKind::RateLimited);
+        assert_eq!(http(502, "").kind(), ErrorKind::Unavailable);
+        assert_eq!(http(403, "").kind(), ErrorKind::Auth);
+        let missing = LlmError::MissingApiKey {
+            provider: "openai",
+            env_var: "OPENAI_API_KEY",
+        };
+        assert_eq!(missing.kind(), ErrorKind::Auth);
+        let unreachable = LlmError::Unreachable {
+            provider: "p",
+            url: "u".into(),
+            detail: "refused".into(),
+            hint: "start it".into(),
+        };
+        assert_eq!(unreachable.kind(), ErrorKind::Unavailable);
+        let overflow = http(
+            400,
+            "the request exceeds the available context size, try increasing it",
+        );
+        assert!(overflow.is_context_overflow());
+        assert!(
+            http(400, "This model's maximum context length is 4096 tokens").is_context_overflow()
+        );
+        assert!(!http(400, "invalid json").is_context_overflow());
+        assert!(!http(500, "context length exceeded").is_context_overflow());
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub mod types;
 
 pub use anthropic::AnthropicProvider;
 pub use config::{ApiKey, LlmConfig, ProviderKind, StructuredOutput, Task, TaskModels};
-pub use error::LlmError;
+pub use error::{ErrorKind, LlmError};
 pub use json_repair::{extract_json, JsonRepairError};
 pub use ollama::OllamaProvider;
 pub use openai::OpenAiProvider;

@@ -5,9 +5,14 @@
 //! `stream_options.include_usage`) and `data: [DONE]`. Structured output uses
 //! `response_format: json_schema` (strict) or, for servers that reject it, `json_object`
 //! or nothing (see [`StructuredOutput`]).
+//!
+//! The default model `gpt-4o-mini` is only assumed for OpenAI itself: a compatible server
+//! with no model configured is asked which it serves (`GET {base}/models`, the first one
+//! listed, once per process), because vLLM, LM Studio and llama.cpp serving several models
+//! reject a name they do not serve.
 
 use std::ops::ControlFlow;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -37,7 +42,11 @@ pub struct OpenAiProvider {
     /// OpenAI itself wants `max_completion_tokens` (its reasoning models reject
     /// `max_tokens`); compatible servers mostly know only `max_tokens`.
     max_tokens_field: &'static str,
-    model: String,
+    /// The configured model, or OpenAI's default for OpenAI itself; `None` for another
+    /// server with no model configured (then [`Self::discovered`]).
+    model: Option<String>,
+    /// The model the server listed first, asked on first use.
+    discovered: OnceLock<String>,
     max_tokens: u32,
     structured: StructuredOutput,
 }
@@ -66,6 +75,19 @@ struct Choice {
 struct Delta {
     content: Option<String>,
     refusal: Option<String>,
+}
+
+/// `GET /models`: `{"object": "list", "data": [{"id": "..."}, ...]}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ModelList {
+    data: Vec<ModelEntry>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ModelEntry {
+    id: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -106,10 +128,42 @@ impl OpenAiProvider {
             } else {
                 "max_tokens"
             },
-            model: cfg.model.clone().unwrap_or_else(|| DEFAULT_MODEL.into()),
+            model: cfg
+                .model
+                .clone()
+                .or_else(|| official.then(|| DEFAULT_MODEL.into())),
+            discovered: OnceLock::new(),
             max_tokens: cfg.max_tokens,
             structured: cfg.structured_output,
         })
+    }
+
+    /// The model to use when a request names none: the configured one, else the first
+    /// model the server lists (asked once).
+    fn resolve_model(&self) -> Result<String, LlmError> {
+        if let Some(m) = self.model.as_ref().or(self.discovered.get()) {
+            return Ok(m.clone());
+        }
+        let mut headers = Vec::new();
+        if let Some(auth) = &self.auth {
+            headers.push(("authorization", auth.as_str()));
+        }
+        let url = self.transport.url("/models");
+        let on_failure = |f: Failure| f.into_error(NAME, Some(KEY_VAR));
+        let response = self.transport.get("/models", &headers, &on_failure)?;
+        let list: ModelList = self.transport.read_json(response)?;
+        let Some(first) = list
+            .data
+            .into_iter()
+            .map(|m| m.id)
+            .find(|id| !id.is_empty())
+        else {
+            return Err(LlmError::Config(format!(
+                "no model is configured and the server lists none at {url}; \
+                 set `model` in [llm] or MNEMO_MODEL"
+            )));
+        };
+        Ok(self.discovered.get_or_init(|| first).clone())
     }
 
     fn body(&self, req: &ChatRequest, model: &str, stream: bool) -> Value {
@@ -146,7 +200,10 @@ impl OpenAiProvider {
     }
 
     fn send(&self, req: &ChatRequest, stream: bool) -> Result<(Response<Body>, String), LlmError> {
-        let model = req.model.clone().unwrap_or_else(|| self.model.clone());
+        let model = match &req.model {
+            Some(m) => m.clone(),
+            None => self.resolve_model()?,
+        };
         let body = self.body(req, &model, stream);
         let mut headers = Vec::new();
         if let Some(auth) = &self.auth {
@@ -223,7 +280,10 @@ impl LlmProvider for OpenAiProvider {
     }
 
     fn default_model(&self) -> &str {
-        &self.model
+        self.model
+            .as_deref()
+            .or(self.discovered.get().map(String::as_str))
+            .unwrap_or("(the server's first model)")
     }
 
     fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, LlmError> {

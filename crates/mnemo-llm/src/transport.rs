@@ -166,6 +166,25 @@ impl Transport {
         }
     }
 
+    /// GETs `path` once (no retries: used for discovery, not for work) and returns the
+    /// successful response with its body unread.
+    pub fn get(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        on_failure: &dyn Fn(Failure) -> LlmError,
+    ) -> Result<Response<Body>, LlmError> {
+        let mut request = self.agent.get(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.call().map_err(|e| self.map_ureq_error(e))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(on_failure(self.read_failure(response)))
+    }
+
     fn post_once(
         &self,
         url: &str,

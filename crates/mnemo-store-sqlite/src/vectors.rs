@@ -88,6 +88,19 @@ fn missing(conn: &Connection, kind: OwnerKind, user: &str, model: &str) -> DbRes
     Ok(ids)
 }
 
+fn count_missing(conn: &Connection, kind: OwnerKind, model: &str) -> DbResult<u64> {
+    let sql = format!(
+        "SELECT count(*) FROM {} o WHERE NOT EXISTS \
+         (SELECT 1 FROM vectors v WHERE v.owner_kind = ?1 AND v.owner_id = o.id \
+          AND v.model_id = ?2)",
+        table(kind)
+    );
+    let n: i64 = conn
+        .prepare_cached(&sql)?
+        .query_row(params![kind.as_str(), model], |r| r.get(0))?;
+    Ok(n as u64)
+}
+
 fn models(conn: &Connection, user: Option<&str>) -> DbResult<Vec<ModelCount>> {
     let mut stmt = conn.prepare_cached(
         "SELECT owner_kind, model_id, dims, count(*) FROM vectors \
@@ -141,6 +154,10 @@ impl VectorStore for SqliteStore {
         model_id: &str,
     ) -> Result<Vec<String>> {
         self.read(|c| missing(c, kind, user_id, model_id))
+    }
+
+    fn count_missing_vectors(&self, kind: OwnerKind, model_id: &str) -> Result<u64> {
+        self.read(|c| count_missing(c, kind, model_id))
     }
 
     fn vector_models(&self, user_id: Option<&str>) -> Result<Vec<ModelCount>> {

@@ -43,6 +43,20 @@ fn vectors_are_kept_per_owner_and_model_and_die_with_their_owner() {
             .unwrap(),
         vec![t2.id.clone()]
     );
+    assert_eq!(
+        store.count_missing_vectors(OwnerKind::Turn, "m1").unwrap(),
+        1
+    );
+    assert_eq!(
+        store.count_missing_vectors(OwnerKind::Turn, "m9").unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .count_missing_vectors(OwnerKind::Memory, "m1")
+            .unwrap(),
+        0
+    );
     store
         .put_vectors(&[rec(&t2.id, "m2", &[0.5, 0.5, 0.5])])
         .unwrap();

@@ -88,6 +88,8 @@ pub fn run(engine: &Engine, conversations: &[Conversation], mut config: Value) -
     for c in conversations {
         turns += ingest(engine, c)?;
     }
+    // Writes leave embedding for later; ingest counts until every turn has its vector.
+    engine.backfill_vectors()?;
     let ingest_s = started.elapsed().as_secs_f64();
     let mut tally = Tally::default();
     let mut latencies = Vec::new();

@@ -9,9 +9,14 @@ use crate::output::Out;
 
 pub fn stats(engine: &Engine, cfg: &Config) -> Result<()> {
     let s = engine.stats()?;
+    let backlog = engine.vector_backlog()?;
     let mut out = Out::new();
     if cfg.json {
-        out.json(&s)?;
+        let mut v = serde_json::to_value(&s)?;
+        if let (Some(map), Some(b)) = (v.as_object_mut(), &backlog) {
+            map.insert("vectors_waiting".into(), serde_json::to_value(b)?);
+        }
+        out.json(&v)?;
     } else {
         out.line(format!(
             "database:  {} ({} KiB, schema v{})",
@@ -29,6 +34,17 @@ pub fn stats(engine: &Engine, cfg: &Config) -> Result<()> {
         out.line(format!("history:   {} events", s.history_events))?;
         out.line(format!("topics:    {}", s.topics))?;
         out.line(format!("summaries: {}", s.summaries))?;
+        if let Some(b) = backlog {
+            let line = if b.turns + b.memories == 0 {
+                format!("vectors:   all made ({})", b.model_id)
+            } else {
+                format!(
+                    "vectors:   {} turns and {} memories wait for {} (made by the next search, `mnemo work` or `mnemo reindex --missing`)",
+                    b.turns, b.memories, b.model_id
+                )
+            };
+            out.line(line)?;
+        }
     }
     out.flush()
 }

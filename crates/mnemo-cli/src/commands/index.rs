@@ -56,26 +56,41 @@ pub struct ReindexArgs {
     /// Embedder to re-embed with (default: the configured one, else the built-in `static`)
     #[arg(long)]
     pub embedder: Option<String>,
+    /// Only embed the turns and memories that wait for a vector (after an embedding server
+    /// was down); keeps every stored vector
+    #[arg(long)]
+    pub missing: bool,
 }
 
 /// Gives `engine` the configured embedder (`embedder` in the config file, `MNEMO_EMBEDDER`;
-/// `none` for none): every command that opens the database embeds new turns with it and
-/// searches with it.
-pub fn with_configured_embedder(engine: Engine, spec: &str) -> Result<Engine> {
-    Ok(match mnemo_engine::embedder_from_spec(spec)? {
-        Some(e) => engine.with_embedder(e),
-        None => engine,
-    })
+/// `none` for none) with its `[embedding]` settings. Nothing is contacted here: an HTTP
+/// embedder is reached on first use, so commands that need no vectors never wait for it.
+pub fn with_configured_embedder(engine: Engine, cfg: &Config) -> Result<Engine> {
+    Ok(
+        match mnemo_engine::embedder_with(&cfg.embedder, &cfg.embedding)? {
+            Some(e) => engine.with_embedder(e),
+            None => engine,
+        },
+    )
 }
 
-/// Deletes every stored vector and embeds every turn and memory again, printing progress
-/// lines to stderr.
+/// Deletes every stored vector and embeds every turn and memory again (or, with
+/// `--missing`, only those without one), printing progress lines to stderr.
 pub fn reindex(engine: Engine, cfg: &Config, a: ReindexArgs) -> Result<()> {
     let spec = a.embedder.unwrap_or_else(|| cfg.embedder.clone());
-    let Some(embedder) = mnemo_engine::embedder_from_spec(&spec)? else {
+    let settings = match spec == cfg.embedder {
+        true => cfg.embedding.clone(),
+        false => crate::config::embedder_settings(&spec, Default::default(), &cfg.llm, &|k| {
+            std::env::var(k).ok()
+        })?,
+    };
+    let Some(embedder) = mnemo_engine::embedder_with(&spec, &settings)? else {
         anyhow::bail!("`--embedder none` has nothing to reindex with; name an embedder");
     };
     let engine = engine.with_embedder(embedder);
+    if a.missing {
+        return backfill(&engine, cfg);
+    }
     let started = Instant::now();
     let mut last = Instant::now();
     let report = engine.reindex(&mut |done, total| {
@@ -96,6 +111,32 @@ pub fn reindex(engine: Engine, cfg: &Config, a: ReindexArgs) -> Result<()> {
             started.elapsed().as_secs_f64(),
             report.deleted
         );
+    }
+    Ok(())
+}
+
+/// `reindex --missing`: embeds what waits for a vector.
+fn backfill(engine: &Engine, cfg: &Config) -> Result<()> {
+    let started = Instant::now();
+    let report = engine.backfill_vectors()?;
+    if cfg.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "embedded {} turns and {} memories with {} in {:.1} s",
+            report.turns,
+            report.memories,
+            report.model_id,
+            started.elapsed().as_secs_f64()
+        );
+        for user in &report.skipped_users {
+            eprintln!(
+                "warning: user {user} has vectors of another model; run `mnemo reindex` to re-embed them all"
+            );
+        }
+    }
+    if let Some(e) = &report.error {
+        anyhow::bail!("embedding stopped: {e}; what is left waits (run this again later)");
     }
     Ok(())
 }

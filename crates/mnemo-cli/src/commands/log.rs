@@ -57,7 +57,9 @@ fn search(
         session_id,
         ..TurnQuery::new(text, a.limit.unwrap_or(10))
     };
-    let hits = engine.search_turns(&scope(cfg), &query)?;
+    let found = engine.search_turns_noted(&scope(cfg), &query)?;
+    super::memory::warn_fallback(found.fallback.as_deref());
+    let hits = found.hits;
     let mut out = Out::new();
     if cfg.json {
         out.json(&hits)?;
@@ -154,10 +156,9 @@ fn turn_add(engine: &Engine, cfg: &Config, a: TurnAddArgs) -> Result<()> {
             n => format!("; {n} pipeline job(s) queued"),
         };
         out.line(format!(
-            "session {} turn {} ({} tokens){queued}",
+            "session {} turn {}{queued}",
             ids::short(&turn.session_id),
-            turn.seq,
-            turn.tokens
+            turn.seq
         ))?;
     }
     out.flush()

@@ -66,7 +66,9 @@ pub fn recall(engine: &Engine, cfg: &Config, a: RecallArgs) -> Result<()> {
         view: date(a.as_of.as_deref())?.map_or(TimeView::Current, TimeView::AsOf),
         touch: true,
     };
-    let hits = engine.recall(&scope(cfg), &query)?;
+    let found = engine.recall_noted(&scope(cfg), &query)?;
+    warn_fallback(found.fallback.as_deref());
+    let hits = found.hits;
     let mut out = Out::new();
     if cfg.json {
         out.json(&hits)?;
@@ -271,4 +273,12 @@ pub fn restore(engine: &Engine, cfg: &Config, id: &str) -> Result<()> {
         out.line(format!("{} restored", ids::short(&m.id)))?;
     }
     out.flush()
+}
+
+/// Says on stderr that a search ran on full text only, and why (the embedder is down, or
+/// the stored vectors come from another model).
+pub(super) fn warn_fallback(why: Option<&str>) {
+    if let Some(why) = why {
+        eprintln!("warning: semantic search is unavailable, results come from full-text search only: {why}");
+    }
 }

@@ -72,10 +72,7 @@ fn open_with(cfg: &Config, create: Create) -> Result<Engine> {
         Err(e @ mnemo_core::Error::NoDatabase { .. }) => return Err(e.into()),
         other => other.with_context(|| format!("cannot open database {}", cfg.db.display()))?,
     };
-    index::with_configured_embedder(
-        engine.with_pipeline_settings(cfg.pipeline.clone()),
-        &cfg.embedder,
-    )
+    index::with_configured_embedder(engine.with_pipeline_settings(cfg.pipeline.clone()), cfg)
 }
 
 /// The scope commands act in.

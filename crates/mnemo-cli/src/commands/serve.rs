@@ -44,7 +44,7 @@ pub fn serve(cfg: &Config, a: ServeArgs) -> Result<()> {
     let (auth, mode) = auth_mode(cfg, &store, &addr, a.no_auth)?;
     let engine =
         Engine::new(store, cfg.engine.clone(), clock).with_pipeline_settings(cfg.pipeline.clone());
-    let engine = super::index::with_configured_embedder(engine, &cfg.embedder)?;
+    let engine = super::index::with_configured_embedder(engine, cfg)?;
     let engine = match PipelineLlm::from_config(&cfg.llm) {
         Ok(p) => engine.with_llm(p),
         Err(_) => engine,

@@ -100,6 +100,9 @@ pub fn work(cfg: &Config, a: WorkArgs) -> Result<()> {
     }
     worker.stop();
     if a.once {
+        // Records that wait for vectors (an embedder that was down) get them now.
+        report.vectors = Some(engine.backfill_vectors()?)
+            .filter(|b| b.turns + b.memories > 0 || b.error.is_some());
         return finish_once(&engine, cfg, &report);
     }
     Ok(())
@@ -201,6 +204,9 @@ fn finish_once(engine: &Engine, cfg: &Config, r: &DrainReport) -> Result<()> {
         out.json(r)?;
         out.flush()?;
     } else {
+        if let Some(v) = &r.vectors {
+            out.line(vectors_line(v))?;
+        }
         let c = engine.job_counts(None)?;
         out.line(format!(
             "ran {}: {} done, {} to retry, {} failed · queue: {} waiting ({} due), {} failed",
@@ -225,6 +231,19 @@ fn finish_once(engine: &Engine, cfg: &Config, r: &DrainReport) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// "embedded 2 turns and 1 memories that waited for vectors (model)".
+fn vectors_line(v: &mnemo_engine::BackfillReport) -> String {
+    format!(
+        "embedded {} turns and {} memories that waited for vectors ({}){}",
+        v.turns,
+        v.memories,
+        v.model_id,
+        v.error
+            .as_ref()
+            .map_or(String::new(), |e| format!("; stopped: {e}"))
+    )
 }
 
 /// "the next of N waiting job(s) is due at ... (in 42s): last error ..." for jobs that are

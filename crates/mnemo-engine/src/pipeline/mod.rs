@@ -34,6 +34,7 @@
 //! Token usage of every model call is stored per job, model and user (`mnemo usage`).
 
 pub mod extract;
+pub mod guards;
 mod lifecycle;
 mod llm;
 mod prompts;

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{Cell, StepOutput};
-use super::llm::{call, json_of, StepError};
+use super::llm::{call_whole, cut_error, is_cut, json_of, StepError};
 use super::{topics, PipelineLlm, Prompt};
 use crate::{Engine, NewMemory, RememberOutcome};
 
@@ -163,7 +163,11 @@ fn ask(
         .with_model(llm.model_for(JobKind::Reconcile))
         .with_temperature(0.0)
         .with_json_schema(schema());
-    let reply = call(engine, llm, job, &req)?;
+    let reply = call_whole(engine, llm, job, &req)?;
+    if is_cut(&reply) {
+        // A cut decision may carry a half-written text: never act on it.
+        return Err(cut_error(&reply));
+    }
     let decision = parse_decision(&json_of(&reply)?, candidates.len())?;
     Ok((decision, reply.model))
 }

@@ -78,7 +78,7 @@ impl Engine {
             .pipeline
             .settings
             .ranges_after_turn(turn.role == Role::Assistant);
-        let tokens = tokens::count(&turn.content);
+        let tokens = tokens::count_if_loaded(&turn.content);
         let (mut turns, jobs) =
             self.store
                 .add_turns_with_jobs(&[(turn, tokens)], &ranges, self.now())?;
@@ -116,8 +116,8 @@ impl Engine {
         check_turn(&reply)?;
         let ranges = self.pipeline.settings.ranges_after_turn(true);
         let pairs = [
-            (user.clone(), tokens::count(&user.content)),
-            (reply.clone(), tokens::count(&reply.content)),
+            (user.clone(), tokens::count_if_loaded(&user.content)),
+            (reply.clone(), tokens::count_if_loaded(&reply.content)),
         ];
         let (turns, jobs) = self
             .store

@@ -56,7 +56,14 @@ pub struct DrainReport {
     /// Set when draining stopped because the model cannot be used (or none is configured).
     pub model_down: Option<String>,
     pub outcomes: Vec<JobOutcome>,
+    /// Vectors made for records that waited for them (see [`Engine::backfill_vectors`]),
+    /// when there were any, or why that stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vectors: Option<crate::BackfillReport>,
 }
+
+/// How often draining also embeds records that wait for vectors.
+const BACKFILL_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Engine {
     /// Whether a model is configured for the pipeline.
@@ -86,8 +93,17 @@ impl Engine {
     }
 
     /// Runs due jobs until none is due, `limit` jobs have run, or the model turns out to
-    /// be down. Jobs retried for later are not waited for.
+    /// be down. Jobs retried for later are not waited for. Then (at most every 30 s)
+    /// embeds the records that wait for vectors.
     pub fn run_jobs(&self, worker: &str, limit: Option<usize>) -> Result<DrainReport> {
+        let mut report = self.drain(worker, limit)?;
+        report.vectors = self
+            .backfill_vectors_every(BACKFILL_EVERY)?
+            .filter(|b| b.turns + b.memories > 0 || b.error.is_some());
+        Ok(report)
+    }
+
+    fn drain(&self, worker: &str, limit: Option<usize>) -> Result<DrainReport> {
         let mut report = DrainReport::default();
         if !self.has_llm() {
             if self.job_counts(None)?.ready > 0 {

@@ -10,7 +10,7 @@ use mnemo_llm::{ChatRequest, Message};
 use serde_json::json;
 
 use super::extract::{job_turns, StepOutput};
-use super::llm::{call, text_of, StepError};
+use super::llm::{call_whole, cut_error, is_cut, text_of, StepError};
 use super::{PipelineLlm, Prompt};
 use crate::Engine;
 
@@ -52,7 +52,11 @@ pub(crate) fn run(engine: &Engine, llm: &PipelineLlm, job: &Job) -> Result<StepO
     ])
     .with_model(llm.model_for(JobKind::Summarize))
     .with_temperature(0.2);
-    let reply = call(engine, llm, job, &req)?;
+    let reply = call_whole(engine, llm, job, &req)?;
+    if is_cut(&reply) {
+        return Err(cut_error(&reply));
+    }
+    let (text, clipped) = super::guards::summary(&text_of(&reply)?).map_err(StepError::retry)?;
     let summary = SessionSummary {
         id: ids::new_id(),
         user_id: scope.user_id.clone(),
@@ -60,7 +64,7 @@ pub(crate) fn run(engine: &Engine, llm: &PipelineLlm, job: &Job) -> Result<StepO
         session_id,
         first_seq,
         last_seq,
-        summary: text_of(&reply)?,
+        summary: text,
         created_at: engine.now(),
         meta: json!({
             "model": reply.model,
@@ -76,6 +80,7 @@ pub(crate) fn run(engine: &Engine, llm: &PipelineLlm, job: &Job) -> Result<StepO
             "first_seq": first_seq,
             "last_seq": last_seq,
             "model": reply.model,
+            "clipped": clipped,
         }),
         ..StepOutput::default()
     })

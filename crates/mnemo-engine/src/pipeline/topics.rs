@@ -8,7 +8,7 @@ use mnemo_llm::{ChatRequest, Message};
 use serde_json::json;
 
 use super::extract::StepOutput;
-use super::llm::{call, text_of, StepError};
+use super::llm::{call_whole, cut_error, is_cut, text_of, StepError};
 use super::{PipelineLlm, Prompt};
 use crate::Engine;
 
@@ -77,8 +77,12 @@ pub(crate) fn run(engine: &Engine, llm: &PipelineLlm, job: &Job) -> Result<StepO
     let req = ChatRequest::new(vec![Message::system(prompt.text), Message::user(listing)])
         .with_model(llm.model_for(JobKind::Topic))
         .with_temperature(0.05);
-    let reply = call(engine, llm, job, &req)?;
-    let summary = text_of(&reply)?;
+    let reply = call_whole(engine, llm, job, &req)?;
+    if is_cut(&reply) {
+        return Err(cut_error(&reply));
+    }
+    let (text, clipped) = super::guards::summary(&text_of(&reply)?).map_err(StepError::retry)?;
+    let summary = text;
     let topic = engine.store.upsert_topic(&Topic {
         id: ids::new_id(),
         user_id: scope.user_id.clone(),
@@ -93,7 +97,12 @@ pub(crate) fn run(engine: &Engine, llm: &PipelineLlm, job: &Job) -> Result<StepO
         }),
     })?;
     Ok(StepOutput {
-        result: json!({"topic": topic.id, "memories": memories.len(), "model": reply.model}),
+        result: json!({
+            "topic": topic.id,
+            "memories": memories.len(),
+            "model": reply.model,
+            "clipped": clipped,
+        }),
         ..StepOutput::default()
     })
 }

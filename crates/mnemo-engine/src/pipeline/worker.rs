@@ -247,6 +247,10 @@ fn work(engine: &Engine, options: &WorkerOptions, shared: &Shared) {
                 Some(options.idle_poll)
             }
         };
+        if wait == Some(options.idle_poll) {
+            // Idle: embed records that wait for vectors (an embedder that was down).
+            let _ = engine.backfill_vectors_every(Duration::from_secs(60));
+        }
         if let Some(d) = wait {
             bell.wait(seen, d);
         }

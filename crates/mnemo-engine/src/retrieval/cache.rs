@@ -76,6 +76,11 @@ impl<T> UserCache<T> {
         self.map().get(user).cloned()
     }
 
+    /// Drops `user`'s index (rebuilt from the store on next use).
+    pub(crate) fn remove(&self, user: &str) {
+        self.map().remove(user);
+    }
+
     /// Drops every index.
     pub(crate) fn clear(&self) {
         self.map().clear();

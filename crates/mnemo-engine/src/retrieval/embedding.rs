@@ -1,15 +1,25 @@
-//! The engine's embedder: embedding on write, catching up vectors that are missing, guarding
-//! against mixing models, and `reindex`.
+//! The engine's embedder: catching up vectors that are missing, guarding against mixing
+//! models, the backlog that `mnemo stats` shows, the backfill that workers run, and
+//! `reindex`.
 //!
-//! Why vectors are caught up lazily as well as written eagerly: a turn recorded by another
-//! process, a memory edited (its old vector is dropped by a trigger) or an import all leave
-//! owners without a vector. Building a scope's index embeds whatever is missing, so search
-//! never silently runs over a partial set.
+//! Why writes do not wait for vectors: a turn or memory is durable as soon as its row is
+//! written, and an embedder may be slow, down, or (the built-in table) costly to load for a
+//! one-shot command. So a write embeds only when this process already holds the user's
+//! search index (a chat, a server: the embedder is warm and the index must stay whole);
+//! otherwise the record waits. Waiting records are counted ([`Engine::vector_backlog`]),
+//! embedded by the next search that builds the index, by the worker's backfill
+//! ([`Engine::backfill_vectors`], also `mnemo reindex --missing`), and never by another
+//! embedder than the one the user's vectors come from: a write made with another embedder
+//! (a script without the user's config) leaves its records waiting for the right one, and a
+//! search with the wrong one falls back to full text and names `mnemo reindex`.
 
 use std::sync::Arc;
 
+use std::time::{Duration, Instant};
+
 use mnemo_core::{Error, OwnerKind, Result, VectorRecord};
 use mnemo_embed::Embedder;
+use serde::Serialize;
 
 use crate::Engine;
 
@@ -36,6 +46,38 @@ pub(crate) fn embed(embedder: &dyn Embedder, texts: &[&str]) -> Result<Vec<Vec<f
     Ok(out)
 }
 
+/// Whether `e` says that semantic search cannot be used right now (the embedder failed, or
+/// the stored vectors come from another model), so that a search may fall back to full text.
+pub(crate) fn embedder_failure(e: &Error) -> bool {
+    match e {
+        Error::Model(_) => true,
+        Error::Invalid { field, .. } => field == "embedder",
+        _ => false,
+    }
+}
+
+/// Records that wait for vectors of the configured embedder.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct VectorBacklog {
+    pub model_id: String,
+    pub turns: u64,
+    pub memories: u64,
+}
+
+/// What a backfill did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BackfillReport {
+    pub model_id: String,
+    pub turns: u64,
+    pub memories: u64,
+    /// Users whose stored vectors come from another model (left for `mnemo reindex`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_users: Vec<String>,
+    /// Why the backfill stopped early (the embedder failed); the rest waits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// What `reindex` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ReindexReport {
@@ -58,6 +100,91 @@ impl Engine {
     /// The configured embedder, if any.
     pub fn embedder(&self) -> Option<&Arc<dyn Embedder>> {
         self.indexes.embedder.as_ref()
+    }
+
+    /// How many turns and memories wait for a vector of the configured embedder; `None`
+    /// without one. Does not contact the embedder.
+    pub fn vector_backlog(&self) -> Result<Option<VectorBacklog>> {
+        let Some(embedder) = self.embedder() else {
+            return Ok(None);
+        };
+        let model = embedder.model_id();
+        Ok(Some(VectorBacklog {
+            model_id: model.to_owned(),
+            turns: self.store.count_missing_vectors(OwnerKind::Turn, model)?,
+            memories: self.store.count_missing_vectors(OwnerKind::Memory, model)?,
+        }))
+    }
+
+    /// Embeds every turn and memory that waits for a vector, user by user, skipping users
+    /// whose vectors come from another model. An embedder failure stops the backfill and is
+    /// reported in the result (what was embedded so far is kept).
+    pub fn backfill_vectors(&self) -> Result<BackfillReport> {
+        *self
+            .indexes
+            .last_backfill
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        let Some(embedder) = self.embedder().cloned() else {
+            return Ok(BackfillReport::default());
+        };
+        let mut report = BackfillReport {
+            model_id: embedder.model_id().to_owned(),
+            ..Default::default()
+        };
+        let model = embedder.model_id();
+        if self.store.count_missing_vectors(OwnerKind::Turn, model)? == 0
+            && self.store.count_missing_vectors(OwnerKind::Memory, model)? == 0
+        {
+            return Ok(report);
+        }
+        for user in self.store.users()? {
+            for kind in [OwnerKind::Turn, OwnerKind::Memory] {
+                if self.check_models(kind, &user).is_err() {
+                    if !report.skipped_users.contains(&user) {
+                        report.skipped_users.push(user.clone());
+                    }
+                    continue;
+                }
+                let mut made = 0;
+                let result = self.catch_up(kind, &user, &mut |k| made += k);
+                match kind {
+                    OwnerKind::Turn => report.turns += made,
+                    OwnerKind::Memory => report.memories += made,
+                }
+                if let Err(e) = result {
+                    report.error = Some(e.to_string());
+                    return Ok(report);
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// [`Engine::backfill_vectors`] unless one ran less than `every` ago in this process
+    /// (workers call this when idle; a backfill with nothing to do still scans the store).
+    pub fn backfill_vectors_every(&self, every: Duration) -> Result<Option<BackfillReport>> {
+        let last = *self
+            .indexes
+            .last_backfill
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|t| t.elapsed() < every) || self.embedder().is_none() {
+            return Ok(None);
+        }
+        self.backfill_vectors().map(Some)
+    }
+
+    /// The configured embedder's vector length; an error (that searches fall back on)
+    /// when an HTTP embedder cannot be reached to learn it.
+    pub(crate) fn embedder_dims(&self, embedder: &dyn Embedder) -> Result<usize> {
+        match embedder.dims() {
+            0 => Err(Error::Model(format!(
+                "the embedder {} cannot be reached to learn its vector length",
+                embedder.model_id()
+            ))),
+            d => Ok(d),
+        }
     }
 
     /// Refuses to search when the user's vectors of `kind` come from another model than the

@@ -169,8 +169,13 @@ impl Engine {
             .collect()
     }
 
+    /// Forgets `user`'s memory index (rebuilt on next use).
+    pub(crate) fn drop_memory_index(&self, user: &str) {
+        self.indexes.memories.remove(user);
+    }
+
     /// Candidates from the store's full-text index (no in-memory index needed).
-    fn fts_candidates(
+    pub(crate) fn fts_candidates(
         &self,
         text: &str,
         filter: &MemoryFilter,
@@ -212,7 +217,7 @@ impl Engine {
                     .vectors(OwnerKind::Memory, user, embedder.model_id())?
                     .into_iter()
                     .collect();
-                let mut dense = QuantIndex::new(embedder.dims());
+                let mut dense = QuantIndex::new(self.embedder_dims(embedder.as_ref())?);
                 for m in &memories {
                     dense.push(vectors.remove(&m.id).as_deref().unwrap_or(&[]));
                 }

@@ -34,7 +34,8 @@ use mnemo_embed::Embedder;
 use serde::{Deserialize, Serialize};
 
 pub use bm25::Bm25Params;
-pub use embedding::ReindexReport;
+pub(crate) use embedding::embedder_failure;
+pub use embedding::{BackfillReport, ReindexReport, VectorBacklog};
 pub use rank::TurnScoreParts;
 
 use text::Analyzer;
@@ -173,6 +174,16 @@ impl TurnQuery {
     }
 }
 
+/// What a search found, and why it ran on full text only when it did (the embedder is
+/// down, or the stored vectors come from another model): front ends show `fallback` so a
+/// weaker result is never passed off as the usual one.
+#[derive(Debug, Clone, Serialize)]
+pub struct Searched<T> {
+    pub hits: Vec<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+}
+
 /// One turn found, with its score and the score's parts.
 #[derive(Debug, Clone, Serialize)]
 pub struct TurnHit {
@@ -192,6 +203,8 @@ pub(crate) struct Indexes {
     memories: cache::UserCache<memory_index::MemoryIndex>,
     /// Users this engine has recalled for at least once.
     recalled: Mutex<std::collections::HashSet<String>>,
+    /// When this engine last ran a vector backfill.
+    last_backfill: Mutex<Option<std::time::Instant>>,
 }
 
 impl std::fmt::Debug for Indexes {
@@ -209,6 +222,13 @@ impl Indexes {
             params,
             ..Default::default()
         }
+    }
+
+    /// Whether this process holds `user`'s memory index (writes then embed at once).
+    pub(crate) fn has_memory_index(&self, user: &str) -> bool {
+        self.memories
+            .get(user)
+            .is_some_and(|slot| slot.read().is_some())
     }
 
     /// Forgets every loaded index (they are rebuilt from the store on next use).

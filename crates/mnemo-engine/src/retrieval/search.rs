@@ -7,19 +7,29 @@ use mnemo_core::{Error, OwnerKind, Result, Scope, Turn, TurnFilter};
 
 use super::dates::named_period;
 use super::dense::{normalized, DenseIndex};
-use super::embedding::embed;
+use super::embedding::{self, embed};
 use super::expand::feedback_terms;
 use super::rank::{rank, Signals};
 use super::synonyms::synonyms;
 use super::turn_index::TurnIndex;
-use super::{TurnHit, TurnQuery};
+use super::{Searched, TurnHit, TurnQuery};
 use crate::Engine;
 
 impl Engine {
     /// The turns of `scope` that best match `query.text`, best first, each with the parts
     /// of its score. Turns of the user's other agents are not searched when the scope has
-    /// an agent (the user-wide ones are).
+    /// an agent (the user-wide ones are). Falls back to full text when the embedder cannot
+    /// be used; [`Engine::search_turns_noted`] says when it did.
     pub fn search_turns(&self, scope: &Scope, query: &TurnQuery) -> Result<Vec<TurnHit>> {
+        self.search_turns_noted(scope, query).map(|s| s.hits)
+    }
+
+    /// [`Engine::search_turns`], with the reason when it ran on full text only.
+    pub fn search_turns_noted(
+        &self,
+        scope: &Scope,
+        query: &TurnQuery,
+    ) -> Result<Searched<TurnHit>> {
         crate::engine::check_scope(scope)?;
         if query.text.trim().is_empty() {
             return Err(Error::invalid(
@@ -27,13 +37,24 @@ impl Engine {
                 "the query is empty; say what to look for",
             ));
         }
+        let mut fallback = None;
         if query.limit == 0 {
-            return Ok(Vec::new());
+            return Ok(Searched {
+                hits: Vec::new(),
+                fallback,
+            });
         }
         let indexes = &self.indexes;
         // Embedding can take a network round trip: done before any index lock is taken.
         let query_vector = match &indexes.embedder {
-            Some(embedder) => embed(embedder.as_ref(), &[&query.text])?.pop(),
+            Some(embedder) => match embed(embedder.as_ref(), &[&query.text]) {
+                Ok(mut v) => v.pop(),
+                Err(e) if embedding::embedder_failure(&e) => {
+                    fallback = Some(e.to_string());
+                    None
+                }
+                Err(e) => return Err(e),
+            },
             None => None,
         };
         let epoch = self.store.index_epoch(OwnerKind::Turn, &scope.user_id)?;
@@ -41,16 +62,25 @@ impl Engine {
         // One user's turn searches take turns (the synonym vocabulary is built lazily,
         // in place); other users' searches never wait for this lock.
         let mut loaded = slot.write();
-        if !loaded.as_ref().is_some_and(|i| i.is_fresh(epoch)) {
-            let mut index = self.build_turn_index(&scope.user_id)?;
-            index.epoch = Some(epoch);
-            let bytes = index.approx_bytes();
-            *loaded = Some(index);
-            let budget = self.settings.index_budget_bytes();
-            indexes.turns.admit(&scope.user_id, bytes, budget);
-        }
-        let Some(index) = loaded.as_mut() else {
-            return Ok(Vec::new());
+        let mut lexical_only;
+        let index: &mut TurnIndex = match loaded.as_mut() {
+            Some(i) if i.is_fresh(epoch) => i,
+            _ => match self.build_turn_index(&scope.user_id, fallback.is_none()) {
+                Ok(mut built) => {
+                    built.epoch = Some(epoch);
+                    let bytes = built.approx_bytes();
+                    let budget = self.settings.index_budget_bytes();
+                    indexes.turns.admit(&scope.user_id, bytes, budget);
+                    loaded.insert(built)
+                }
+                Err(e) if embedding::embedder_failure(&e) || fallback.is_some() => {
+                    // Not cached: the next search tries the embedder again.
+                    fallback.get_or_insert_with(|| e.to_string());
+                    lexical_only = self.build_turn_index(&scope.user_id, false)?;
+                    &mut lexical_only
+                }
+                Err(e) => return Err(e),
+            },
         };
         let terms: Vec<(String, f32)> = indexes
             .analyzer
@@ -62,16 +92,13 @@ impl Engine {
         let mut terms = drop_common(index, terms, indexes.params.max_df_share);
         let named = named_speakers(index, &terms);
         let p = &indexes.params;
-        if let Some(embedder) = indexes.embedder.as_deref() {
-            let extra = synonyms(
-                index,
-                embedder,
-                &indexes.analyzer,
-                &query.text,
-                &terms,
-                &indexes.params,
-            )?;
-            terms.extend(extra);
+        let embedder = indexes.embedder.as_deref().filter(|_| fallback.is_none());
+        if let Some(embedder) = embedder {
+            match synonyms(index, embedder, &indexes.analyzer, &query.text, &terms, p) {
+                Ok(extra) => terms.extend(extra),
+                Err(e) if embedding::embedder_failure(&e) => fallback = Some(e.to_string()),
+                Err(e) => return Err(e),
+            }
         }
         let mut bm25 = vec![0.0f32; index.len()];
         index
@@ -109,24 +136,26 @@ impl Engine {
             ranked = rank(index, &signals, p, query.limit);
         }
         ranked.truncate(query.limit);
-        Ok(ranked
+        let hits = ranked
             .into_iter()
             .map(|(d, parts)| TurnHit {
                 turn: index.turns[d].clone(),
                 score: parts.total,
                 parts,
             })
-            .collect())
+            .collect();
+        Ok(Searched { hits, fallback })
     }
 
-    /// Builds a user's turn index from the store.
-    fn build_turn_index(&self, user_id: &str) -> Result<TurnIndex> {
+    /// Builds a user's turn index from the store; with `dense`, also its vectors (embedding
+    /// those that are missing), which fails when the embedder cannot be used.
+    fn build_turn_index(&self, user_id: &str, dense: bool) -> Result<TurnIndex> {
         let turns = self.store.list_turns(&TurnFilter {
             scope: Some(Scope::user(user_id)),
             ..Default::default()
         })?;
         let mut index = TurnIndex::build(&self.indexes.analyzer, turns);
-        if let Some(embedder) = self.embedder() {
+        if let Some(embedder) = self.embedder().filter(|_| dense) {
             self.check_models(OwnerKind::Turn, user_id)?;
             self.catch_up(OwnerKind::Turn, user_id, &mut |_| {})?;
             let mut vectors: HashMap<String, Vec<f32>> = self
@@ -134,7 +163,8 @@ impl Engine {
                 .vectors(OwnerKind::Turn, user_id, embedder.model_id())?
                 .into_iter()
                 .collect();
-            let mut dense = DenseIndex::new(embedder.model_id(), embedder.dims());
+            let mut dense =
+                DenseIndex::new(embedder.model_id(), self.embedder_dims(embedder.as_ref())?);
             for t in &index.turns {
                 dense.push(vectors.remove(&t.id).as_deref());
             }
@@ -143,20 +173,26 @@ impl Engine {
         Ok(index)
     }
 
-    /// Embeds a turn the engine just recorded (when an embedder is configured) and adds it
-    /// to its user's index, if one is loaded. The turn is already durable: when embedding
-    /// fails, the user's index is dropped so that the next search embeds what is missing
-    /// (and reports the error if it persists).
+    /// Adds a turn the engine just recorded to its user's index, if this process holds one,
+    /// embedding it first when that index has vectors (the embedder is then warm). Without
+    /// a loaded index the turn waits for its vector (see [`super::embedding`]). The turn is
+    /// already durable: when embedding fails, the user's index is dropped so that the next
+    /// search embeds what is missing (or falls back to full text and says so).
     pub(crate) fn index_turn(&self, turn: &Turn) {
-        let vector = match self.embedder() {
-            Some(_) => match self.embed_and_store(OwnerKind::Turn, &[(&turn.id, &turn.content)]) {
-                Ok(mut v) => v.pop(),
-                Err(_) => None,
-            },
-            None => None,
-        };
         let Some(slot) = self.indexes.turns.get(&turn.user_id) else {
             return;
+        };
+        let dense = match slot.read().as_ref() {
+            None => return,
+            Some(index) => index.dense.is_some(),
+        };
+        // Embedded before the lock is taken: an HTTP embedder can take a round trip.
+        let vector = match self.embedder() {
+            Some(_) if dense => self
+                .embed_and_store(OwnerKind::Turn, &[(&turn.id, &turn.content)])
+                .ok()
+                .and_then(|mut v| v.pop()),
+            _ => None,
         };
         let mut loaded = slot.write();
         let Some(index) = loaded.as_mut() else {

@@ -4,4 +4,5 @@
 mod durability;
 mod harness;
 mod providers;
+mod robust;
 mod steps;

@@ -53,6 +53,9 @@ pub fn config(kind: ProviderKind, base_url: &str) -> LlmConfig {
         timeout: Duration::from_secs(5),
         connect_timeout: Duration::from_secs(2),
         max_retries: 2,
+        // A compatible server with no model configured is asked for its models first;
+        // the wire tests name one (discovery has its own tests).
+        model: (kind == ProviderKind::OpenAi).then(|| "gpt-4o-mini".to_string()),
         ..LlmConfig::default()
     }
 }

@@ -54,6 +54,54 @@ fn openai(server: &FakeServer) -> Box<dyn LlmProvider> {
 }
 
 #[test]
+fn a_compatible_server_with_no_model_configured_is_asked_which_it_serves() {
+    let server = FakeServer::respond_with(|req| match req.path.as_str() {
+        "/v1/models" => Reply::json(
+            200,
+            &json!({"object": "list", "data": [
+                {"id": "SmolLM2-135M-Instruct-Q8_0.gguf", "object": "model"},
+                {"id": "other.gguf", "object": "model"}
+            ]}),
+        ),
+        _ => Reply::json(200, &completion("Hi!", "stop")),
+    });
+    let mut cfg = config(ProviderKind::OpenAi, &format!("{}/v1", server.url));
+    cfg.model = None;
+    let provider = build(&cfg).0;
+    assert_ne!(provider.default_model(), "gpt-4o-mini");
+    provider.chat(&hello()).unwrap();
+    provider.chat(&hello()).unwrap();
+    let got = server.requests();
+    let paths: Vec<&str> = got.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["/v1/models", "/v1/chat/completions", "/v1/chat/completions"],
+        "asked once"
+    );
+    assert_eq!(got[0].method, "GET");
+    assert_eq!(got[0].header("authorization"), Some("Bearer sk-test-key"));
+    assert_eq!(got[1].body["model"], "SmolLM2-135M-Instruct-Q8_0.gguf");
+    assert_eq!(provider.default_model(), "SmolLM2-135M-Instruct-Q8_0.gguf");
+}
+
+#[test]
+fn a_server_that_lists_no_model_gets_a_clear_error() {
+    let server =
+        FakeServer::respond_with(|_| Reply::json(200, &json!({"object": "list", "data": []})));
+    let mut cfg = config(ProviderKind::OpenAi, &format!("{}/v1", server.url));
+    cfg.model = None;
+    let provider = build(&cfg).0;
+    let err = provider.chat(&hello()).unwrap_err();
+    assert!(matches!(err, LlmError::Config(_)), "{err:?}");
+    assert!(err.to_string().contains("MNEMO_MODEL"), "{err}");
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "no chat request with a guessed model"
+    );
+}
+
+#[test]
 fn chat_sends_bearer_auth_and_reads_usage() {
     let server = FakeServer::start(vec![Reply::json(200, &completion("Hi!", "stop"))]);
     let provider = openai(&server);
