@@ -16,6 +16,7 @@ mod middleware;
 pub mod openapi;
 mod rest;
 mod settings;
+mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +59,7 @@ pub fn app(state: AppState) -> Router {
     let limit = state.settings.body_limit_bytes;
     rest::routes()
         .merge(docs::routes())
+        .merge(ui::routes())
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
