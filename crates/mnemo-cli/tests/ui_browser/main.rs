@@ -20,7 +20,14 @@ use common::Mnemo;
 use serde_json::Value;
 use webdriver::Browser;
 
-const PAGES: [&str; 6] = ["memories", "conversations", "topics", "chat", "pipeline", "keys"];
+const PAGES: [&str; 6] = [
+    "memories",
+    "conversations",
+    "topics",
+    "chat",
+    "pipeline",
+    "keys",
+];
 const DESKTOP: (u32, u32) = (1280, 900);
 const PHONE: (u32, u32) = (390, 844);
 
@@ -125,7 +132,10 @@ fn web_ui_in_a_real_browser() {
     b.fill("#edit-reason", "it is the darker one");
     b.click("#edit-form button[type=submit]");
     let history = b.wait_text("#history", "update", 10);
-    assert!(history.contains("My favourite colour is dark teal"), "{history}");
+    assert!(
+        history.contains("My favourite colour is dark teal"),
+        "{history}"
+    );
     assert!(history.contains("My favourite colour is teal"), "{history}");
     assert!(history.contains("it is the darker one"), "{history}");
     assert!(history.contains("by user"), "{history}");
@@ -141,7 +151,11 @@ fn web_ui_in_a_real_browser() {
     b.wait_text("#mem-detail", "forgotten", 10);
     b.fill("#mem-q", "favourite colour");
     b.wait_text("#mem-count", "0 found", 10);
-    let recall = m.cmd(&["recall", "favourite colour"]).env("MNEMO_USER", "alice").output().unwrap();
+    let recall = m
+        .cmd(&["recall", "favourite colour"])
+        .env("MNEMO_USER", "alice")
+        .output()
+        .unwrap();
     assert!(!String::from_utf8_lossy(&recall.stdout).contains("dark teal"));
     b.click("#restore-btn");
     b.wait_text("#mem-detail", "restore", 10);
@@ -153,13 +167,23 @@ fn web_ui_in_a_real_browser() {
     fail.store(true, Ordering::SeqCst);
     b.goto(&format!("{}/#chat", s.url));
     b.wait_text("#chat-model", "qwen-fake", 10);
-    b.fill("#chat-input", "I drink green tea every morning. Which colour do I like?");
+    b.fill(
+        "#chat-input",
+        "I drink green tea every morning. Which colour do I like?",
+    );
     b.click("#chat-send");
-    b.wait_text("#chat-log", "You like dark teal, and green tea in the morning.", 20);
+    b.wait_text(
+        "#chat-log",
+        "You like dark teal, and green tea in the morning.",
+        20,
+    );
     b.wait_text("#chat-context", "My favourite colour is dark teal", 10);
     let sent = fake.chat_requests();
     let last = sent.last().expect("a chat request");
-    assert!(last["messages"][0]["content"].as_str().unwrap().contains("dark teal"));
+    assert!(last["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .contains("dark teal"));
     assert!(last_user_message(last).contains("green tea"));
 
     // The extraction of that exchange fails (the model refuses): the Pipeline page shows the
@@ -192,7 +216,11 @@ fn web_ui_in_a_real_browser() {
             break;
         }
     }
-    assert!(retried, "the retried job did not complete: {}", b.text("#jobs"));
+    assert!(
+        retried,
+        "the retried job did not complete: {}",
+        b.text("#jobs")
+    );
     // The memories made from the exchange: the chat page's panel, and the Memories page
     // filtered by the session.
     b.goto(&format!("{}/#chat", s.url));
@@ -224,12 +252,18 @@ fn web_ui_in_a_real_browser() {
             std::thread::sleep(Duration::from_millis(400));
             b.screenshot(&shots.join(format!("{page}-{label}.png")));
             let errors = console_errors(&b);
-            assert!(errors.is_empty(), "console errors on {page} ({label}): {errors:?}");
+            assert!(
+                errors.is_empty(),
+                "console errors on {page} ({label}): {errors:?}"
+            );
             let overflow = b.exec(
                 "return document.documentElement.scrollWidth > window.innerWidth + 1",
                 serde_json::json!([]),
             );
-            assert_eq!(overflow, false, "{page} overflows sideways at {label} width");
+            assert_eq!(
+                overflow, false,
+                "{page} overflows sideways at {label} width"
+            );
         }
     }
     b.resize(DESKTOP.0, DESKTOP.1);
@@ -244,9 +278,12 @@ fn web_ui_in_a_real_browser() {
     b.goto(&format!("{}/#pipeline", s.url));
     b.wait_text("#jobs", "No jobs", 10);
     assert!(
-        !b.exec("return !document.getElementById('nav-keys').hidden", serde_json::json!([]))
-            .as_bool()
-            .unwrap(),
+        !b.exec(
+            "return !document.getElementById('nav-keys').hidden",
+            serde_json::json!([])
+        )
+        .as_bool()
+        .unwrap(),
         "a user key has no Keys page"
     );
 
@@ -257,7 +294,11 @@ fn web_ui_in_a_real_browser() {
     b.fill("#key-name", "from the ui");
     b.click("#key-form button[type=submit]");
     let made = b.wait_text("#key-new", "mnemo_", 10);
-    let carol = made.split_whitespace().find(|w| w.starts_with("mnemo_")).unwrap().to_owned();
+    let carol = made
+        .split_whitespace()
+        .find(|w| w.starts_with("mnemo_"))
+        .unwrap()
+        .to_owned();
     assert_eq!(s.call("GET", "/v1/memories", Some(&carol), None).0, 200);
     b.wait_text("#keys", "carol", 10);
     for (label, (w, h)) in [("desktop", DESKTOP), ("phone", PHONE)] {
@@ -280,18 +321,48 @@ fn web_ui_in_a_real_browser() {
     drop(b);
     drop(s);
 
-    // Without a model everything but chat works, and the chat page says why.
-    let s2 = Server::start(&m, &[]);
+    // Without a model (OpenAI chosen, no API key) everything but chat works, and the chat
+    // page says why.
+    let s2 = Server::start_with(&m, &[], &[("MNEMO_LLM_PROVIDER", "openai")]);
     let b = Browser::start(DESKTOP.0, DESKTOP.1);
     sign_in(&b, &s2.url, &alice);
     b.wait_text("#mem-list", "dark teal", 10);
     b.goto(&format!("{}/#chat", s2.url));
     b.wait_text("#chat-model", "No model is configured", 10);
     assert_eq!(
-        b.exec("return document.getElementById('chat-send').disabled", serde_json::json!([])),
+        b.exec(
+            "return document.getElementById('chat-send').disabled",
+            serde_json::json!([])
+        ),
         true
     );
     b.screenshot(&shots.join("chat-no-model-desktop.png"));
     let errors = console_errors(&b);
-    assert!(errors.is_empty(), "console errors without a model: {errors:?}");
+    assert!(
+        errors.is_empty(),
+        "console errors without a model: {errors:?}"
+    );
+    drop(s2);
+
+    // A model that cannot be reached: the chat says so plainly.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let s3 = Server::start_with(
+        &m,
+        &[],
+        &[
+            ("MNEMO_LLM_PROVIDER", "ollama"),
+            ("OLLAMA_HOST", closed.as_str()),
+        ],
+    );
+    sign_in(&b, &s3.url, &alice);
+    b.goto(&format!("{}/#chat", s3.url));
+    b.wait_text("#chat-model", "Model: ollama/", 10);
+    b.fill("#chat-input", "Hello?");
+    b.click("#chat-send");
+    b.wait_text("#chat-log", "The model is unreachable", 60);
+    b.wait_text("#error", "unreachable", 5);
+    b.screenshot(&shots.join("chat-unreachable-desktop.png"));
 }

@@ -20,26 +20,39 @@ pub struct Browser {
     agent: ureq::Agent,
 }
 
-/// What to do when a required program is missing: fail loudly, never skip.
-fn require(program: &str) {
-    let found = Command::new(program)
+fn installed(program: &str) -> bool {
+    Command::new(program)
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success());
+        .is_ok_and(|s| s.success())
+}
+
+/// Installs the browser with `scripts/setup-browser.sh` when it is missing; fails loudly
+/// (never skips) when that does not work.
+fn ensure_browser() {
+    if installed("chromium") && installed("chromedriver") {
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/setup-browser.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
     assert!(
-        found,
-        "`{program}` is not installed: run scripts/setup-browser.sh (Debian's chromium and \
-         chromium-driver); the browser tests need a real browser"
+        out.status.success() && installed("chromium") && installed("chromedriver"),
+        "scripts/setup-browser.sh failed, so the web UI cannot be tested in a real browser \
+         (needs apt-get and root, or chromium and chromedriver installed):\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 
 impl Browser {
     /// Starts chromedriver and a headless chromium window of `width`x`height`.
     pub fn start(width: u32, height: u32) -> Browser {
-        require("chromium");
-        require("chromedriver");
+        ensure_browser();
         let port = {
             let l = TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
@@ -96,7 +109,10 @@ impl Browser {
         let text = res.body_mut().read_to_string().map_err(|e| e.to_string())?;
         let v: Value = serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))?;
         if v["value"]["error"].is_string() {
-            return Err(format!("{}: {}", v["value"]["error"], v["value"]["message"]));
+            return Err(format!(
+                "{}: {}",
+                v["value"]["error"], v["value"]["message"]
+            ));
         }
         Ok(v["value"].clone())
     }

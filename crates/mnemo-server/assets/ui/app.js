@@ -112,6 +112,7 @@ function show(page) {
 
 async function route() {
   showError(null);
+  say("");
   const [page, arg] = (location.hash.slice(1) || "memories").split("/");
   if (!S.me) { show("signin"); $("signin-key").focus(); return; }
   const name = PAGES.includes(page) && page !== "signin" ? page : "memories";
@@ -272,7 +273,8 @@ async function addMemory(e) {
   const out = await guard(() => api("POST", "/v1/memories", body));
   if (!out) return;
   say("Memory " + out.outcome);
-  $("add-content").value = "";
+  $("mem-add-form").reset();
+  $("mem-add").open = false;
   await guard(() => loadMemories());
   await openMemory(out.memory.id);
 }
@@ -530,7 +532,7 @@ function drawChart(days, series) {
     "aria-label": "Tokens per day by model over the last " + days.length + " days; total " +
       sums.reduce((a, b) => a + b, 0) + " tokens" });
   chart.append(svg("line", { x1: P, y1: H - 20, x2: W, y2: H - 20, stroke: "currentColor", "stroke-opacity": ".3" }));
-  chart.append(svg("text", { x: 2, y: 12 }, String(max)));
+  chart.append(svg("text", { x: 2, y: 12 }, max + " tokens"));
   days.forEach((d, i) => {
     let y = H - 20;
     models.forEach((m, k) => {
