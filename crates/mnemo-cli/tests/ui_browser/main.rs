@@ -53,8 +53,8 @@ fn sign_in(b: &Browser, url: &str, key: &str) {
     b.exec("sessionStorage.clear();", serde_json::json!([]));
     b.goto("about:blank");
     b.goto(&format!("{url}/#memories"));
-    b.fill("#signin-key", key);
-    b.click("#signin-form button[type=submit]");
+    // By keyboard: Enter in the key field signs in.
+    b.fill("#signin-key", &format!("{key}\u{E007}"));
     b.wait_text("#who-text", "Signed in as", 10);
 }
 
@@ -169,9 +169,9 @@ fn web_ui_in_a_real_browser() {
     b.wait_text("#chat-model", "qwen-fake", 10);
     b.fill(
         "#chat-input",
-        "I drink green tea every morning. Which colour do I like?",
+        // Enter sends (Shift+Enter would make a new line).
+        "I drink green tea every morning. Which colour do I like?\u{E007}",
     );
-    b.click("#chat-send");
     b.wait_text(
         "#chat-log",
         "You like dark teal, and green tea in the morning.",
@@ -238,6 +238,22 @@ fn web_ui_in_a_real_browser() {
     b.fill("#turn-q", "green tea");
     b.click("#turn-search button[type=submit]");
     b.wait_text("#turn-hits", "I drink green tea", 10);
+    // A hit links to its turn in the session, which takes the focus.
+    b.click("#turn-hits li:last-child a");
+    b.wait_text("#session", "Which colour do I like?", 10);
+    let mut focused = serde_json::Value::Null;
+    for _ in 0..50 {
+        focused = b.exec("return document.activeElement.id", serde_json::json!([]));
+        if focused == "turn-1" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(focused, "turn-1", "the linked turn has the focus");
+
+    // Topics with their summaries and member memories.
+    b.goto(&format!("{}/#topics", s.url));
+    b.wait_text("#topics", "Drinks green tea every morning", 10);
 
     // Every page, at desktop and phone width, with no console errors.
     let _ = b.console();
@@ -267,6 +283,20 @@ fn web_ui_in_a_real_browser() {
         }
     }
     b.resize(DESKTOP.0, DESKTOP.1);
+
+    // The dark theme follows prefers-color-scheme.
+    b.color_scheme("dark");
+    for page in ["memories", "chat"] {
+        b.goto(&format!("{}/#{page}", s.url));
+        std::thread::sleep(Duration::from_millis(400));
+        let bg = b.exec(
+            "return getComputedStyle(document.body).backgroundColor",
+            serde_json::json!([]),
+        );
+        assert_eq!(bg, "rgb(20, 22, 26)", "dark background on {page}");
+        b.screenshot(&shots.join(format!("{page}-dark-desktop.png")));
+    }
+    b.color_scheme("light");
 
     // A second user's key sees none of it.
     sign_in(&b, &s.url, &bob);

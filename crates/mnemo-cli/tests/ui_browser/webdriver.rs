@@ -134,6 +134,16 @@ impl Browser {
         );
     }
 
+    /// Emulates `prefers-color-scheme: dark` (or light) through chromedriver's CDP bridge.
+    pub fn color_scheme(&self, scheme: &str) {
+        self.call(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({"cmd": "Emulation.setEmulatedMedia", "params": {
+                "features": [{"name": "prefers-color-scheme", "value": scheme}]}})),
+        );
+    }
+
     /// The first element matching `css`, waiting up to 10 s for it.
     pub fn find(&self, css: &str) -> String {
         let mut last = String::new();

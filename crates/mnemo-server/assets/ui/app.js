@@ -113,15 +113,15 @@ function show(page) {
 async function route() {
   showError(null);
   say("");
-  const [page, arg] = (location.hash.slice(1) || "memories").split("/");
+  const [page, arg, arg2] = (location.hash.slice(1) || "memories").split("/");
   if (!S.me) { show("signin"); $("signin-key").focus(); return; }
   const name = PAGES.includes(page) && page !== "signin" ? page : "memories";
   show(name);
   if (name !== "chat") stopLearning();
-  const load = { memories: loadMemories, conversations: () => loadConversations(arg),
+  const load = { memories: loadMemories, conversations: () => loadConversations(arg, arg2),
     topics: loadTopics, chat: loadChat, pipeline: loadPipeline, keys: loadKeys }[name];
-  await guard(load);
-  $("main").focus({ preventScroll: true });
+  const focused = await guard(load);
+  if (focused !== true) $("main").focus({ preventScroll: true });
 }
 
 // ---------------------------------------------------------------- memories
@@ -228,7 +228,7 @@ function renderDetail(d) {
       ev.new_content && h("div", { "aria-label": "new text" }, ev.new_content))));
   const sources = d.sources.length
     ? h("ul", { class: "list" }, d.sources.map((t) => h("li", null,
-        h("a", { href: "#conversations/" + t.session_id }, t.role + " · turn " + t.seq + " · " + when(t.created_at)),
+        h("a", { href: "#conversations/" + t.session_id + "/" + t.seq }, t.role + " · turn " + t.seq + " · " + when(t.created_at)),
         h("div", null, t.content))))
     : h("p", { class: "muted" }, "Not derived from a conversation (added directly).");
   box.replaceChildren(
@@ -280,7 +280,7 @@ async function addMemory(e) {
 }
 
 // ---------------------------------------------------------------- conversations
-async function loadConversations(sessionId) {
+async function loadConversations(sessionId, seq) {
   const res = await api("GET", "/v1/sessions?limit=100");
   const list = $("sessions");
   list.replaceChildren(...res.sessions.map((s) => h("li", { "data-id": s.id },
@@ -288,11 +288,11 @@ async function loadConversations(sessionId) {
     h("div", { class: "meta" }, h("span", null, "started " + when(s.started_at)),
       s.ended_at && h("span", null, "ended " + when(s.ended_at))))));
   if (!res.sessions.length) list.append(h("li", { class: "muted" }, "No conversations yet."));
-  if (sessionId) await openSession(sessionId);
+  if (sessionId) return openSession(sessionId, seq);
   else $("session").hidden = true;
 }
 
-async function openSession(id) {
+async function openSession(id, seq) {
   const r = await api("GET", "/v1/sessions/" + encodeURIComponent(id));
   const box = $("session");
   box.hidden = false;
@@ -308,6 +308,15 @@ async function openSession(id) {
       h("li", { class: t.role === "assistant" ? "assistant" : "user", id: "turn-" + t.seq },
         h("span", { class: "sr-label" }, t.role + ": "), t.content))));
   for (const li of $("sessions").children) li.classList.toggle("selected", li.dataset.id === r.session.id);
+  const turn = seq && $("turn-" + seq);
+  if (turn) {
+    turn.classList.add("selected");
+    turn.setAttribute("tabindex", "-1");
+    turn.scrollIntoView({ block: "center" });
+    turn.focus({ preventScroll: true });
+    return true;
+  }
+  return false;
 }
 
 async function searchTurns(e) {
@@ -318,7 +327,7 @@ async function searchTurns(e) {
   const res = await guard(() => api("POST", "/ui/api/turns/search", { query: q, limit: 20 }));
   if (!res) return;
   list.replaceChildren(...res.hits.map((hit) => h("li", null,
-    h("a", { href: "#conversations/" + hit.turn.session_id }, hit.turn.role + " · " + when(hit.turn.created_at)),
+    h("a", { href: "#conversations/" + hit.turn.session_id + "/" + hit.turn.seq }, hit.turn.role + " · " + when(hit.turn.created_at)),
     h("div", null, hit.turn.content),
     h("div", { class: "parts" }, "score " + fmt(hit.score) + " · lexical " + fmt(hit.parts.lexical) +
       " · dense " + fmt(hit.parts.dense) + " · context " + fmt(hit.parts.context) +
@@ -331,19 +340,14 @@ async function loadTopics() {
   const res = await api("GET", "/v1/topics");
   const list = $("topics");
   list.replaceChildren(...res.topics.map((t) => {
-    const members = h("ul", { class: "list", hidden: true, "aria-label": "Memories of " + t.name });
-    const btn = h("button", { type: "button", class: "secondary", "aria-expanded": "false",
-      onclick: async () => {
-        const open = btn.getAttribute("aria-expanded") === "true";
-        btn.setAttribute("aria-expanded", String(!open));
-        members.hidden = open;
-        if (!open) {
-          const r = await guard(() => api("GET", "/v1/memories" + query({ topic: t.name, limit: 100 })));
-          if (r) members.replaceChildren(...r.memories.map((m) => memoryItem({ memory: m })));
-        }
-      } }, "Memories");
+    const members = h("ul", { class: "list", "aria-label": "Memories of " + t.name });
+    api("GET", "/v1/memories" + query({ topic: t.name, limit: 100 })).then((r) => {
+      members.replaceChildren(...r.memories.map((m) => h("li", null, m.content, memTags(m))));
+      if (!r.memories.length) members.append(h("li", { class: "muted" }, "No current memories."));
+    }, showError);
     return h("li", null, h("h3", null, t.name), h("p", null, t.summary || "No summary yet."),
-      h("div", { class: "meta" }, "updated " + when(t.updated_at)), btn, members);
+      h("div", { class: "meta" }, "updated " + when(t.updated_at)),
+      h("h4", null, "Memories"), members);
   }));
   if (!res.topics.length) list.append(h("li", { class: "muted" },
     "No topics yet: the pipeline groups memories into topics as conversations are processed."));
@@ -430,8 +434,7 @@ function onChatLine(ev, reply) {
     say("Reply recorded; the pipeline is extracting memories from this exchange.");
   } else if (ev.type === "error") {
     reply.classList.add("error");
-    reply.textContent = (reply.textContent ? reply.textContent + "\n\n" : "") +
-      (ev.code === "model_unreachable" ? "The model is unreachable. " : "") + ev.message;
+    reply.textContent = (reply.textContent ? reply.textContent + "\n\n" : "") + ev.message;
     showError(ev.message);
   }
 }

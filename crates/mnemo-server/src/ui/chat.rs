@@ -194,7 +194,7 @@ fn model_error(e: &LlmError) -> Value {
         _ => "model_error",
     };
     let message = if code == "model_unreachable" {
-        format!("the model is unreachable: {e}")
+        format!("The model is unreachable: {e}")
     } else {
         e.to_string()
     };
