@@ -18,6 +18,7 @@ mod rest;
 mod settings;
 mod ui;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,6 +36,9 @@ pub struct AppState {
     pub auth: Arc<AuthMode>,
     pub settings: Arc<ServerSettings>,
     pub(crate) metrics: Arc<metrics::Metrics>,
+    /// USD per million tokens `[input, output]` by model name (`[pricing]`), for the web
+    /// UI's cost figures; empty: no costs shown.
+    pub pricing: Arc<BTreeMap<String, [f64; 2]>>,
 }
 
 impl AppState {
@@ -45,7 +49,14 @@ impl AppState {
             auth: Arc::new(auth),
             settings: Arc::new(settings),
             metrics: Arc::default(),
+            pricing: Arc::default(),
         }
+    }
+
+    /// The same state with model prices (`[pricing]` of the config).
+    pub fn with_pricing(mut self, pricing: BTreeMap<String, [f64; 2]>) -> Self {
+        self.pricing = Arc::new(pricing);
+        self
     }
 
     /// The request timeout.

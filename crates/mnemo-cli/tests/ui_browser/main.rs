@@ -85,7 +85,12 @@ fn web_ui_in_a_real_browser() {
     let m = Mnemo::new();
     let config = m.dir.path().join("config.toml");
     // One attempt per job, so a refused extraction fails at once (the retry is the button).
-    std::fs::write(&config, "[pipeline]\nmax_attempts = 1\n").unwrap();
+    // A price for the fake model, so the Pipeline page shows costs.
+    std::fs::write(
+        &config,
+        "[pipeline]\nmax_attempts = 1\n[pricing]\n\"qwen-fake\" = [1000.0, 2000.0]\n",
+    )
+    .unwrap();
     let alice = create_key(&m, "alice", &[]);
     let bob = create_key(&m, "bob", &[]);
     let admin = create_key(&m, "root", &["--admin"]);
@@ -221,6 +226,12 @@ fn web_ui_in_a_real_browser() {
         "the retried job did not complete: {}",
         b.text("#jobs")
     );
+    // Token use: the chat reply and the pipeline's calls, by task and model, with a cost.
+    let by_task = b.wait_text("#usage-task", "chat", 10);
+    assert!(by_task.contains("extract"), "{by_task}");
+    let by_model = b.wait_text("#usage-model", "ollama/qwen-fake", 10);
+    assert!(by_model.contains('$'), "a cost: {by_model}");
+    b.wait_text("#usage-chart", "Cost: $", 10);
     // The memories made from the exchange: the chat page's panel, and the Memories page
     // filtered by the session.
     b.goto(&format!("{}/#chat", s.url));

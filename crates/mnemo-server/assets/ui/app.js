@@ -482,6 +482,15 @@ async function retry(id) {
 
 function day(d) { return d.toISOString().slice(0, 10); }
 
+// USD of a usage row from [pricing] (by model name, or provider/model); null: no price.
+function rowCost(r) {
+  const pricing = (S.me && S.me.pricing) || {};
+  const name = r.model.includes("/") ? r.model.slice(r.model.indexOf("/") + 1) : r.model;
+  const p = pricing[name] || pricing[r.model];
+  return p ? (r.input_tokens * p[0] + r.output_tokens * p[1]) / 1e6 : null;
+}
+function usd(x) { return x === null || x === undefined ? "–" : "$" + x.toFixed(4); }
+
 async function loadUsage() {
   const days = Number($("usage-days").value);
   const start = new Date(); start.setUTCHours(0, 0, 0, 0);
@@ -491,29 +500,38 @@ async function loadUsage() {
   const totals = await Promise.all(since.map((d) =>
     api("GET", "/v1/usage" + query({ since: day(d), group: "model" }))));
   const series = {}; // model -> per-day tokens
+  const costs = {}; // model -> per-day USD (null: no price)
   totals.forEach((t, i) => {
     for (const r of t.rows) {
-      const tok = r.input_tokens + r.output_tokens;
-      (series[r.key] ||= new Array(days).fill(0))[i] = tok;
+      (series[r.key] ||= new Array(days).fill(0))[i] = r.input_tokens + r.output_tokens;
+      (costs[r.key] ||= new Array(days).fill(0))[i] = rowCost(r);
     }
   });
-  for (const m of Object.keys(series)) {
-    const cum = series[m];
-    series[m] = cum.map((v, i) => v - (i + 1 < days ? cum[i + 1] : 0));
-  }
-  drawChart(since.map(day), series);
+  const perDay = (cum) => cum.map((v, i) => (v === null ? null : v - (i + 1 < days ? (cum[i + 1] || 0) : 0)));
+  for (const m of Object.keys(series)) { series[m] = perDay(series[m]); costs[m] = perDay(costs[m]); }
+  drawChart(since.map(day), series, costs);
   const [byModel, byTask] = await Promise.all([api("GET", "/v1/usage?group=model"), api("GET", "/v1/usage?group=task")]);
   fillUsage($("usage-model"), byModel.rows, "Model");
   fillUsage($("usage-task"), byTask.rows, "Task");
 }
 
 function fillUsage(table, rows, label) {
+  // Rows come per group and model; a group's cost is known when every model has a price.
+  const groups = new Map();
+  for (const r of rows) {
+    const g = groups.get(r.key) || { key: r.key, calls: 0, input_tokens: 0, output_tokens: 0, cost: 0 };
+    g.calls += r.calls; g.input_tokens += r.input_tokens; g.output_tokens += r.output_tokens;
+    const c = rowCost(r);
+    g.cost = g.cost === null || c === null ? null : g.cost + c;
+    groups.set(r.key, g);
+  }
   table.tBodies[0].replaceChildren(
     h("tr", null, h("th", { scope: "col" }, label), h("th", { scope: "col" }, "Calls"),
-      h("th", { scope: "col" }, "Tokens in"), h("th", { scope: "col" }, "Tokens out")),
-    ...rows.map((r) => h("tr", null, h("td", null, r.key), h("td", null, r.calls),
-      h("td", null, r.input_tokens), h("td", null, r.output_tokens))));
-  if (!rows.length) table.tBodies[0].append(h("tr", null, h("td", { colspan: "4", class: "muted" }, "No model calls yet.")));
+      h("th", { scope: "col" }, "Tokens in"), h("th", { scope: "col" }, "Tokens out"),
+      h("th", { scope: "col" }, "Cost USD")),
+    ...[...groups.values()].map((g) => h("tr", null, h("td", null, g.key), h("td", null, g.calls),
+      h("td", null, g.input_tokens), h("td", null, g.output_tokens), h("td", null, usd(g.cost)))));
+  if (!rows.length) table.tBodies[0].append(h("tr", null, h("td", { colspan: "5", class: "muted" }, "No model calls yet.")));
 }
 
 const SVGNS = "http://www.w3.org/2000/svg";
@@ -524,11 +542,13 @@ function svg(tag, attrs, ...kids) {
   return el;
 }
 
-function drawChart(days, series) {
+function drawChart(days, series, costs) {
   const fig = $("usage-chart");
   const models = Object.keys(series);
   const W = 640, H = 220, P = 34, bw = (W - P - 6) / days.length;
   const sums = days.map((_, i) => models.reduce((a, m) => a + series[m][i], 0));
+  const dayCost = days.map((_, i) => models.reduce((a, m) => (a === null || costs[m][i] === null ? null : a + costs[m][i]), 0));
+  const total = dayCost.reduce((a, c) => (a === null || c === null ? null : a + c), 0);
   const max = Math.max(1, ...sums);
   const colors = ["var(--bar1)", "var(--bar2)", "var(--bar3)", "var(--bar4)"];
   const chart = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img",
@@ -544,14 +564,16 @@ function drawChart(days, series) {
       const hgt = (v / max) * (H - 40);
       y -= hgt;
       chart.append(svg("rect", { x: P + i * bw + 2, y, width: Math.max(1, bw - 4), height: hgt,
-        fill: colors[k % colors.length] }, svg("title", null, d + " · " + m + ": " + v + " tokens")));
+        fill: colors[k % colors.length] },
+        svg("title", null, d + " · " + m + ": " + v + " tokens, " + usd(costs[m][i]))));
     });
     if (i % Math.ceil(days.length / 7) === 0) chart.append(svg("text", { x: P + i * bw, y: H - 5 }, d.slice(5)));
   });
   const legend = h("figcaption", { class: "legend" },
     models.length ? models.map((m, k) => h("span", null,
       h("span", { class: "swatch", "data-color": k }), m))
-      : h("span", { class: "muted" }, "No tokens used in this period."));
+      : h("span", { class: "muted" }, "No tokens used in this period."),
+    models.length ? h("span", null, "Cost: " + (total === null ? "– (a model has no price in [pricing])" : usd(total))) : null);
   // Swatch colours come from CSS variables (no inline styles under the page's CSP).
   legend.querySelectorAll(".swatch").forEach((s) => s.classList.add("c" + s.dataset.color));
   fig.replaceChildren(chart, legend);

@@ -24,6 +24,8 @@ pub(crate) struct Me {
     model: Option<String>,
     /// Whether the server checks API keys (`false` under `--no-auth`).
     auth: bool,
+    /// USD per million tokens `[input, output]` by model name, from `[pricing]`.
+    pricing: std::collections::BTreeMap<String, [f64; 2]>,
 }
 
 pub(crate) async fn me(State(s): State<AppState>, Authed(c): Authed) -> Json<Me> {
@@ -37,6 +39,7 @@ pub(crate) async fn me(State(s): State<AppState>, Authed(c): Authed) -> Json<Me>
         admin: c.admin,
         model,
         auth: matches!(s.auth.as_ref(), AuthMode::Keys(_)),
+        pricing: s.pricing.as_ref().clone(),
     })
 }
 

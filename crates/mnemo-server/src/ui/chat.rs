@@ -143,6 +143,10 @@ fn answer(
         Ok(r) => r,
         Err(e) => return model_error(&e),
     };
+    // Counted like the CLI chat's replies (`mnemo usage`, task "chat").
+    if let Err(e) = engine.record_usage(&c.scope(), "chat", provider.name(), &reply) {
+        tracing::warn!(error = %e, "the chat reply's token usage could not be recorded");
+    }
     if reply.content.trim().is_empty() {
         return json!({"type": "error", "code": "empty_reply",
                       "message": "the model sent an empty reply"});
