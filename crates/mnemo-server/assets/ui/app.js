@@ -357,7 +357,7 @@ async function loadTopics() {
 function loadChat() {
   const model = S.me.model;
   $("chat-model").textContent = model
-    ? "Model: " + model + ". Replies stream in; memories the pipeline makes appear on the right."
+    ? "Model: " + model + ". Replies stream in; what the pipeline learns from them is listed under “Learned from this conversation”."
     : "No model is configured, so chat is unavailable (everything else works). Set [llm] provider and model in the config, or MNEMO_LLM_PROVIDER and MNEMO_MODEL, and restart mnemo serve.";
   $("chat-send").disabled = !model;
   $("chat-input").disabled = !model;
