@@ -151,17 +151,42 @@ fn web_ui_in_a_real_browser() {
     let found = b.wait_text("#mem-list", "relevance", 10);
     assert!(found.contains("dark teal"), "{found}");
 
-    // Forget: search no longer returns it (nor does the CLI's recall); restore brings it back.
+    // Pin it and change its salience.
+    b.click("#pin-btn");
+    b.wait_text("#mem-detail", "pinned", 10);
+    b.fill("#edit-salience", "0.9");
+    b.click("#salience-form button[type=submit]");
+    b.wait_text("#mem-detail", "salience 0.90", 10);
+
+    // Forget: search no longer returns it (nor does the CLI's recall); the "all versions"
+    // view still lists it; restore brings it back.
+    let recall = |m: &Mnemo| {
+        let out = m
+            .cmd(&["recall", "favourite colour"])
+            .env("MNEMO_USER", "alice")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(recall(&m).contains("dark teal"));
     b.click("#forget-btn");
     b.wait_text("#mem-detail", "forgotten", 10);
     b.fill("#mem-q", "favourite colour");
     b.wait_text("#mem-count", "0 found", 10);
-    let recall = m
-        .cmd(&["recall", "favourite colour"])
-        .env("MNEMO_USER", "alice")
-        .output()
-        .unwrap();
-    assert!(!String::from_utf8_lossy(&recall.stdout).contains("dark teal"));
+    assert!(!recall(&m).contains("dark teal"));
+    b.fill("#mem-q", "");
+    b.exec(
+        "const v = document.getElementById('mem-view'); v.value = 'all'; \
+         v.dispatchEvent(new Event('change'));",
+        serde_json::json!([]),
+    );
+    b.wait_text("#mem-list", "forgotten", 10);
+    b.exec(
+        "const v = document.getElementById('mem-view'); v.value = 'current'; \
+         v.dispatchEvent(new Event('change'));",
+        serde_json::json!([]),
+    );
     b.click("#restore-btn");
     b.wait_text("#mem-detail", "restore", 10);
     b.fill("#mem-q", "favourite colour");

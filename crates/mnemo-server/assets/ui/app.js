@@ -206,14 +206,14 @@ function renderDetail(d) {
     h("label", { for: "edit-reason" }, "Why (kept in the history)"),
     h("input", { id: "edit-reason", autocomplete: "off" }),
     h("button", { type: "submit" }, "Save"));
-  const sal = h("form", { class: "row", onsubmit: (e) => { e.preventDefault();
+  const sal = h("form", { class: "row", id: "salience-form", onsubmit: (e) => { e.preventDefault();
       change(m.id, { salience: Number($("edit-salience").value) }, "Salience changed"); } },
     h("div", { class: "field" }, h("label", { for: "edit-salience" }, "Salience (0–1)"),
       h("input", { id: "edit-salience", type: "number", min: "0", max: "1", step: "0.05",
         value: fmt(m.salience, 2) })),
     h("button", { type: "submit", class: "secondary" }, "Set"));
   const actions = h("div", { class: "actions" },
-    h("button", { type: "button", class: "secondary", onclick: () =>
+    h("button", { type: "button", class: "secondary", id: "pin-btn", "aria-pressed": String(m.pinned), onclick: () =>
       change(m.id, { pinned: !m.pinned }, m.pinned ? "Unpinned" : "Pinned") }, m.pinned ? "Unpin" : "Pin"),
     d.current
       ? h("button", { type: "button", class: "danger", id: "forget-btn", onclick: () => forget(m.id) }, "Forget")
