@@ -62,6 +62,9 @@ fn sign_in(b: &Browser, url: &str, key: &str) {
 fn fake_model(fail: Arc<AtomicBool>) -> FakeOllama {
     FakeOllama::start_replies(Duration::from_millis(20), move |req| {
         if req["stream"] == true {
+            if last_user_message(req).contains("story") {
+                return Reply::Broken("Once upon a time".into());
+            }
             return Reply::Text("You like dark teal, and green tea in the morning.".into());
         }
         if fail.load(Ordering::SeqCst) {
@@ -286,6 +289,17 @@ fn web_ui_in_a_real_browser() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(focused, "turn-1", "the linked turn has the focus");
+
+    // A stream that breaks: what came is shown and kept (marked partial), with the error.
+    b.goto(&format!("{}/#chat", s.url));
+    b.fill("#chat-input", "Tell me a story\u{E007}");
+    b.wait_text("#chat-log", "Once upon a time", 20);
+    b.wait_text("#error", "ollama", 10);
+    let (_, session) = s.call("GET", &format!("/v1/sessions/{sid}"), Some(&alice), None);
+    let last = session["turns"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["content"], "Once upon a time", "{last}");
+    assert_eq!(last["meta"]["partial"], true, "{last}");
+    let _ = b.console();
 
     // Topics with their summaries and member memories.
     b.goto(&format!("{}/#topics", s.url));

@@ -16,10 +16,10 @@ use axum::body::{Body as HttpBody, Bytes};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use mnemo_core::Role;
+use mnemo_core::{NewTurn, Role};
 use mnemo_engine::tools::{self as t, Caller};
 use mnemo_engine::{Context, Engine, Pattern};
-use mnemo_llm::{ChatRequest, LlmError, LlmProvider, Message};
+use mnemo_llm::{ChatRequest, LlmError, LlmProvider, Message, StopReason};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -121,7 +121,9 @@ fn message(role: Role, content: &str) -> t::MessageIn {
     }
 }
 
-/// Streams the reply to `tx` and records it; returns the closing line.
+/// Streams the reply to `tx` and records it; returns the closing line. What was streamed is
+/// recorded even when the stream broke or the page went away (marked in the turn's `meta`,
+/// as the CLI chat marks it), so nothing the person saw is lost.
 fn answer(
     engine: &Engine,
     c: &Caller,
@@ -131,7 +133,9 @@ fn answer(
     tx: &mpsc::Sender<Bytes>,
 ) -> Value {
     let req = ChatRequest::new(messages(ctx, message));
+    let mut raw = String::new();
     let mut on_token = |text: &str| {
+        raw.push_str(text);
         let l = line(&json!({"type": "token", "text": text}));
         match tx.blocking_send(l) {
             Ok(()) => ControlFlow::Continue(()),
@@ -139,35 +143,55 @@ fn answer(
             Err(_) => ControlFlow::Break(()),
         }
     };
-    let reply = match provider.chat_stream(&req, &mut on_token) {
-        Ok(r) => r,
-        Err(e) => return model_error(&e),
+    let streamed = provider.chat_stream(&req, &mut on_token);
+    let (content, meta, failure) = match streamed {
+        Ok(reply) => {
+            // Counted like the CLI chat's replies (`mnemo usage`, task "chat").
+            if let Err(e) = engine.record_usage(&c.scope(), "chat", provider.name(), &reply) {
+                tracing::warn!(error = %e, "the chat reply's token usage could not be recorded");
+            }
+            let meta = json!({
+                "source": "web-ui",
+                "model": reply.model,
+                "cancelled": reply.stop_reason == StopReason::Cancelled,
+                "truncated": reply.stop_reason == StopReason::MaxTokens,
+                "partial": false,
+            });
+            (reply.content, meta, None)
+        }
+        Err(e) => {
+            let meta = json!({"source": "web-ui", "partial": true, "error": e.to_string()});
+            (raw, meta, Some(model_error(&e)))
+        }
     };
-    // Counted like the CLI chat's replies (`mnemo usage`, task "chat").
-    if let Err(e) = engine.record_usage(&c.scope(), "chat", provider.name(), &reply) {
-        tracing::warn!(error = %e, "the chat reply's token usage could not be recorded");
+    if content.trim().is_empty() {
+        return failure.unwrap_or_else(|| {
+            json!({"type": "error", "code": "empty_reply", "message": "the model sent an empty reply"})
+        });
     }
-    if reply.content.trim().is_empty() {
-        return json!({"type": "error", "code": "empty_reply",
-                      "message": "the model sent an empty reply"});
+    let recorded = engine.record_turn(NewTurn {
+        scope: c.scope(),
+        session_id: session_id.to_owned(),
+        role: Role::Assistant,
+        content: content.trim().to_owned(),
+        created_at: None,
+        meta,
+    });
+    match (recorded, failure) {
+        (Ok(_), Some(err)) => err,
+        (Err(e), Some(err)) => {
+            tracing::warn!(error = %e, "the partial chat reply could not be recorded");
+            err
+        }
+        (Ok(r), None) => {
+            let job_ids: Vec<String> = r.jobs.into_iter().map(|j| j.id).collect();
+            json!({"type": "done", "turn": r.turn, "job_ids": job_ids})
+        }
+        (Err(e), None) => {
+            let e = t::ToolError::from(e);
+            json!({"type": "error", "code": e.code, "message": e.message})
+        }
     }
-    let recorded = t::add_messages(
-        engine,
-        c,
-        t::AddMessagesRequest {
-            session_id: Some(session_id.to_owned()),
-            messages: vec![message_in(&reply.content)],
-        },
-    );
-    match recorded {
-        Ok(r) => json!({"type": "done", "turn": r.turns.first(), "job_ids": r.job_ids,
-                        "model": reply.model}),
-        Err(e) => json!({"type": "error", "code": e.code, "message": e.message}),
-    }
-}
-
-fn message_in(content: &str) -> t::MessageIn {
-    message(Role::Assistant, content)
 }
 
 /// The prompt: the system prompt with the memory block, the replayed turns, the message.
