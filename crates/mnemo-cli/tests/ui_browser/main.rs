@@ -185,6 +185,16 @@ fn web_ui_in_a_real_browser() {
         serde_json::json!([]),
     );
     b.wait_text("#mem-list", "forgotten", 10);
+    // As of yesterday nothing was known yet.
+    b.exec(
+        "const v = document.getElementById('mem-view'); v.value = 'as_of'; \
+         v.dispatchEvent(new Event('change')); \
+         const d = document.getElementById('mem-asof'); \
+         d.value = new Date(Date.now() - 86400000).toISOString().slice(0, 10); \
+         d.dispatchEvent(new Event('change'));",
+        serde_json::json!([]),
+    );
+    b.wait_text("#mem-count", "0 memories", 10);
     b.exec(
         "const v = document.getElementById('mem-view'); v.value = 'current'; \
          v.dispatchEvent(new Event('change'));",
