@@ -83,7 +83,8 @@ async function signIn(key) {
   const me = await guard(() => api("GET", "/ui/api/me"));
   if (!me) { store.removeItem("mnemo.key"); return false; }
   S.me = me;
-  $("who-text").textContent = "Signed in as " + me.user_id + (me.admin ? " (admin key)" : "");
+  $("who-text").textContent = "Signed in as " + me.user_id + (me.admin ? " (admin key)" : "") +
+    (me.auth ? "" : " — the server runs without authentication (--no-auth)");
   $("who").hidden = false; $("nav").hidden = false;
   $("act-as").hidden = !me.admin; $("nav-keys").hidden = !me.admin;
   $("act-as-user").value = store.getItem("mnemo.actAs") || "";
