@@ -54,6 +54,11 @@ impl KeyAuth {
         }
     }
 
+    /// The key store (the web UI's key management writes to it).
+    pub fn store(&self) -> Arc<dyn KeyStore> {
+        self.store.clone()
+    }
+
     /// The live key `text` is, or `None` (unknown, wrong secret, revoked).
     pub fn verify(&self, text: &str, now: Timestamp) -> Result<Option<ApiKey>> {
         let hash = hash_key(text);

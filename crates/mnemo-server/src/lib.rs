@@ -16,7 +16,9 @@ mod middleware;
 pub mod openapi;
 mod rest;
 mod settings;
+mod ui;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +36,9 @@ pub struct AppState {
     pub auth: Arc<AuthMode>,
     pub settings: Arc<ServerSettings>,
     pub(crate) metrics: Arc<metrics::Metrics>,
+    /// USD per million tokens `[input, output]` by model name (`[pricing]`), for the web
+    /// UI's cost figures; empty: no costs shown.
+    pub pricing: Arc<BTreeMap<String, [f64; 2]>>,
 }
 
 impl AppState {
@@ -44,7 +49,14 @@ impl AppState {
             auth: Arc::new(auth),
             settings: Arc::new(settings),
             metrics: Arc::default(),
+            pricing: Arc::default(),
         }
+    }
+
+    /// The same state with model prices (`[pricing]` of the config).
+    pub fn with_pricing(mut self, pricing: BTreeMap<String, [f64; 2]>) -> Self {
+        self.pricing = Arc::new(pricing);
+        self
     }
 
     /// The request timeout.
@@ -58,6 +70,7 @@ pub fn app(state: AppState) -> Router {
     let limit = state.settings.body_limit_bytes;
     rest::routes()
         .merge(docs::routes())
+        .merge(ui::routes())
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

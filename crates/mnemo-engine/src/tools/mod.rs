@@ -21,6 +21,7 @@ mod error;
 mod jobs;
 mod memories;
 mod search;
+mod turns;
 
 pub use admin::{
     export, import, stats, ExportResponse, ImportRequest, ImportResponse, StatsResponse, UserStats,
@@ -42,6 +43,7 @@ pub use memories::{
     ListMemoriesResponse, MemoryDetail, UpdateMemoryRequest, View,
 };
 pub use search::{search, SearchHit, SearchRequest, SearchResponse};
+pub use turns::{search_turns, SearchTurnsRequest, SearchTurnsResponse, TurnSearchHit};
 
 use mnemo_core::{Scope, Timestamp};
 

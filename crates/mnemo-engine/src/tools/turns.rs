@@ -1,0 +1,78 @@
+//! Turn search: the caller's past conversation turns ranked by the engine's turn ranker
+//! (full text, vectors, neighbouring turns, sessions), each hit with its score parts. The
+//! web UI's Conversations page searches with it; the REST API has no face for it yet.
+
+use mnemo_core::Turn;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::memories::own_session;
+use super::{limit, parse_time, Caller, ToolError, ToolResult};
+use crate::{Engine, TurnQuery};
+
+/// A search of the caller's conversation turns.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchTurnsRequest {
+    /// What to look for, in plain words.
+    #[schemars(regex(pattern = r"\S"))]
+    pub query: String,
+    /// Most hits (default 10, at most 100).
+    #[schemars(range(min = 1))]
+    pub limit: Option<u32>,
+    /// Only turns of this session of the caller's.
+    pub session_id: Option<String>,
+    /// Only turns said at or after this time (RFC 3339 or YYYY-MM-DD).
+    pub since: Option<String>,
+    /// Only turns said before this time.
+    pub until: Option<String>,
+}
+
+/// One turn found.
+#[derive(Debug, Clone, Serialize)]
+pub struct TurnSearchHit {
+    pub turn: Turn,
+    pub score: f64,
+    /// The parts of the score (BM25, dense, neighbours, session, speaker).
+    pub parts: crate::TurnScoreParts,
+}
+
+/// Hits, best first.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchTurnsResponse {
+    pub hits: Vec<TurnSearchHit>,
+}
+
+/// Searches the caller's turns with the turn ranker.
+pub fn search_turns(
+    engine: &Engine,
+    caller: &Caller,
+    req: SearchTurnsRequest,
+) -> ToolResult<SearchTurnsResponse> {
+    if req.query.trim().is_empty() {
+        return Err(ToolError::invalid(
+            "query",
+            "the query is empty; give words to look for",
+        ));
+    }
+    let mut q = TurnQuery::new(req.query, limit(req.limit, 10, 100)?);
+    q.session_id = req
+        .session_id
+        .map(|s| own_session(engine, caller, &s))
+        .transpose()?;
+    q.since = parse_time("since", req.since.as_deref())?;
+    q.until = parse_time("until", req.until.as_deref())?;
+    let hits = engine.search_turns(&caller.scope(), &q)?;
+    Ok(SearchTurnsResponse {
+        hits: hits
+            .into_iter()
+            // Provenance never crosses users, whatever the index holds.
+            .filter(|h| h.turn.user_id == caller.user_id)
+            .map(|h| TurnSearchHit {
+                turn: h.turn,
+                score: h.score,
+                parts: h.parts,
+            })
+            .collect(),
+    })
+}
