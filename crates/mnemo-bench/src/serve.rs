@@ -63,7 +63,10 @@ pub struct Report {
     pub warmup_s: f64,
     pub total_per_s: f64,
     pub ops: Vec<OpReport>,
+    /// Answers other than 2xx.
     pub errors: u64,
+    /// Requests with no answer (with `crash`: those in flight when the server died).
+    pub transport_errors: u64,
     pub cross_tenant_results: u64,
     pub server_rss_mb: f64,
     pub server_peak_rss_mb: f64,
@@ -105,18 +108,25 @@ pub fn run(o: &Options) -> Result<Report, Box<dyn std::error::Error>> {
     let warmup_s = warm.elapsed().as_secs_f64();
     let shared = Shared::default();
     let deadline = Instant::now() + Duration::from_secs(o.secs);
+    // With `crash`, the clients are still sending when the server is killed.
+    let clients_until = deadline + Duration::from_secs(if o.crash { 5 } else { 0 });
     let load_started = Instant::now();
+    let mut rss = (0.0, 0.0);
     std::thread::scope(|scope| {
         for c in 0..o.clients {
             let (keys, texts, shared, url) = (&keys, &texts, &shared, &url);
             let seed = o.seed ^ (c as u64 + 1);
-            scope.spawn(move || client(url, keys, texts, shared, seed, deadline));
+            scope.spawn(move || client(url, keys, texts, shared, seed, clients_until));
+        }
+        std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+        rss = rss_mb(server.child.id());
+        if o.crash {
+            let _ = server.child.kill(); // SIGKILL, mid-load
         }
     });
     let secs = load_started.elapsed().as_secs_f64();
-    let (rss, peak) = rss_mb(server.child.id());
+    let (rss, peak) = rss;
     let crash = if o.crash {
-        let _ = server.child.kill();
         let _ = server.child.wait();
         Some(after_crash(&db, &shared)?)
     } else {
@@ -146,6 +156,7 @@ pub fn run(o: &Options) -> Result<Report, Box<dyn std::error::Error>> {
         total_per_s: round(total as f64 / secs),
         ops,
         errors: shared.errors.load(Ordering::Relaxed),
+        transport_errors: shared.transport_errors.load(Ordering::Relaxed),
         cross_tenant_results: shared.cross.load(Ordering::Relaxed),
         server_rss_mb: rss,
         server_peak_rss_mb: peak,
@@ -247,6 +258,7 @@ fn start_server(o: &Options, db: &Path) -> Result<ServerProcess, Box<dyn std::er
 struct Shared {
     latencies: Mutex<[Vec<f64>; 3]>,
     errors: AtomicU64,
+    transport_errors: AtomicU64,
     cross: AtomicU64,
     acknowledged: Mutex<Vec<String>>,
     gone: AtomicBool,
@@ -297,7 +309,11 @@ fn client(
                 )
             }
             1 => {
-                let body = json!({ "messages": [{ "role": "user", "content": gen.memory() }] });
+                // An exchange: the assistant turn queues an extraction job.
+                let body = json!({ "messages": [
+                    { "role": "user", "content": gen.memory() },
+                    { "role": "assistant", "content": gen.memory() }
+                ]});
                 post(&agent, url, "/v1/messages", &keys[u], &body)
             }
             _ => get(&agent, url, "/v1/memories?limit=20", &keys[u]),
@@ -326,7 +342,7 @@ fn client(
                 shared.errors.fetch_add(1, Ordering::Relaxed);
             }
             Err(Failure::Transport) => {
-                shared.errors.fetch_add(1, Ordering::Relaxed);
+                shared.transport_errors.fetch_add(1, Ordering::Relaxed);
                 shared.gone.store(true, Ordering::Relaxed);
             }
         }

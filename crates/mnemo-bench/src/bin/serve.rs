@@ -66,8 +66,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     println!(
-        "total {:.1} req/s, errors {}, cross-tenant results {}, server RSS {:.0} MB (peak {:.0} MB)",
-        r.total_per_s, r.errors, r.cross_tenant_results, r.server_rss_mb, r.server_peak_rss_mb
+        "total {:.1} req/s, errors {} (unanswered {}), cross-tenant results {}, server RSS {:.0} MB (peak {:.0} MB)",
+        r.total_per_s, r.errors, r.transport_errors, r.cross_tenant_results, r.server_rss_mb, r.server_peak_rss_mb
     );
     if let Some(c) = &r.crash {
         println!(
