@@ -144,35 +144,50 @@ impl Engine {
     }
 
     /// Embeds a turn the engine just recorded (when an embedder is configured) and adds it
-    /// to its user's index, if one is loaded. The turn is already durable: when embedding
-    /// fails, the user's index is dropped so that the next search embeds what is missing
-    /// (and reports the error if it persists).
+    /// to its user's index, if one is loaded. See [`index_turns`](Self::index_turns).
     pub(crate) fn index_turn(&self, turn: &Turn) {
-        let vector = match self.embedder() {
-            Some(_) => match self.embed_and_store(OwnerKind::Turn, &[(&turn.id, &turn.content)]) {
-                Ok(mut v) => v.pop(),
-                Err(_) => None,
-            },
+        self.index_turns(std::slice::from_ref(turn));
+    }
+
+    /// Embeds turns of one user the engine just recorded, in one batch (one vector write),
+    /// and adds them to the user's index, if one is loaded. The turns are already durable:
+    /// when embedding fails, the user's index is dropped so that the next search embeds
+    /// what is missing (and reports the error if it persists).
+    pub(crate) fn index_turns(&self, turns: &[Turn]) {
+        let Some(user) = turns.first().map(|t| t.user_id.as_str()) else {
+            return;
+        };
+        let vectors: Option<Vec<Vec<f32>>> = match self.embedder() {
+            Some(_) => {
+                let owners: Vec<(&str, &str)> = turns
+                    .iter()
+                    .map(|t| (t.id.as_str(), t.content.as_str()))
+                    .collect();
+                self.embed_and_store(OwnerKind::Turn, &owners)
+                    .ok()
+                    .filter(|v| v.len() == turns.len())
+            }
             None => None,
         };
-        let Some(slot) = self.indexes.turns.get(&turn.user_id) else {
+        let Some(slot) = self.indexes.turns.get(user) else {
             return;
         };
         let mut loaded = slot.write();
         let Some(index) = loaded.as_mut() else {
             return;
         };
-        match (&mut index.dense, vector) {
-            (Some(dense), Some(v)) => dense.push(Some(&v)),
-            (None, _) => {}
-            (Some(_), None) => {
-                *loaded = None;
-                return;
-            }
+        if index.dense.is_some() && vectors.is_none() {
+            *loaded = None;
+            return;
         }
-        index.push(&self.indexes.analyzer, turn.clone());
-        // One insert moves the user's epoch by exactly one.
-        index.epoch = index.epoch.map(|e| e + 1);
+        for (i, turn) in turns.iter().enumerate() {
+            if let (Some(dense), Some(v)) = (&mut index.dense, &vectors) {
+                dense.push(Some(&v[i]));
+            }
+            index.push(&self.indexes.analyzer, turn.clone());
+            // One insert moves the user's epoch by exactly one.
+            index.epoch = index.epoch.map(|e| e + 1);
+        }
     }
 }
 
