@@ -260,7 +260,9 @@ fn a_long_piped_session_is_summarized_while_it_goes_on() {
             .count()
     };
     // 26 turns: summaries of turns 1-10 and 11-20 while the session is still open.
-    wait_until("two session summaries", 30, || summaries() >= 2);
+    wait_until("two session summaries", 30, || {
+        m.db.exists() && summaries() >= 2
+    });
     let sessions = m.json(&["sessions"]);
     assert!(sessions[0]["ended_at"].is_null(), "{sessions}");
     assert_eq!(m.json(&["log"]).as_array().unwrap().len(), 26);

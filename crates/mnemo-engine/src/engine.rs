@@ -21,6 +21,8 @@ pub struct Engine {
     pub(crate) indexes: Arc<crate::retrieval::Indexes>,
     /// The memory pipeline: its settings, its model (if any), the worker bell.
     pub(crate) pipeline: Arc<crate::pipeline::Pipeline>,
+    /// Recall accesses waiting to be written, when batched (servers).
+    pub(crate) touches: Option<Arc<crate::touches::TouchBuffer>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -40,6 +42,7 @@ impl Engine {
             settings: Arc::new(settings),
             indexes: Arc::default(),
             pipeline: Arc::default(),
+            touches: None,
         }
     }
 

@@ -28,6 +28,7 @@ pub mod retrieval;
 mod settings;
 pub mod tokens;
 pub mod tools;
+mod touches;
 mod transfer;
 
 pub use context::{Context, ContextItem, ContextRequest, Pattern, Section};

@@ -152,7 +152,10 @@ impl Engine {
         ranked.truncate(limit);
         if query.touch && !ranked.is_empty() {
             let ids: Vec<String> = ranked.iter().map(|h| h.memory.id.clone()).collect();
-            self.store.touch_memories(&ids, now)?;
+            match &self.touches {
+                Some(batch) => batch.add(&ids, now),
+                None => self.store.touch_memories(&ids, now)?,
+            }
             self.note_touched(&scope.user_id, &ids, now);
         }
         Ok(Searched {

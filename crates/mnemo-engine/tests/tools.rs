@@ -226,3 +226,30 @@ fn searches_stay_right_when_a_small_index_budget_evicts_users() {
         }
     }
 }
+
+#[test]
+fn batched_accesses_reach_the_store_on_flush_and_when_the_engine_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir).with_batched_touches();
+    let anna = Caller::user("anna");
+    let id = add(&e, &anna, "the spare key is under the blue pot");
+    let search = || {
+        let req = serde_json::from_value(serde_json::json!({ "query": "spare key" })).unwrap();
+        assert_eq!(tools::search(&e, &anna, req).unwrap().hits.len(), 1);
+    };
+    let stored = |e: &Engine| {
+        e.store()
+            .get_memory(Some("anna"), &id)
+            .unwrap()
+            .access_count
+    };
+    search();
+    assert_eq!(stored(&e), 0, "not written yet");
+    assert_eq!(e.flush_touches().unwrap(), 1);
+    assert_eq!(stored(&e), 1);
+    search();
+    search();
+    drop(e);
+    let reopened = engine(&dir);
+    assert_eq!(stored(&reopened), 3, "the last handle flushed on drop");
+}

@@ -81,18 +81,35 @@ pub fn app(state: AppState) -> Router {
 
 /// Serves `state` on `listener` until `shutdown` resolves; then stops accepting, lets the
 /// requests in flight finish, and returns. Queued pipeline jobs stay queued in the
-/// database for the next start.
+/// database for the next start. Batched recall accesses
+/// ([`Engine::with_batched_touches`]) are written every second and once more at the end.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
+    let engine = state.engine.clone();
+    let flusher = tokio::spawn(flush_touches_every_second(engine.clone()));
+    let served = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    flusher.abort();
+    let _ = tokio::task::spawn_blocking(move || engine.flush_touches()).await;
+    served
+}
+
+async fn flush_touches_every_second(engine: Engine) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let e = engine.clone();
+        if let Ok(Err(err)) = tokio::task::spawn_blocking(move || e.flush_touches()).await {
+            tracing::warn!(error = %err, "writing recall accesses failed; retried next second");
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -430,3 +430,54 @@ fn operations(d: &mut Doc) {
         op.response = json!({ "text/plain": { "schema": { "type": "string" } } });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(r) = m.get("$ref").and_then(Value::as_str) {
+                    out.push(r);
+                }
+                m.values().for_each(|x| refs(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_resolves_and_operations_are_unique() {
+        let doc = document();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(found.len() > 20);
+        for r in found {
+            let name = r
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_else(|| panic!("{r}"));
+            assert!(schemas.contains_key(name), "dangling {r}");
+        }
+        let mut ids: Vec<&str> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|m| m.as_object().unwrap().values())
+            .map(|op| op["operationId"].as_str().unwrap())
+            .collect();
+        let n = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "operationIds are unique");
+        // Requests refuse unknown fields, and say so.
+        assert_eq!(schemas["AddMemoryRequest"]["additionalProperties"], false);
+        // Query parameters never offer `null`.
+        let list = &doc["paths"]["/v1/memories"]["get"]["parameters"];
+        for p in list.as_array().unwrap() {
+            assert!(!p["schema"].to_string().contains("\"null\""), "{p}");
+        }
+    }
+}

@@ -124,6 +124,15 @@ impl SqliteStore {
         self
     }
 
+    /// Runs SQLite's `PRAGMA integrity_check`; `true` when it answers `ok` (used after a
+    /// crash to show the file is sound).
+    pub fn integrity_check(&self) -> Result<bool> {
+        self.read(|c| {
+            let answer: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+            Ok(answer == "ok")
+        })
+    }
+
     /// The database file, or `None` for an in-memory store.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()

@@ -42,8 +42,9 @@ pub fn serve(cfg: &Config, a: ServeArgs) -> Result<()> {
             .with_clock(clock.clone()),
     );
     let (auth, mode) = auth_mode(cfg, &store, &addr, a.no_auth)?;
-    let engine =
-        Engine::new(store, cfg.engine.clone(), clock).with_pipeline_settings(cfg.pipeline.clone());
+    let engine = Engine::new(store, cfg.engine.clone(), clock)
+        .with_pipeline_settings(cfg.pipeline.clone())
+        .with_batched_touches();
     let engine = super::index::with_configured_embedder(engine, cfg)?;
     let engine = match PipelineLlm::from_config(&cfg.llm) {
         Ok(p) => engine.with_llm(p),

@@ -173,13 +173,23 @@ impl Engine {
         Ok(index)
     }
 
-    /// Adds a turn the engine just recorded to its user's index, if this process holds one,
-    /// embedding it first when that index has vectors (the embedder is then warm). Without
-    /// a loaded index the turn waits for its vector (see [`super::embedding`]). The turn is
-    /// already durable: when embedding fails, the user's index is dropped so that the next
-    /// search embeds what is missing (or falls back to full text and says so).
+    /// Adds a turn the engine just recorded to its user's index. See
+    /// [`index_turns`](Self::index_turns).
     pub(crate) fn index_turn(&self, turn: &Turn) {
-        let Some(slot) = self.indexes.turns.get(&turn.user_id) else {
+        self.index_turns(std::slice::from_ref(turn));
+    }
+
+    /// Adds turns of one user the engine just recorded to the user's index, if this
+    /// process holds one, embedding them first in one batch (one vector write) when that
+    /// index has vectors (the embedder is then warm). Without a loaded index the turns
+    /// wait for their vectors (see [`super::embedding`]). The turns are already durable:
+    /// when embedding fails, the user's index is dropped so that the next search embeds
+    /// what is missing (or falls back to full text and says so).
+    pub(crate) fn index_turns(&self, turns: &[Turn]) {
+        let Some(user) = turns.first().map(|t| t.user_id.as_str()) else {
+            return;
+        };
+        let Some(slot) = self.indexes.turns.get(user) else {
             return;
         };
         let dense = match slot.read().as_ref() {
@@ -187,28 +197,34 @@ impl Engine {
             Some(index) => index.dense.is_some(),
         };
         // Embedded before the lock is taken: an HTTP embedder can take a round trip.
-        let vector = match self.embedder() {
-            Some(_) if dense => self
-                .embed_and_store(OwnerKind::Turn, &[(&turn.id, &turn.content)])
-                .ok()
-                .and_then(|mut v| v.pop()),
+        let vectors: Option<Vec<Vec<f32>>> = match self.embedder() {
+            Some(_) if dense => {
+                let owners: Vec<(&str, &str)> = turns
+                    .iter()
+                    .map(|t| (t.id.as_str(), t.content.as_str()))
+                    .collect();
+                self.embed_and_store(OwnerKind::Turn, &owners)
+                    .ok()
+                    .filter(|v| v.len() == turns.len())
+            }
             _ => None,
         };
         let mut loaded = slot.write();
         let Some(index) = loaded.as_mut() else {
             return;
         };
-        match (&mut index.dense, vector) {
-            (Some(dense), Some(v)) => dense.push(Some(&v)),
-            (None, _) => {}
-            (Some(_), None) => {
-                *loaded = None;
-                return;
-            }
+        if index.dense.is_some() && vectors.is_none() {
+            *loaded = None;
+            return;
         }
-        index.push(&self.indexes.analyzer, turn.clone());
-        // One insert moves the user's epoch by exactly one.
-        index.epoch = index.epoch.map(|e| e + 1);
+        for (i, turn) in turns.iter().enumerate() {
+            if let (Some(dense), Some(v)) = (&mut index.dense, &vectors) {
+                dense.push(Some(&v[i]));
+            }
+            index.push(&self.indexes.analyzer, turn.clone());
+            // One insert moves the user's epoch by exactly one.
+            index.epoch = index.epoch.map(|e| e + 1);
+        }
     }
 }
 

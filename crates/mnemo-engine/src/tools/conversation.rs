@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::memories::own_session;
 use super::{limit, parse_time, Caller, ToolError, ToolResult};
-use crate::{Context, ContextRequest, Engine, Pattern};
+use crate::engine::check_turn;
+use crate::{tokens, Context, ContextRequest, Engine, Pattern};
 
 /// Most messages one call records.
 const MAX_MESSAGES: usize = 100;
@@ -48,7 +49,8 @@ pub struct AddMessagesResponse {
     pub job_ids: Vec<String>,
 }
 
-/// Records messages: each is durable when this returns; no model is called here.
+/// Records messages: all are durable when this returns (or none is written); no model is
+/// called here.
 pub fn add_messages(
     engine: &Engine,
     caller: &Caller,
@@ -61,20 +63,30 @@ pub fn add_messages(
         ));
     }
     let session_id = session_for_write(engine, caller, req.session_id)?;
-    let mut turns = Vec::with_capacity(req.messages.len());
-    let mut job_ids = BTreeSet::new();
+    let assistant = req.messages.iter().any(|m| m.role == Role::Assistant);
+    let mut pairs = Vec::with_capacity(req.messages.len());
     for m in req.messages {
-        let recorded = engine.record_turn(NewTurn {
+        let turn = NewTurn {
             scope: caller.scope(),
             session_id: session_id.clone(),
             role: m.role,
             content: m.content,
             created_at: parse_time("created_at", m.created_at.as_deref())?,
             meta: serde_json::Value::Null,
-        })?;
-        job_ids.extend(recorded.jobs.into_iter().map(|j| j.id));
-        turns.push(recorded.turn);
+        };
+        check_turn(&turn)?;
+        let tokens = tokens::count(&turn.content);
+        pairs.push((turn, tokens));
     }
+    // All the messages and the jobs they make due in one transaction, as
+    // `Engine::record_exchange` does for a chat exchange: all or nothing.
+    let ranges = engine.pipeline.settings.ranges_after_turn(assistant);
+    let (turns, jobs) = engine
+        .store()
+        .add_turns_with_jobs(&pairs, &ranges, engine.now())?;
+    engine.index_turns(&turns);
+    engine.pipeline.bell.ring();
+    let job_ids: BTreeSet<String> = jobs.into_iter().map(|j| j.id).collect();
     Ok(AddMessagesResponse {
         session_id,
         turns,

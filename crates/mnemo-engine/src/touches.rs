@@ -1,0 +1,69 @@
+//! Batched access bookkeeping for servers. Every recall records that its hits were read
+//! (`access_count`, `last_accessed`: the forgetting policy fades memories by disuse). Done
+//! inline, that is one write transaction per search, and under concurrent load searches
+//! queue behind the single SQLite writer. With [`Engine::with_batched_touches`] the ids
+//! are collected and written together by [`Engine::flush_touches`] (the server calls it
+//! every second and at shutdown; the last engine handle dropped flushes too). The loaded
+//! index sees each access at once either way, so ranking is unchanged; the store learns
+//! of it up to a flush later, with the batch's latest time as `last_accessed`, and a
+//! process killed outright loses at most that last batch of bookkeeping (never a memory).
+
+use std::sync::{Arc, Mutex};
+
+use mnemo_core::{Result, Store, Timestamp};
+
+use crate::Engine;
+
+/// Accesses not yet written.
+pub(crate) struct TouchBuffer {
+    store: Arc<dyn Store>,
+    pending: Mutex<(Vec<String>, Option<Timestamp>)>,
+}
+
+impl TouchBuffer {
+    pub(crate) fn add(&self, ids: &[String], at: Timestamp) {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        p.0.extend_from_slice(ids);
+        p.1 = Some(p.1.map_or(at, |t| t.max(at)));
+    }
+
+    fn flush(&self) -> Result<usize> {
+        let (ids, at) = {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            (std::mem::take(&mut p.0), p.1.take())
+        };
+        match at {
+            Some(at) if !ids.is_empty() => match self.store.touch_memories(&ids, at) {
+                Ok(()) => Ok(ids.len()),
+                Err(e) => {
+                    // Kept for the next flush (the database may only be busy).
+                    self.add(&ids, at);
+                    Err(e)
+                }
+            },
+            _ => Ok(0),
+        }
+    }
+}
+
+impl Drop for TouchBuffer {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+impl Engine {
+    /// Records recall accesses in batches (see the module docs); for servers.
+    pub fn with_batched_touches(mut self) -> Self {
+        self.touches = Some(Arc::new(TouchBuffer {
+            store: self.store.clone(),
+            pending: Mutex::default(),
+        }));
+        self
+    }
+
+    /// Writes the accesses collected so far; returns how many. A no-op without batching.
+    pub fn flush_touches(&self) -> Result<usize> {
+        self.touches.as_ref().map_or(Ok(0), |t| t.flush())
+    }
+}
