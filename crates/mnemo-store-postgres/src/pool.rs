@@ -1,0 +1,76 @@
+//! A small connection pool: idle connections wait in a stack, a caller takes one (or
+//! opens a new one) and gives it back when done. Enough for a server whose blocking pool
+//! bounds concurrency; a connection that broke is dropped instead of returned.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::Mutex;
+
+use postgres::{Client, Config, NoTls};
+
+/// How many idle connections are kept.
+const MAX_IDLE: usize = 16;
+
+pub(crate) struct Pool {
+    config: Config,
+    idle: Mutex<Vec<Client>>,
+}
+
+impl Pool {
+    pub(crate) fn new(config: Config) -> Self {
+        Pool {
+            config,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// An idle connection, or a new one.
+    pub(crate) fn get(&self) -> Result<Pooled<'_>, postgres::Error> {
+        let reused = self
+            .idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+            .filter(|c| !c.is_closed());
+        let client = match reused {
+            Some(c) => c,
+            None => self.config.connect(NoTls)?,
+        };
+        Ok(Pooled {
+            pool: self,
+            client: Some(client),
+        })
+    }
+}
+
+/// A connection on loan; returned to the pool on drop.
+pub(crate) struct Pooled<'a> {
+    pool: &'a Pool,
+    client: Option<Client>,
+}
+
+impl Deref for Pooled<'_> {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.client.as_ref().expect("present until drop")
+    }
+}
+
+impl DerefMut for Pooled<'_> {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.client.as_mut().expect("present until drop")
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.client.take() {
+            if c.is_closed() {
+                return;
+            }
+            let mut idle = self.pool.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < MAX_IDLE {
+                idle.push(c);
+            }
+        }
+    }
+}
