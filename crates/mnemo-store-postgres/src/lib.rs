@@ -171,6 +171,14 @@ impl PgStore {
         run(&mut client).map_err(|e| e.into_core(&self.label))
     }
 
+    /// Runs a single-statement read without an explicit transaction (one round trip
+    /// instead of three: these run before every search, to see whether an in-memory
+    /// index is still current).
+    fn read_one<T>(&self, f: impl FnOnce(&mut postgres::Client) -> DbResult<T>) -> Result<T> {
+        let mut client = self.pool.get().map_err(|e| self.connect_error(&e))?;
+        f(&mut client).map_err(|e| e.into_core(&self.label))
+    }
+
     /// Runs `f` in one read-committed write transaction; commits on `Ok`, rolls back on
     /// `Err`, and runs it again after a deadlock or serialization failure.
     fn write<T>(&self, mut f: impl FnMut(&mut Transaction<'_>) -> DbResult<T>) -> Result<T> {

@@ -13,7 +13,7 @@ use std::error::Error as StdError;
 use bytes::{Buf, BufMut, BytesMut};
 use mnemo_core::{MemoryChanges, ModelCount, OwnerKind, Result, VectorRecord, VectorStore};
 use postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
-use postgres::Transaction;
+use postgres::{GenericClient, Transaction};
 
 use crate::errors::DbResult;
 use crate::PgStore;
@@ -85,6 +85,9 @@ fn kind_of(name: &str) -> OwnerKind {
     }
 }
 
+/// Records per statement when storing vectors.
+const PUT_BATCH: usize = 1000;
+
 fn put(c: &mut Transaction<'_>, records: &[VectorRecord]) -> DbResult<()> {
     for r in records {
         if r.vector.is_empty() || r.vector.iter().any(|x| !x.is_finite()) {
@@ -94,26 +97,42 @@ fn put(c: &mut Transaction<'_>, records: &[VectorRecord]) -> DbResult<()> {
             )
             .into());
         }
-        let owner = format!("SELECT user_id FROM {} WHERE id = $1", table(r.owner_kind));
-        let Some(row) = c.query_opt(&owner, &[&r.owner_id])? else {
-            continue;
-        };
-        let user: String = row.get(0);
-        c.execute(
-            "INSERT INTO vectors (owner_kind, owner_id, user_id, model_id, dims, embedding) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (owner_kind, owner_id) DO UPDATE SET \
-             user_id = EXCLUDED.user_id, model_id = EXCLUDED.model_id, dims = EXCLUDED.dims, \
-             embedding = EXCLUDED.embedding",
-            &[
-                &r.owner_kind.as_str(),
-                &r.owner_id,
-                &user,
-                &r.model_id,
-                &(r.vector.len() as i32),
-                &PgVector(r.vector.clone()),
-            ],
-        )?;
     }
+    for kind in [OwnerKind::Turn, OwnerKind::Memory] {
+        // One vector per owner: a later record for the same owner replaces an earlier one.
+        let mut latest: std::collections::HashMap<&str, &VectorRecord> = Default::default();
+        let mut order = Vec::new();
+        for r in records.iter().filter(|r| r.owner_kind == kind) {
+            if latest.insert(r.owner_id.as_str(), r).is_none() {
+                order.push(r.owner_id.as_str());
+            }
+        }
+        let unique: Vec<&VectorRecord> = order.iter().map(|id| latest[id]).collect();
+        for chunk in unique.chunks(PUT_BATCH) {
+            put_batch(c, kind, chunk)?;
+        }
+    }
+    Ok(())
+}
+
+/// Stores vectors of one kind in one statement; owners that no longer exist are skipped.
+fn put_batch(c: &mut Transaction<'_>, kind: OwnerKind, batch: &[&VectorRecord]) -> DbResult<()> {
+    let ids: Vec<&str> = batch.iter().map(|r| r.owner_id.as_str()).collect();
+    let models: Vec<&str> = batch.iter().map(|r| r.model_id.as_str()).collect();
+    let dims: Vec<i32> = batch.iter().map(|r| r.vector.len() as i32).collect();
+    let vectors: Vec<PgVector> = batch.iter().map(|r| PgVector(r.vector.clone())).collect();
+    let sql = format!(
+        "INSERT INTO vectors (owner_kind, owner_id, user_id, model_id, dims, embedding) \
+         SELECT $1, o.id, o.user_id, x.model, x.dims, x.embedding \
+         FROM unnest($2::text[], $3::text[], $4::integer[], $5::vector[]) \
+              AS x(id, model, dims, embedding) \
+         JOIN {} o ON o.id = x.id \
+         ON CONFLICT (owner_kind, owner_id) DO UPDATE SET \
+         user_id = EXCLUDED.user_id, model_id = EXCLUDED.model_id, dims = EXCLUDED.dims, \
+         embedding = EXCLUDED.embedding",
+        table(kind)
+    );
+    c.execute(&sql, &[&kind.as_str(), &ids, &models, &dims, &vectors])?;
     Ok(())
 }
 
@@ -168,7 +187,7 @@ fn models(c: &mut Transaction<'_>, user: Option<&str>) -> DbResult<Vec<ModelCoun
     .collect())
 }
 
-fn epoch(c: &mut Transaction<'_>, kind: OwnerKind, user: &str) -> DbResult<u64> {
+fn epoch(c: &mut impl GenericClient, kind: OwnerKind, user: &str) -> DbResult<u64> {
     let row = c.query_opt(
         "SELECT epoch FROM index_epochs WHERE owner_kind = $1 AND user_id = $2",
         &[&kind.as_str(), &user],
@@ -177,7 +196,7 @@ fn epoch(c: &mut Transaction<'_>, kind: OwnerKind, user: &str) -> DbResult<u64> 
 }
 
 /// The newest feed position (0 before the first change).
-fn newest(c: &mut Transaction<'_>) -> DbResult<u64> {
+fn newest(c: &mut impl GenericClient) -> DbResult<u64> {
     let seq: i64 = c
         .query_one("SELECT seq FROM memory_feed_head WHERE id = 1", &[])?
         .get(0);
@@ -350,7 +369,7 @@ impl VectorStore for PgStore {
     }
 
     fn index_epoch(&self, kind: OwnerKind, user_id: &str) -> Result<u64> {
-        self.read(|c| epoch(c, kind, user_id))
+        self.read_one(|c| epoch(c, kind, user_id))
     }
 
     fn vectors_of(
@@ -363,7 +382,7 @@ impl VectorStore for PgStore {
     }
 
     fn memory_change_seq(&self) -> Result<u64> {
-        self.read(newest)
+        self.read_one(newest)
     }
 
     fn memory_changes_since(&self, user_id: &str, after: u64) -> Result<Option<MemoryChanges>> {
