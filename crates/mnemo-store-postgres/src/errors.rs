@@ -49,6 +49,18 @@ impl DbError {
         }
     }
 
+    /// Whether the connection broke (the server restarted, or dropped an idle
+    /// connection): the same work on a new connection may succeed.
+    pub(crate) fn is_closed(&self) -> bool {
+        let DbError::Sql(e) = self else { return false };
+        // 57P01-57P03: the server shut the session down; class 08: connection exceptions.
+        e.is_closed()
+            || e.code().is_some_and(|c| {
+                let code = c.code();
+                code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+            })
+    }
+
     /// Classifies the error; `label` is the database URL without its password.
     pub(crate) fn into_core(self, label: &str) -> Error {
         match self {

@@ -155,32 +155,54 @@ impl PgStore {
         Error::Storage(format!("cannot connect to {}: {e}", self.label))
     }
 
+    /// Runs `f` on a pooled connection; once more on a new connection when the pooled
+    /// one turns out to be broken (an idle connection the server dropped or restarted).
+    fn on_connection<T>(
+        &self,
+        mut f: impl FnMut(&mut postgres::Client) -> DbResult<T>,
+    ) -> Result<T> {
+        let mut client = self.pool.get().map_err(|e| self.connect_error(&e))?;
+        match f(&mut client) {
+            Err(e) if e.is_closed() => {
+                drop(client);
+                let mut fresh = self.pool.get().map_err(|e| self.connect_error(&e))?;
+                f(&mut fresh).map_err(|e| e.into_core(&self.label))
+            }
+            other => other.map_err(|e| e.into_core(&self.label)),
+        }
+    }
+
     /// Runs `f` in one snapshot (`REPEATABLE READ READ ONLY`).
     fn read<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> DbResult<T>) -> Result<T> {
-        let mut client = self.pool.get().map_err(|e| self.connect_error(&e))?;
-        let run = |client: &mut postgres::Client| -> DbResult<T> {
+        let mut f = Some(f);
+        self.on_connection(|client| {
             let mut tx = client
                 .build_transaction()
                 .isolation_level(IsolationLevel::RepeatableRead)
                 .read_only(true)
                 .start()?;
+            // Only a broken connection runs this twice, and it fails before `f` runs.
+            let f = f.take().ok_or_else(|| {
+                mnemo_core::Error::Storage("the connection broke during a read".into())
+            })?;
             let out = f(&mut tx)?;
             tx.commit()?;
             Ok(out)
-        };
-        run(&mut client).map_err(|e| e.into_core(&self.label))
+        })
     }
 
     /// Runs a single-statement read without an explicit transaction (one round trip
     /// instead of three: these run before every search, to see whether an in-memory
     /// index is still current).
-    fn read_one<T>(&self, f: impl FnOnce(&mut postgres::Client) -> DbResult<T>) -> Result<T> {
-        let mut client = self.pool.get().map_err(|e| self.connect_error(&e))?;
-        f(&mut client).map_err(|e| e.into_core(&self.label))
+    fn read_one<T>(&self, f: impl Fn(&mut postgres::Client) -> DbResult<T>) -> Result<T> {
+        self.on_connection(|client| f(client))
     }
 
     /// Runs `f` in one read-committed write transaction; commits on `Ok`, rolls back on
     /// `Err`, and runs it again after a deadlock or serialization failure.
+    ///
+    /// A broken connection is not retried here (the commit may have reached the server);
+    /// the pool checks connections that sat idle before handing them out.
     fn write<T>(&self, mut f: impl FnMut(&mut Transaction<'_>) -> DbResult<T>) -> Result<T> {
         let mut client = self.pool.get().map_err(|e| self.connect_error(&e))?;
         let mut attempt = 0;

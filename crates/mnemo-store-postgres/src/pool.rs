@@ -4,15 +4,20 @@
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use postgres::{Client, Config, NoTls};
 
 /// How many idle connections are kept.
 const MAX_IDLE: usize = 16;
 
+/// A connection idle for longer is checked (one empty query) before it is handed out: the
+/// server may have restarted or dropped it, and a write must not fail for that.
+const CHECK_AFTER: Duration = Duration::from_secs(30);
+
 pub(crate) struct Pool {
     config: Config,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<(Client, Instant)>>,
 }
 
 impl Pool {
@@ -25,12 +30,12 @@ impl Pool {
 
     /// An idle connection, or a new one.
     pub(crate) fn get(&self) -> Result<Pooled<'_>, postgres::Error> {
-        let reused = self
-            .idle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop()
-            .filter(|c| !c.is_closed());
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let reused = idle.and_then(|(mut c, since)| {
+            let usable = !c.is_closed()
+                && (since.elapsed() < CHECK_AFTER || c.is_valid(Duration::from_secs(5)).is_ok());
+            usable.then_some(c)
+        });
         let client = match reused {
             Some(c) => c,
             None => self.config.connect(NoTls)?,
@@ -69,7 +74,7 @@ impl Drop for Pooled<'_> {
             }
             let mut idle = self.pool.idle.lock().unwrap_or_else(|p| p.into_inner());
             if idle.len() < MAX_IDLE {
-                idle.push(c);
+                idle.push((c, Instant::now()));
             }
         }
     }

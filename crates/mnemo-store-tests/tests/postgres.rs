@@ -96,3 +96,30 @@ fn an_unreachable_server_is_a_clear_error_without_the_password() {
     );
     assert!(!text.contains("hunter2"));
 }
+
+#[test]
+fn connections_the_server_dropped_are_replaced() {
+    let db = PgBackend::new();
+    let store = PgStore::open(db.url()).unwrap();
+    let s = scope("alice", None);
+    put(&store, &memory(&s, "before", "2026-01-01T00:00:00Z"));
+    let mut admin = postgres::Client::connect(db.url(), postgres::NoTls).unwrap();
+    let killed: i64 = admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        killed >= 1,
+        "the store's pooled connection was there to kill"
+    );
+    // A read on the dead pooled connection is retried on a new one.
+    let found =
+        mnemo_core::Store::list_memories(&store, &mnemo_core::MemoryFilter::scope(s.clone()))
+            .unwrap();
+    assert_eq!(found.len(), 1);
+    put(&store, &memory(&s, "after", "2026-01-02T00:00:00Z"));
+}

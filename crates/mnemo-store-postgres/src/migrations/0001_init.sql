@@ -210,15 +210,17 @@ CREATE TRIGGER turns_changed AFTER INSERT OR UPDATE OR DELETE ON turns
     FOR EACH ROW EXECUTE FUNCTION mnemo_turns_changed();
 
 -- Any change of a memory but access bookkeeping (access_count, last_accessed) moves the
--- epoch and the feed: the in-memory index holds whole memories.
+-- epoch and the feed: the in-memory index holds whole memories. The feed's row is locked
+-- first, so writers of memories always take their locks in the same order (no deadlock
+-- between two users' epoch rows).
 CREATE FUNCTION mnemo_memories_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM mnemo_bump_epoch('memory', NEW.user_id);
         PERFORM mnemo_memory_changed(NEW.user_id, NEW.id);
+        PERFORM mnemo_bump_epoch('memory', NEW.user_id);
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM mnemo_bump_epoch('memory', OLD.user_id);
         PERFORM mnemo_memory_changed(OLD.user_id, OLD.id);
+        PERFORM mnemo_bump_epoch('memory', OLD.user_id);
         DELETE FROM vectors WHERE owner_kind = 'memory' AND owner_id = OLD.id;
     ELSE
         IF OLD.content IS DISTINCT FROM NEW.content THEN
@@ -233,11 +235,11 @@ BEGIN
             NEW.content, NEW.topic, NEW.salience, NEW.pinned, NEW.expires_at,
             NEW.valid_from, NEW.valid_to, NEW.superseded_by, NEW.deleted, NEW.updated_at,
             NEW.meta) THEN
-            PERFORM mnemo_bump_epoch('memory', NEW.user_id);
             PERFORM mnemo_memory_changed(OLD.user_id, OLD.id);
             IF NEW.id IS DISTINCT FROM OLD.id OR NEW.user_id IS DISTINCT FROM OLD.user_id THEN
                 PERFORM mnemo_memory_changed(NEW.user_id, NEW.id);
             END IF;
+            PERFORM mnemo_bump_epoch('memory', NEW.user_id);
         END IF;
     END IF;
     RETURN NULL;
