@@ -4,13 +4,13 @@
 //! epochs and the change feed included). PostgreSQL reuses the freed space after
 //! (auto)vacuum; an operator who must also scrub free space runs `VACUUM FULL`.
 
+use crate::db::{Sql, Tx};
 use mnemo_core::{ForgetReport, Stats, Timestamp};
-use postgres::Transaction;
 
 use crate::errors::DbResult;
 use crate::schema;
 
-pub(crate) fn forget_user(c: &mut Transaction<'_>, user_id: &str) -> DbResult<ForgetReport> {
+pub(crate) fn forget_user(c: &mut Tx<'_>, user_id: &str) -> DbResult<ForgetReport> {
     let mut del = |sql: &str| -> DbResult<u64> { Ok(c.execute(sql, &[&user_id])?) };
     let history = del("DELETE FROM history WHERE user_id = $1 \
          OR memory_id IN (SELECT id FROM memories WHERE user_id = $1)")?;
@@ -47,7 +47,7 @@ pub(crate) fn forget_user(c: &mut Transaction<'_>, user_id: &str) -> DbResult<Fo
     })
 }
 
-pub(crate) fn stats(c: &mut Transaction<'_>, now: &Timestamp) -> DbResult<Stats> {
+pub(crate) fn stats(c: &mut Tx<'_>, now: &Timestamp) -> DbResult<Stats> {
     let mut count = |sql: &str| -> DbResult<u64> {
         let n: i64 = c.query_one(sql, &[])?.get(0);
         Ok(u64::try_from(n).unwrap_or(0))
@@ -75,13 +75,13 @@ pub(crate) fn stats(c: &mut Transaction<'_>, now: &Timestamp) -> DbResult<Stats>
         history_events,
         topics,
         summaries,
-        schema_version: schema::version(c)?,
+        schema_version: schema::version(&mut c.tx)?,
         db_bytes,
     })
 }
 
 /// Every user that owns at least one record, sorted (byte order, as SQLite).
-pub(crate) fn users(c: &mut Transaction<'_>) -> DbResult<Vec<String>> {
+pub(crate) fn users(c: &mut Tx<'_>) -> DbResult<Vec<String>> {
     Ok(c.query(
         "SELECT user_id FROM sessions UNION SELECT user_id FROM turns \
              UNION SELECT user_id FROM memories UNION SELECT user_id FROM history \

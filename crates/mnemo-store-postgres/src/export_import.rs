@@ -9,7 +9,9 @@ use mnemo_core::{
     Error, ExportHeader, HistoryEvent, ImportMode, ImportReport, Memory, Record, Result, Session,
     SessionSummary, Topic, Turn, EXPORT_FORMAT, EXPORT_VERSION,
 };
-use postgres::{Row, Transaction};
+use postgres::Row;
+
+use crate::db::{Sql, Tx};
 
 use crate::errors::DbResult;
 use crate::memories::{self, memory_owner};
@@ -53,7 +55,7 @@ fn export_parts() -> [(
     ]
 }
 
-pub(crate) fn export(c: &mut Transaction<'_>, user_id: Option<&str>) -> DbResult<Vec<Record>> {
+pub(crate) fn export(c: &mut Tx<'_>, user_id: Option<&str>) -> DbResult<Vec<Record>> {
     let mut out = vec![Record::Header(ExportHeader {
         format: EXPORT_FORMAT.to_owned(),
         version: EXPORT_VERSION,
@@ -97,7 +99,7 @@ enum Outcome {
 /// Imports `records`; on failure the error names `line` = index + 1 in `records`, and the
 /// caller (holding the transaction) rolls everything back.
 pub(crate) fn import(
-    c: &mut Transaction<'_>,
+    c: &mut Tx<'_>,
     records: &[Record],
     mode: ImportMode,
     label: &str,
@@ -135,7 +137,7 @@ fn kind_name(record: &Record) -> &'static str {
     }
 }
 
-fn import_one(c: &mut Transaction<'_>, record: &Record, mode: ImportMode) -> DbResult<Outcome> {
+fn import_one(c: &mut Tx<'_>, record: &Record, mode: ImportMode) -> DbResult<Outcome> {
     match record {
         Record::Header(_) => Ok(Outcome::Ignored),
         Record::Session(s) => import_session(c, s, mode),
@@ -150,12 +152,12 @@ fn import_one(c: &mut Transaction<'_>, record: &Record, mode: ImportMode) -> DbR
 /// What to do with a record whose id may exist, owned by `existing`. Replacing a record
 /// of another user is refused: an import never moves data between users.
 fn decide(
-    c: &mut Transaction<'_>,
+    c: &mut Tx<'_>,
     existing: Option<String>,
     user_id: &str,
     mode: ImportMode,
-    insert: impl FnOnce(&mut Transaction<'_>) -> DbResult<()>,
-    replace: impl FnOnce(&mut Transaction<'_>) -> DbResult<()>,
+    insert: impl FnOnce(&mut Tx<'_>) -> DbResult<()>,
+    replace: impl FnOnce(&mut Tx<'_>) -> DbResult<()>,
 ) -> DbResult<Outcome> {
     match (existing, mode) {
         (None, _) => insert(c).map(|()| Outcome::Inserted),
@@ -171,7 +173,7 @@ fn decide(
     }
 }
 
-fn import_session(c: &mut Transaction<'_>, s: &Session, mode: ImportMode) -> DbResult<Outcome> {
+fn import_session(c: &mut Tx<'_>, s: &Session, mode: ImportMode) -> DbResult<Outcome> {
     validate::session(s)?;
     let existing = session_owner(c, &s.id)?.map(|(user, _)| user);
     decide(
@@ -184,7 +186,7 @@ fn import_session(c: &mut Transaction<'_>, s: &Session, mode: ImportMode) -> DbR
     )
 }
 
-fn import_turn(c: &mut Transaction<'_>, t: &Turn, mode: ImportMode) -> DbResult<Outcome> {
+fn import_turn(c: &mut Tx<'_>, t: &Turn, mode: ImportMode) -> DbResult<Outcome> {
     validate::turn(t)?;
     match session_owner(c, &t.session_id)? {
         Some((user, _)) if user == t.user_id => {}
@@ -213,7 +215,7 @@ fn import_turn(c: &mut Transaction<'_>, t: &Turn, mode: ImportMode) -> DbResult<
     )
 }
 
-fn import_memory(c: &mut Transaction<'_>, m: &Memory, mode: ImportMode) -> DbResult<Outcome> {
+fn import_memory(c: &mut Tx<'_>, m: &Memory, mode: ImportMode) -> DbResult<Outcome> {
     validate::memory(m)?;
     let existing = memory_owner(c, &m.id)?;
     decide(
@@ -226,11 +228,7 @@ fn import_memory(c: &mut Transaction<'_>, m: &Memory, mode: ImportMode) -> DbRes
     )
 }
 
-fn import_history(
-    c: &mut Transaction<'_>,
-    h: &HistoryEvent,
-    mode: ImportMode,
-) -> DbResult<Outcome> {
+fn import_history(c: &mut Tx<'_>, h: &HistoryEvent, mode: ImportMode) -> DbResult<Outcome> {
     validate::event(h)?;
     match memory_owner(c, &h.memory_id)? {
         Some(user) if user == h.user_id => {}
@@ -260,7 +258,7 @@ fn import_history(
 }
 
 /// A topic matches a stored one by id or by (user, agent, name).
-fn import_topic(c: &mut Transaction<'_>, t: &Topic, mode: ImportMode) -> DbResult<Outcome> {
+fn import_topic(c: &mut Tx<'_>, t: &Topic, mode: ImportMode) -> DbResult<Outcome> {
     validate::topic(t)?;
     if let Some(existing) = topics::owner(c, &t.id)? {
         return decide(
@@ -279,11 +277,7 @@ fn import_topic(c: &mut Transaction<'_>, t: &Topic, mode: ImportMode) -> DbResul
     }
 }
 
-fn import_summary(
-    c: &mut Transaction<'_>,
-    s: &SessionSummary,
-    mode: ImportMode,
-) -> DbResult<Outcome> {
+fn import_summary(c: &mut Tx<'_>, s: &SessionSummary, mode: ImportMode) -> DbResult<Outcome> {
     validate::summary(s)?;
     check_session(c, s)?;
     let existing = owner_of(c, "summaries", &s.id)?;
@@ -298,7 +292,7 @@ fn import_summary(
 }
 
 /// The user owning record `id` of `table`, if it exists.
-fn owner_of(c: &mut Transaction<'_>, table: &str, id: &str) -> DbResult<Option<String>> {
+fn owner_of(c: &mut Tx<'_>, table: &str, id: &str) -> DbResult<Option<String>> {
     Ok(c.query_opt(
         &format!("SELECT user_id FROM {table} WHERE id = $1"),
         &[&id],

@@ -8,11 +8,11 @@
 //! - Range jobs lock their session's row, so two servers recording turns of one session
 //!   never cover a turn twice or skip one.
 
+use crate::db::{Sql, Tx};
 use mnemo_core::{
     ids, Dedup, Job, JobCounts, JobFilter, JobKind, JobStatus, JobStore, NewJob, NewTurn, RangeJob,
     Result, Timestamp, Turn, UsageFilter, UsageRecord, UsageRow,
 };
-use postgres::Transaction;
 use serde_json::Value;
 
 use crate::errors::DbResult;
@@ -205,12 +205,7 @@ impl JobStore for PgStore {
 }
 
 /// Serializes writers of one job identity until the transaction ends.
-fn identity_lock(
-    c: &mut Transaction<'_>,
-    kind: JobKind,
-    user: &str,
-    subject: &str,
-) -> DbResult<()> {
+fn identity_lock(c: &mut Tx<'_>, kind: JobKind, user: &str, subject: &str) -> DbResult<()> {
     c.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
         &[&format!(
@@ -222,7 +217,7 @@ fn identity_lock(
 }
 
 /// Inserts `j`, or returns the job it folds into (see [`Dedup`]).
-fn enqueue(c: &mut Transaction<'_>, j: &NewJob, now: Timestamp) -> DbResult<Job> {
+fn enqueue(c: &mut Tx<'_>, j: &NewJob, now: Timestamp) -> DbResult<Job> {
     validate::scope(&j.scope.user_id, j.scope.agent_id.as_deref())?;
     validate::reference("job subject", &j.subject)?;
     identity_lock(c, j.kind, &j.scope.user_id, &j.subject)?;
@@ -246,7 +241,7 @@ fn enqueue(c: &mut Transaction<'_>, j: &NewJob, now: Timestamp) -> DbResult<Job>
     Ok(jobs_rows::by_id(c, &id)?.ok_or_else(|| mnemo_core::Error::not_found("job", id))?)
 }
 
-fn insert(c: &mut Transaction<'_>, j: &NewJob, now: Timestamp) -> DbResult<String> {
+fn insert(c: &mut Tx<'_>, j: &NewJob, now: Timestamp) -> DbResult<String> {
     let id = ids::new_id();
     let max_attempts = i32::try_from(j.max_attempts.max(1)).unwrap_or(i32::MAX);
     c.execute(
@@ -274,7 +269,7 @@ fn insert(c: &mut Transaction<'_>, j: &NewJob, now: Timestamp) -> DbResult<Strin
 /// Enqueues each range job the session needs (see the SQLite store), with the session's
 /// row locked.
 fn enqueue_ranges(
-    c: &mut Transaction<'_>,
+    c: &mut Tx<'_>,
     session_id: &str,
     ranges: &[RangeJob],
     now: Timestamp,
@@ -323,7 +318,7 @@ fn enqueue_ranges(
 }
 
 fn lease(
-    c: &mut Transaction<'_>,
+    c: &mut Tx<'_>,
     worker: &str,
     kinds: &[JobKind],
     now: Timestamp,
@@ -371,7 +366,7 @@ fn lease(
 }
 
 /// The job, locked, if `lease` is its current lease.
-fn leased(c: &mut Transaction<'_>, id: &str, lease: &str) -> DbResult<Option<Job>> {
+fn leased(c: &mut Tx<'_>, id: &str, lease: &str) -> DbResult<Option<Job>> {
     let job = c
         .query_opt(
             &format!("SELECT {JOB_COLS} FROM jobs j WHERE j.id = $1 FOR UPDATE"),
@@ -385,7 +380,7 @@ fn leased(c: &mut Transaction<'_>, id: &str, lease: &str) -> DbResult<Option<Job
 /// Queues `job` again for `at`; when a twin with the same identity is already queued, that
 /// one stands for both and this one is closed as folded into it.
 fn requeue(
-    c: &mut Transaction<'_>,
+    c: &mut Tx<'_>,
     job: &Job,
     error: &str,
     at: Timestamp,
@@ -418,7 +413,7 @@ fn requeue(
     Ok(())
 }
 
-fn set_failed(c: &mut Transaction<'_>, id: &str, error: &str, now: Timestamp) -> DbResult<()> {
+fn set_failed(c: &mut Tx<'_>, id: &str, error: &str, now: Timestamp) -> DbResult<()> {
     c.execute(
         "UPDATE jobs SET status = 'failed', last_error = $2, lease_owner = NULL, \
          lease_until = NULL, updated_at = $3, finished_at = $3 WHERE id = $1",

@@ -1,7 +1,9 @@
 //! Reading jobs and usage: the job row mapping, listing, counts and usage totals.
 
 use mnemo_core::{Job, JobCounts, JobFilter, Timestamp, UsageFilter, UsageGroup, UsageRow};
-use postgres::{Row, Transaction};
+use postgres::Row;
+
+use crate::db::{Sql, Tx};
 
 use crate::errors::DbResult;
 use crate::rows::{json, parsed};
@@ -44,7 +46,7 @@ pub(crate) fn job(row: &Row) -> DbResult<Job> {
     })
 }
 
-pub(crate) fn by_id(c: &mut Transaction<'_>, id: &str) -> DbResult<Option<Job>> {
+pub(crate) fn by_id(c: &mut Tx<'_>, id: &str) -> DbResult<Option<Job>> {
     c.query_opt(
         &format!("SELECT {JOB_COLS} FROM jobs j WHERE j.id = $1"),
         &[&id],
@@ -53,7 +55,7 @@ pub(crate) fn by_id(c: &mut Transaction<'_>, id: &str) -> DbResult<Option<Job>> 
     .transpose()
 }
 
-pub(crate) fn list(c: &mut Transaction<'_>, f: &JobFilter) -> DbResult<Vec<Job>> {
+pub(crate) fn list(c: &mut Tx<'_>, f: &JobFilter) -> DbResult<Vec<Job>> {
     let mut cond = Conditions::new();
     if let Some(u) = &f.user_id {
         cond.and("j.user_id = ?", [p(u.clone())]);
@@ -78,7 +80,7 @@ pub(crate) fn list(c: &mut Transaction<'_>, f: &JobFilter) -> DbResult<Vec<Job>>
 }
 
 pub(crate) fn counts(
-    c: &mut Transaction<'_>,
+    c: &mut Tx<'_>,
     user_id: Option<&str>,
     now: &Timestamp,
 ) -> DbResult<JobCounts> {
@@ -104,7 +106,7 @@ pub(crate) fn counts(
     Ok(out)
 }
 
-pub(crate) fn usage(c: &mut Transaction<'_>, f: &UsageFilter) -> DbResult<Vec<UsageRow>> {
+pub(crate) fn usage(c: &mut Tx<'_>, f: &UsageFilter) -> DbResult<Vec<UsageRow>> {
     let key = match f.group {
         UsageGroup::Model => "provider || '/' || model",
         UsageGroup::User => "user_id",

@@ -20,6 +20,7 @@
 //! `validate`, `errors`.
 
 mod admin;
+mod db;
 mod errors;
 mod export_import;
 mod jobs;
@@ -45,7 +46,9 @@ use mnemo_core::{
     MemoryFilter, NewTurn, Record, Result, Scope, Session, SessionSummary, Stats, Store,
     SystemClock, Timestamp, Topic, Turn, TurnFilter,
 };
-use postgres::{Config, IsolationLevel, Transaction};
+use postgres::{Config, IsolationLevel};
+
+use crate::db::{Conn, StmtCache, Tx};
 
 use crate::errors::{map_pg, DbResult};
 use crate::pool::Pool;
@@ -159,34 +162,37 @@ impl PgStore {
     /// one turns out to be broken (an idle connection the server dropped or restarted).
     fn on_connection<T>(
         &self,
-        mut f: impl FnMut(&mut postgres::Client) -> DbResult<T>,
+        mut f: impl FnMut(&mut postgres::Client, &mut StmtCache) -> DbResult<T>,
     ) -> Result<T> {
-        let mut client = self.pool.get().map_err(|e| self.connect_error(&e))?;
-        match f(&mut client) {
+        let mut pooled = self.pool.get().map_err(|e| self.connect_error(&e))?;
+        let (client, cache) = pooled.parts();
+        match f(client, cache) {
             Err(e) if e.is_closed() => {
-                drop(client);
+                drop(pooled);
                 let mut fresh = self.pool.get().map_err(|e| self.connect_error(&e))?;
-                f(&mut fresh).map_err(|e| e.into_core(&self.label))
+                let (client, cache) = fresh.parts();
+                f(client, cache).map_err(|e| e.into_core(&self.label))
             }
             other => other.map_err(|e| e.into_core(&self.label)),
         }
     }
 
     /// Runs `f` in one snapshot (`REPEATABLE READ READ ONLY`).
-    fn read<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> DbResult<T>) -> Result<T> {
+    fn read<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> DbResult<T>) -> Result<T> {
         let mut f = Some(f);
-        self.on_connection(|client| {
-            let mut tx = client
+        self.on_connection(|client, cache| {
+            let tx = client
                 .build_transaction()
                 .isolation_level(IsolationLevel::RepeatableRead)
                 .read_only(true)
                 .start()?;
+            let mut tx = Tx { tx, cache };
             // Only a broken connection runs this twice, and it fails before `f` runs.
             let f = f.take().ok_or_else(|| {
                 mnemo_core::Error::Storage("the connection broke during a read".into())
             })?;
             let out = f(&mut tx)?;
-            tx.commit()?;
+            tx.tx.commit()?;
             Ok(out)
         })
     }
@@ -194,8 +200,8 @@ impl PgStore {
     /// Runs a single-statement read without an explicit transaction (one round trip
     /// instead of three: these run before every search, to see whether an in-memory
     /// index is still current).
-    fn read_one<T>(&self, f: impl Fn(&mut postgres::Client) -> DbResult<T>) -> Result<T> {
-        self.on_connection(|client| f(client))
+    fn read_one<T>(&self, f: impl Fn(&mut Conn<'_>) -> DbResult<T>) -> Result<T> {
+        self.on_connection(|client, cache| f(&mut Conn { client, cache }))
     }
 
     /// Runs `f` in one read-committed write transaction; commits on `Ok`, rolls back on
@@ -203,15 +209,19 @@ impl PgStore {
     ///
     /// A broken connection is not retried here (the commit may have reached the server);
     /// the pool checks connections that sat idle before handing them out.
-    fn write<T>(&self, mut f: impl FnMut(&mut Transaction<'_>) -> DbResult<T>) -> Result<T> {
-        let mut client = self.pool.get().map_err(|e| self.connect_error(&e))?;
+    fn write<T>(&self, mut f: impl FnMut(&mut Tx<'_>) -> DbResult<T>) -> Result<T> {
+        let mut pooled = self.pool.get().map_err(|e| self.connect_error(&e))?;
+        let (client, cache) = pooled.parts();
         let mut attempt = 0;
         loop {
             attempt += 1;
             let result = (|| -> DbResult<T> {
-                let mut tx = client.transaction()?;
+                let mut tx = Tx {
+                    tx: client.transaction()?,
+                    cache: &mut *cache,
+                };
                 let out = f(&mut tx)?;
-                tx.commit()?;
+                tx.tx.commit()?;
                 Ok(out)
             })();
             match result {
@@ -365,11 +375,15 @@ impl Store for PgStore {
 
     fn import(&self, records: &[Record], mode: ImportMode) -> Result<ImportReport> {
         let label = self.label.clone();
-        let mut client = self.pool.get().map_err(|e| self.connect_error(&e))?;
-        let mut tx = client.transaction().map_err(|e| map_pg(&e, &label))?;
+        let mut pooled = self.pool.get().map_err(|e| self.connect_error(&e))?;
+        let (client, cache) = pooled.parts();
+        let mut tx = Tx {
+            tx: client.transaction().map_err(|e| map_pg(&e, &label))?,
+            cache,
+        };
         // On error `tx` is dropped here, which rolls the whole import back.
         let report = export_import::import(&mut tx, records, mode, &label)?;
-        tx.commit().map_err(|e| map_pg(&e, &label))?;
+        tx.tx.commit().map_err(|e| map_pg(&e, &label))?;
         Ok(report)
     }
 

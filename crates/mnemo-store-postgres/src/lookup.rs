@@ -2,8 +2,8 @@
 //! store): an exact id always wins; otherwise the normalised prefix must match exactly
 //! one record, within the user when given.
 
+use crate::db::{Sql, Tx};
 use mnemo_core::{ids, Error};
-use postgres::Transaction;
 
 use crate::errors::DbResult;
 
@@ -29,7 +29,7 @@ pub(crate) const JOBS: Table = Table {
 
 /// The id of the one record of `table` that `input` names, within `user_id` when given.
 pub(crate) fn resolve(
-    c: &mut Transaction<'_>,
+    c: &mut Tx<'_>,
     table: Table,
     user_id: Option<&str>,
     input: &str,

@@ -2,9 +2,9 @@
 //! write method takes the history event that explains it and stores both in the same
 //! transaction; provenance lives in `memory_sources`, one row per turn in order.
 
+use crate::db::{Sql, Tx};
 use mnemo_core::{Error, HistoryEvent, Memory, MemoryFilter, Scope, Timestamp};
 use postgres::types::ToSql;
-use postgres::Transaction;
 
 use crate::errors::DbResult;
 use crate::lookup::{self, MEMORIES};
@@ -12,14 +12,14 @@ use crate::rows::{self, json_text, HISTORY_COLS, MEMORY_COLS};
 use crate::sql::{self, limit_value, p, query};
 use crate::validate;
 
-pub(crate) fn insert_memory(c: &mut Transaction<'_>, m: &Memory, e: &HistoryEvent) -> DbResult<()> {
+pub(crate) fn insert_memory(c: &mut Tx<'_>, m: &Memory, e: &HistoryEvent) -> DbResult<()> {
     validate::memory(m)?;
     validate::event_for(e, m)?;
     insert_row(c, m)?;
     insert_event(c, e)
 }
 
-pub(crate) fn update_memory(c: &mut Transaction<'_>, m: &Memory, e: &HistoryEvent) -> DbResult<()> {
+pub(crate) fn update_memory(c: &mut Tx<'_>, m: &Memory, e: &HistoryEvent) -> DbResult<()> {
     validate::memory(m)?;
     validate::event_for(e, m)?;
     check_owner(c, m)?;
@@ -28,7 +28,7 @@ pub(crate) fn update_memory(c: &mut Transaction<'_>, m: &Memory, e: &HistoryEven
 }
 
 pub(crate) fn supersede_memory(
-    c: &mut Transaction<'_>,
+    c: &mut Tx<'_>,
     old: &Memory,
     old_event: &HistoryEvent,
     new: &Memory,
@@ -53,7 +53,7 @@ pub(crate) fn supersede_memory(
 }
 
 /// Fails unless `m.id` is stored, and stored for the same user.
-fn check_owner(c: &mut Transaction<'_>, m: &Memory) -> DbResult<()> {
+fn check_owner(c: &mut Tx<'_>, m: &Memory) -> DbResult<()> {
     match memory_owner(c, &m.id)? {
         None => Err(Error::not_found("memory", &m.id).into()),
         Some(user) if user == m.user_id => Ok(()),
@@ -66,7 +66,7 @@ fn check_owner(c: &mut Transaction<'_>, m: &Memory) -> DbResult<()> {
 }
 
 /// The user of a stored memory, if it exists.
-pub(crate) fn memory_owner(c: &mut Transaction<'_>, id: &str) -> DbResult<Option<String>> {
+pub(crate) fn memory_owner(c: &mut Tx<'_>, id: &str) -> DbResult<Option<String>> {
     Ok(
         c.query_opt("SELECT user_id FROM memories WHERE id = $1", &[&id])?
             .map(|r| r.get(0)),
@@ -74,7 +74,7 @@ pub(crate) fn memory_owner(c: &mut Transaction<'_>, id: &str) -> DbResult<Option
 }
 
 /// Inserts a memory row and its provenance.
-pub(crate) fn insert_row(c: &mut Transaction<'_>, m: &Memory) -> DbResult<()> {
+pub(crate) fn insert_row(c: &mut Tx<'_>, m: &Memory) -> DbResult<()> {
     let values = row_values(m)?;
     c.execute(
         "INSERT INTO memories (id, user_id, agent_id, session_id, kind, key, content, topic, \
@@ -88,7 +88,7 @@ pub(crate) fn insert_row(c: &mut Transaction<'_>, m: &Memory) -> DbResult<()> {
 }
 
 /// Overwrites every attribute of a stored memory and its provenance.
-pub(crate) fn replace_row(c: &mut Transaction<'_>, m: &Memory) -> DbResult<()> {
+pub(crate) fn replace_row(c: &mut Tx<'_>, m: &Memory) -> DbResult<()> {
     let values = row_values(m)?;
     c.execute(
         "UPDATE memories SET user_id = $2, agent_id = $3, session_id = $4, kind = $5, \
@@ -138,7 +138,7 @@ fn row_values(m: &Memory) -> DbResult<RowValues> {
     ]))
 }
 
-fn insert_sources(c: &mut Transaction<'_>, m: &Memory) -> DbResult<()> {
+fn insert_sources(c: &mut Tx<'_>, m: &Memory) -> DbResult<()> {
     if m.source_turns.is_empty() {
         return Ok(());
     }
@@ -150,7 +150,7 @@ fn insert_sources(c: &mut Transaction<'_>, m: &Memory) -> DbResult<()> {
     Ok(())
 }
 
-pub(crate) fn insert_event(c: &mut Transaction<'_>, e: &HistoryEvent) -> DbResult<()> {
+pub(crate) fn insert_event(c: &mut Tx<'_>, e: &HistoryEvent) -> DbResult<()> {
     write_event(
         c,
         "INSERT INTO history (id, memory_id, user_id, op, old_content, new_content, actor, \
@@ -160,7 +160,7 @@ pub(crate) fn insert_event(c: &mut Transaction<'_>, e: &HistoryEvent) -> DbResul
 }
 
 /// Overwrites every attribute of a stored history event.
-pub(crate) fn replace_event(c: &mut Transaction<'_>, e: &HistoryEvent) -> DbResult<()> {
+pub(crate) fn replace_event(c: &mut Tx<'_>, e: &HistoryEvent) -> DbResult<()> {
     write_event(
         c,
         "UPDATE history SET memory_id = $2, user_id = $3, op = $4, old_content = $5, \
@@ -169,7 +169,7 @@ pub(crate) fn replace_event(c: &mut Transaction<'_>, e: &HistoryEvent) -> DbResu
     )
 }
 
-fn write_event(c: &mut Transaction<'_>, sql: &str, e: &HistoryEvent) -> DbResult<()> {
+fn write_event(c: &mut Tx<'_>, sql: &str, e: &HistoryEvent) -> DbResult<()> {
     c.execute(
         sql,
         &[
@@ -188,7 +188,7 @@ fn write_event(c: &mut Transaction<'_>, sql: &str, e: &HistoryEvent) -> DbResult
     Ok(())
 }
 
-pub(crate) fn purge_memory(c: &mut Transaction<'_>, id: &str) -> DbResult<()> {
+pub(crate) fn purge_memory(c: &mut Tx<'_>, id: &str) -> DbResult<()> {
     c.execute("DELETE FROM history WHERE memory_id = $1", &[&id])?;
     // Provenance rows go by cascade, vectors by trigger.
     let removed = c.execute("DELETE FROM memories WHERE id = $1", &[&id])?;
@@ -198,11 +198,7 @@ pub(crate) fn purge_memory(c: &mut Transaction<'_>, id: &str) -> DbResult<()> {
     Ok(())
 }
 
-pub(crate) fn get_memory(
-    c: &mut Transaction<'_>,
-    user_id: Option<&str>,
-    input: &str,
-) -> DbResult<Memory> {
+pub(crate) fn get_memory(c: &mut Tx<'_>, user_id: Option<&str>, input: &str) -> DbResult<Memory> {
     let id = lookup::resolve(c, MEMORIES, user_id, input)?;
     let row = c
         .query_opt(
@@ -216,7 +212,7 @@ pub(crate) fn get_memory(
 }
 
 /// Fills in `source_turns` (in position order) of memories read with [`MEMORY_COLS`].
-pub(crate) fn load_sources(c: &mut Transaction<'_>, memories: &mut [Memory]) -> DbResult<()> {
+pub(crate) fn load_sources(c: &mut Tx<'_>, memories: &mut [Memory]) -> DbResult<()> {
     if memories.is_empty() {
         return Ok(());
     }
@@ -237,7 +233,7 @@ pub(crate) fn load_sources(c: &mut Transaction<'_>, memories: &mut [Memory]) -> 
 }
 
 pub(crate) fn list_memories(
-    c: &mut Transaction<'_>,
+    c: &mut Tx<'_>,
     filter: &MemoryFilter,
     now: &Timestamp,
 ) -> DbResult<Vec<Memory>> {
@@ -252,11 +248,7 @@ pub(crate) fn list_memories(
     Ok(found)
 }
 
-pub(crate) fn current_by_key(
-    c: &mut Transaction<'_>,
-    scope: &Scope,
-    key: &str,
-) -> DbResult<Option<Memory>> {
+pub(crate) fn current_by_key(c: &mut Tx<'_>, scope: &Scope, key: &str) -> DbResult<Option<Memory>> {
     let row = c.query_opt(
         &format!(
             "SELECT {MEMORY_COLS} FROM memories m WHERE m.user_id = $1 \
@@ -271,10 +263,7 @@ pub(crate) fn current_by_key(
     Ok(Some(m))
 }
 
-pub(crate) fn history(
-    c: &mut Transaction<'_>,
-    memory_id: &str,
-) -> DbResult<Vec<mnemo_core::HistoryEvent>> {
+pub(crate) fn history(c: &mut Tx<'_>, memory_id: &str) -> DbResult<Vec<mnemo_core::HistoryEvent>> {
     let found = c.query(
         &format!("SELECT {HISTORY_COLS} FROM history h WHERE h.memory_id = $1 ORDER BY h.at, h.pk"),
         &[&memory_id],
@@ -282,11 +271,7 @@ pub(crate) fn history(
     rows::all(&found, rows::history)
 }
 
-pub(crate) fn touch_memories(
-    c: &mut Transaction<'_>,
-    ids: &[String],
-    at: Timestamp,
-) -> DbResult<()> {
+pub(crate) fn touch_memories(c: &mut Tx<'_>, ids: &[String], at: Timestamp) -> DbResult<()> {
     // Counted once per mention, like one UPDATE per id.
     c.execute(
         "UPDATE memories m SET access_count = m.access_count + n.times, \

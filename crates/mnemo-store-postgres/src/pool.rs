@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use postgres::{Client, Config, NoTls};
 
+use crate::db::StmtCache;
+
 /// How many idle connections are kept.
 const MAX_IDLE: usize = 16;
 
@@ -17,7 +19,7 @@ const CHECK_AFTER: Duration = Duration::from_secs(30);
 
 pub(crate) struct Pool {
     config: Config,
-    idle: Mutex<Vec<(Client, Instant)>>,
+    idle: Mutex<Vec<(Client, StmtCache, Instant)>>,
 }
 
 impl Pool {
@@ -31,14 +33,14 @@ impl Pool {
     /// An idle connection, or a new one.
     pub(crate) fn get(&self) -> Result<Pooled<'_>, postgres::Error> {
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let reused = idle.and_then(|(mut c, since)| {
+        let reused = idle.and_then(|(mut c, cache, since)| {
             let usable = !c.is_closed()
                 && (since.elapsed() < CHECK_AFTER || c.is_valid(Duration::from_secs(5)).is_ok());
-            usable.then_some(c)
+            usable.then_some((c, cache))
         });
         let client = match reused {
             Some(c) => c,
-            None => self.config.connect(NoTls)?,
+            None => (self.config.connect(NoTls)?, StmtCache::default()),
         };
         Ok(Pooled {
             pool: self,
@@ -50,31 +52,39 @@ impl Pool {
 /// A connection on loan; returned to the pool on drop.
 pub(crate) struct Pooled<'a> {
     pool: &'a Pool,
-    client: Option<Client>,
+    client: Option<(Client, StmtCache)>,
+}
+
+impl Pooled<'_> {
+    /// The connection and its prepared statements.
+    pub(crate) fn parts(&mut self) -> (&mut Client, &mut StmtCache) {
+        let (c, cache) = self.client.as_mut().expect("present until drop");
+        (c, cache)
+    }
 }
 
 impl Deref for Pooled<'_> {
     type Target = Client;
     fn deref(&self) -> &Client {
-        self.client.as_ref().expect("present until drop")
+        &self.client.as_ref().expect("present until drop").0
     }
 }
 
 impl DerefMut for Pooled<'_> {
     fn deref_mut(&mut self) -> &mut Client {
-        self.client.as_mut().expect("present until drop")
+        &mut self.client.as_mut().expect("present until drop").0
     }
 }
 
 impl Drop for Pooled<'_> {
     fn drop(&mut self) {
-        if let Some(c) = self.client.take() {
+        if let Some((c, cache)) = self.client.take() {
             if c.is_closed() {
                 return;
             }
             let mut idle = self.pool.idle.lock().unwrap_or_else(|p| p.into_inner());
             if idle.len() < MAX_IDLE {
-                idle.push((c, Instant::now()));
+                idle.push((c, cache, Instant::now()));
             }
         }
     }

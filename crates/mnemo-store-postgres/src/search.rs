@@ -11,7 +11,9 @@
 use mnemo_core::{
     FtsHit, Memory, MemoryFilter, Scope, SessionSummary, Timestamp, Topic, Turn, TurnFilter,
 };
-use postgres::{Row, Transaction};
+use postgres::Row;
+
+use crate::db::{Sql, Tx};
 
 use crate::errors::DbResult;
 use crate::memories::load_sources;
@@ -86,7 +88,7 @@ pub(crate) fn all_words_query(text: &str) -> Option<String> {
 }
 
 pub(crate) fn memories(
-    c: &mut Transaction<'_>,
+    c: &mut Tx<'_>,
     text: &str,
     filter: &MemoryFilter,
     limit: usize,
@@ -114,7 +116,7 @@ pub(crate) fn memories(
 /// Memories containing every word of `text`, unranked, shortest first (the duplicate
 /// check of `remember`).
 pub(crate) fn memories_with_all_words(
-    c: &mut Transaction<'_>,
+    c: &mut Tx<'_>,
     text: &str,
     filter: &MemoryFilter,
     limit: usize,
@@ -149,7 +151,7 @@ pub(crate) fn memories_with_all_words(
 }
 
 pub(crate) fn turns(
-    c: &mut Transaction<'_>,
+    c: &mut Tx<'_>,
     text: &str,
     filter: &TurnFilter,
     limit: usize,
@@ -168,7 +170,7 @@ pub(crate) fn turns(
 }
 
 pub(crate) fn topics(
-    c: &mut Transaction<'_>,
+    c: &mut Tx<'_>,
     text: &str,
     scope: &Scope,
     limit: usize,
@@ -187,7 +189,7 @@ pub(crate) fn topics(
 }
 
 pub(crate) fn summaries(
-    c: &mut Transaction<'_>,
+    c: &mut Tx<'_>,
     text: &str,
     scope: &Scope,
     limit: usize,
@@ -207,7 +209,7 @@ pub(crate) fn summaries(
 
 /// Runs a search whose placeholders are: the query, the conditions, the limit.
 fn run<T>(
-    c: &mut Transaction<'_>,
+    c: &mut Tx<'_>,
     sql: &str,
     q: Option<String>,
     cond: Conditions,

@@ -9,7 +9,9 @@
 
 use mnemo_core::{MemoryFilter, Scope, TimeView, Timestamp, TurnFilter};
 use postgres::types::ToSql;
-use postgres::{GenericClient, Row};
+use postgres::Row;
+
+use crate::db::{Sql, Tx};
 
 use crate::errors::DbResult;
 
@@ -70,7 +72,7 @@ pub(crate) fn number(sql: &str) -> String {
 }
 
 /// Runs `sql` (with `?` placeholders) with `params`.
-pub(crate) fn query(c: &mut impl GenericClient, sql: &str, params: &[Param]) -> DbResult<Vec<Row>> {
+pub(crate) fn query(c: &mut Tx<'_>, sql: &str, params: &[Param]) -> DbResult<Vec<Row>> {
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|b| b.as_ref() as _).collect();
     Ok(c.query(&number(sql), &refs)?)
 }

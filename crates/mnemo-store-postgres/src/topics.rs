@@ -2,8 +2,8 @@
 //! `upsert_topic` matches on (user, agent, name) first and keeps the stored id, as the
 //! SQLite store does.
 
+use crate::db::{Sql, Tx};
 use mnemo_core::{Error, Scope, SessionSummary, Topic};
-use postgres::Transaction;
 
 use crate::errors::DbResult;
 use crate::rows::{self, json_text, SUMMARY_COLS, TOPIC_COLS};
@@ -11,7 +11,7 @@ use crate::sql::{self, p, query, Conditions};
 use crate::turns::session_owner;
 use crate::validate;
 
-pub(crate) fn upsert_topic(c: &mut Transaction<'_>, topic: &Topic) -> DbResult<Topic> {
+pub(crate) fn upsert_topic(c: &mut Tx<'_>, topic: &Topic) -> DbResult<Topic> {
     validate::topic(topic)?;
     // Two servers consolidating the same topic at once: one waits for the other.
     c.execute(
@@ -56,7 +56,7 @@ pub(crate) fn upsert_topic(c: &mut Transaction<'_>, topic: &Topic) -> DbResult<T
 }
 
 /// The id of the topic with the same (user, agent, name), if any.
-pub(crate) fn id_by_name(c: &mut Transaction<'_>, t: &Topic) -> DbResult<Option<String>> {
+pub(crate) fn id_by_name(c: &mut Tx<'_>, t: &Topic) -> DbResult<Option<String>> {
     Ok(c.query_opt(
         "SELECT id FROM topics WHERE user_id = $1 AND coalesce(agent_id, '') = $2 \
              AND name = $3",
@@ -66,14 +66,14 @@ pub(crate) fn id_by_name(c: &mut Transaction<'_>, t: &Topic) -> DbResult<Option<
 }
 
 /// The user of a stored topic, if it exists.
-pub(crate) fn owner(c: &mut Transaction<'_>, id: &str) -> DbResult<Option<String>> {
+pub(crate) fn owner(c: &mut Tx<'_>, id: &str) -> DbResult<Option<String>> {
     Ok(
         c.query_opt("SELECT user_id FROM topics WHERE id = $1", &[&id])?
             .map(|r| r.get(0)),
     )
 }
 
-pub(crate) fn insert_topic(c: &mut Transaction<'_>, t: &Topic) -> DbResult<()> {
+pub(crate) fn insert_topic(c: &mut Tx<'_>, t: &Topic) -> DbResult<()> {
     c.execute(
         "INSERT INTO topics (id, user_id, agent_id, name, summary, updated_at, meta) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -91,12 +91,7 @@ pub(crate) fn insert_topic(c: &mut Transaction<'_>, t: &Topic) -> DbResult<()> {
 }
 
 /// Overwrites the stored topic `stored_id` with `t`, its id becoming `new_id`.
-pub(crate) fn set_topic(
-    c: &mut Transaction<'_>,
-    stored_id: &str,
-    new_id: &str,
-    t: &Topic,
-) -> DbResult<()> {
+pub(crate) fn set_topic(c: &mut Tx<'_>, stored_id: &str, new_id: &str, t: &Topic) -> DbResult<()> {
     c.execute(
         "UPDATE topics SET id = $2, user_id = $3, agent_id = $4, name = $5, summary = $6, \
          updated_at = $7, meta = $8 WHERE id = $1",
@@ -114,7 +109,7 @@ pub(crate) fn set_topic(
     Ok(())
 }
 
-pub(crate) fn list_topics(c: &mut Transaction<'_>, scope: &Scope) -> DbResult<Vec<Topic>> {
+pub(crate) fn list_topics(c: &mut Tx<'_>, scope: &Scope) -> DbResult<Vec<Topic>> {
     let mut cond = Conditions::new();
     sql::scope(&mut cond, "p", scope, true);
     let sql = format!(
@@ -124,14 +119,14 @@ pub(crate) fn list_topics(c: &mut Transaction<'_>, scope: &Scope) -> DbResult<Ve
     rows::all(&query(c, &sql, &cond.params)?, rows::topic)
 }
 
-pub(crate) fn add_summary(c: &mut Transaction<'_>, s: &SessionSummary) -> DbResult<()> {
+pub(crate) fn add_summary(c: &mut Tx<'_>, s: &SessionSummary) -> DbResult<()> {
     validate::summary(s)?;
     check_session(c, s)?;
     insert_summary(c, s)
 }
 
 /// Fails unless the summary's session exists and belongs to the summary's user.
-pub(crate) fn check_session(c: &mut Transaction<'_>, s: &SessionSummary) -> DbResult<()> {
+pub(crate) fn check_session(c: &mut Tx<'_>, s: &SessionSummary) -> DbResult<()> {
     match session_owner(c, &s.session_id)? {
         Some((user, _)) if user == s.user_id => Ok(()),
         Some(_) => Err(Error::invalid(
@@ -143,7 +138,7 @@ pub(crate) fn check_session(c: &mut Transaction<'_>, s: &SessionSummary) -> DbRe
     }
 }
 
-pub(crate) fn insert_summary(c: &mut Transaction<'_>, s: &SessionSummary) -> DbResult<()> {
+pub(crate) fn insert_summary(c: &mut Tx<'_>, s: &SessionSummary) -> DbResult<()> {
     write_summary(
         c,
         "INSERT INTO summaries (id, user_id, agent_id, session_id, first_seq, last_seq, \
@@ -152,7 +147,7 @@ pub(crate) fn insert_summary(c: &mut Transaction<'_>, s: &SessionSummary) -> DbR
     )
 }
 
-pub(crate) fn replace_summary(c: &mut Transaction<'_>, s: &SessionSummary) -> DbResult<()> {
+pub(crate) fn replace_summary(c: &mut Tx<'_>, s: &SessionSummary) -> DbResult<()> {
     write_summary(
         c,
         "UPDATE summaries SET user_id = $2, agent_id = $3, session_id = $4, first_seq = $5, \
@@ -161,7 +156,7 @@ pub(crate) fn replace_summary(c: &mut Transaction<'_>, s: &SessionSummary) -> Db
     )
 }
 
-fn write_summary(c: &mut Transaction<'_>, sql: &str, s: &SessionSummary) -> DbResult<()> {
+fn write_summary(c: &mut Tx<'_>, sql: &str, s: &SessionSummary) -> DbResult<()> {
     c.execute(
         sql,
         &[
@@ -180,7 +175,7 @@ fn write_summary(c: &mut Transaction<'_>, sql: &str, s: &SessionSummary) -> DbRe
 }
 
 pub(crate) fn list_summaries(
-    c: &mut Transaction<'_>,
+    c: &mut Tx<'_>,
     scope: &Scope,
     session_id: Option<&str>,
 ) -> DbResult<Vec<SessionSummary>> {

@@ -4,8 +4,8 @@
 //! (`FOR UPDATE`), so two servers recording turns of one session at once never produce
 //! duplicate or missing sequence numbers.
 
+use crate::db::{Sql, Tx};
 use mnemo_core::{ids, time, Error, NewTurn, Scope, Session, Timestamp, Turn, TurnFilter};
-use postgres::Transaction;
 
 use crate::errors::DbResult;
 use crate::lookup::{self, SESSIONS};
@@ -15,7 +15,7 @@ use crate::validate;
 
 /// Records a turn, creating its session if this is its first turn.
 pub(crate) fn add_turn(
-    c: &mut Transaction<'_>,
+    c: &mut Tx<'_>,
     new: &NewTurn,
     tokens: u32,
     now: Timestamp,
@@ -48,12 +48,7 @@ pub(crate) fn add_turn(
 }
 
 /// Creates the session on first use and locks its row; refuses a session of another scope.
-fn ensure_session(
-    c: &mut Transaction<'_>,
-    id: &str,
-    scope: &Scope,
-    started_at: Timestamp,
-) -> DbResult<()> {
+fn ensure_session(c: &mut Tx<'_>, id: &str, scope: &Scope, started_at: Timestamp) -> DbResult<()> {
     c.execute(
         "INSERT INTO sessions (id, user_id, agent_id, started_at, ended_at, meta) \
          VALUES ($1, $2, $3, $4, NULL, 'null') ON CONFLICT (id) DO NOTHING",
@@ -70,10 +65,7 @@ fn ensure_session(
 }
 
 /// The (user, agent) of a session, its row locked until the transaction ends.
-pub(crate) fn lock_session(
-    c: &mut Transaction<'_>,
-    id: &str,
-) -> DbResult<Option<(String, Option<String>)>> {
+pub(crate) fn lock_session(c: &mut Tx<'_>, id: &str) -> DbResult<Option<(String, Option<String>)>> {
     Ok(c.query_opt(
         "SELECT user_id, agent_id FROM sessions WHERE id = $1 FOR UPDATE",
         &[&id],
@@ -83,7 +75,7 @@ pub(crate) fn lock_session(
 
 /// The (user, agent) of a session, if it exists.
 pub(crate) fn session_owner(
-    c: &mut Transaction<'_>,
+    c: &mut Tx<'_>,
     id: &str,
 ) -> DbResult<Option<(String, Option<String>)>> {
     Ok(c.query_opt(
@@ -93,7 +85,7 @@ pub(crate) fn session_owner(
     .map(|r| (r.get(0), r.get(1))))
 }
 
-pub(crate) fn insert_session(c: &mut Transaction<'_>, s: &Session) -> DbResult<()> {
+pub(crate) fn insert_session(c: &mut Tx<'_>, s: &Session) -> DbResult<()> {
     c.execute(
         "INSERT INTO sessions (id, user_id, agent_id, started_at, ended_at, meta) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -110,7 +102,7 @@ pub(crate) fn insert_session(c: &mut Transaction<'_>, s: &Session) -> DbResult<(
 }
 
 /// Overwrites a session's attributes (its id and user stay).
-pub(crate) fn replace_session(c: &mut Transaction<'_>, s: &Session) -> DbResult<()> {
+pub(crate) fn replace_session(c: &mut Tx<'_>, s: &Session) -> DbResult<()> {
     c.execute(
         "UPDATE sessions SET agent_id = $2, started_at = $3, ended_at = $4, meta = $5 \
          WHERE id = $1",
@@ -125,7 +117,7 @@ pub(crate) fn replace_session(c: &mut Transaction<'_>, s: &Session) -> DbResult<
     Ok(())
 }
 
-pub(crate) fn insert_turn(c: &mut Transaction<'_>, t: &Turn) -> DbResult<()> {
+pub(crate) fn insert_turn(c: &mut Tx<'_>, t: &Turn) -> DbResult<()> {
     write_turn(
         c,
         "INSERT INTO turns (id, user_id, agent_id, session_id, seq, role, content, \
@@ -135,7 +127,7 @@ pub(crate) fn insert_turn(c: &mut Transaction<'_>, t: &Turn) -> DbResult<()> {
 }
 
 /// Overwrites every attribute of a stored turn.
-pub(crate) fn replace_turn(c: &mut Transaction<'_>, t: &Turn) -> DbResult<()> {
+pub(crate) fn replace_turn(c: &mut Tx<'_>, t: &Turn) -> DbResult<()> {
     write_turn(
         c,
         "UPDATE turns SET user_id = $2, agent_id = $3, session_id = $4, seq = $5, role = $6, \
@@ -144,7 +136,7 @@ pub(crate) fn replace_turn(c: &mut Transaction<'_>, t: &Turn) -> DbResult<()> {
     )
 }
 
-fn write_turn(c: &mut Transaction<'_>, sql: &str, t: &Turn) -> DbResult<()> {
+fn write_turn(c: &mut Tx<'_>, sql: &str, t: &Turn) -> DbResult<()> {
     c.execute(
         sql,
         &[
@@ -163,7 +155,7 @@ fn write_turn(c: &mut Transaction<'_>, sql: &str, t: &Turn) -> DbResult<()> {
     Ok(())
 }
 
-pub(crate) fn list_turns(c: &mut Transaction<'_>, filter: &TurnFilter) -> DbResult<Vec<Turn>> {
+pub(crate) fn list_turns(c: &mut Tx<'_>, filter: &TurnFilter) -> DbResult<Vec<Turn>> {
     let mut conditions = sql::turns(filter);
     let order = match (filter.session_id.is_some(), filter.newest_first) {
         (true, false) => "t.seq",
@@ -179,7 +171,7 @@ pub(crate) fn list_turns(c: &mut Transaction<'_>, filter: &TurnFilter) -> DbResu
     rows::all(&query(c, &sql, &conditions.params)?, rows::turn)
 }
 
-pub(crate) fn get_turns(c: &mut Transaction<'_>, ids: &[String]) -> DbResult<Vec<Turn>> {
+pub(crate) fn get_turns(c: &mut Tx<'_>, ids: &[String]) -> DbResult<Vec<Turn>> {
     let found = c.query(
         &format!("SELECT {TURN_COLS} FROM turns t WHERE t.id = ANY($1)"),
         &[&ids],
@@ -193,7 +185,7 @@ pub(crate) fn get_turns(c: &mut Transaction<'_>, ids: &[String]) -> DbResult<Vec
 }
 
 pub(crate) fn list_sessions(
-    c: &mut Transaction<'_>,
+    c: &mut Tx<'_>,
     scope: &Scope,
     limit: Option<usize>,
 ) -> DbResult<Vec<Session>> {
@@ -208,11 +200,7 @@ pub(crate) fn list_sessions(
     rows::all(&query(c, &sql, &cond.params)?, rows::session)
 }
 
-pub(crate) fn get_session(
-    c: &mut Transaction<'_>,
-    user_id: &str,
-    input: &str,
-) -> DbResult<Session> {
+pub(crate) fn get_session(c: &mut Tx<'_>, user_id: &str, input: &str) -> DbResult<Session> {
     let id = lookup::resolve(c, SESSIONS, Some(user_id), input)?;
     let row = c.query_one(
         &format!("SELECT {SESSION_COLS} FROM sessions s WHERE s.id = $1"),
@@ -221,7 +209,7 @@ pub(crate) fn get_session(
     rows::session(&row)
 }
 
-pub(crate) fn end_session(c: &mut Transaction<'_>, id: &str, at: Timestamp) -> DbResult<()> {
+pub(crate) fn end_session(c: &mut Tx<'_>, id: &str, at: Timestamp) -> DbResult<()> {
     let changed = c.execute(
         "UPDATE sessions SET ended_at = $2 WHERE id = $1",
         &[&id, &at],

@@ -10,10 +10,10 @@
 use std::collections::HashSet;
 use std::error::Error as StdError;
 
+use crate::db::{Sql, Tx};
 use bytes::{Buf, BufMut, BytesMut};
 use mnemo_core::{MemoryChanges, ModelCount, OwnerKind, Result, VectorRecord, VectorStore};
 use postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
-use postgres::{GenericClient, Transaction};
 
 use crate::errors::DbResult;
 use crate::PgStore;
@@ -88,7 +88,7 @@ fn kind_of(name: &str) -> OwnerKind {
 /// Records per statement when storing vectors.
 const PUT_BATCH: usize = 1000;
 
-fn put(c: &mut Transaction<'_>, records: &[VectorRecord]) -> DbResult<()> {
+fn put(c: &mut Tx<'_>, records: &[VectorRecord]) -> DbResult<()> {
     for r in records {
         if r.vector.is_empty() || r.vector.iter().any(|x| !x.is_finite()) {
             return Err(mnemo_core::Error::invalid(
@@ -116,7 +116,7 @@ fn put(c: &mut Transaction<'_>, records: &[VectorRecord]) -> DbResult<()> {
 }
 
 /// Stores vectors of one kind in one statement; owners that no longer exist are skipped.
-fn put_batch(c: &mut Transaction<'_>, kind: OwnerKind, batch: &[&VectorRecord]) -> DbResult<()> {
+fn put_batch(c: &mut Tx<'_>, kind: OwnerKind, batch: &[&VectorRecord]) -> DbResult<()> {
     let ids: Vec<&str> = batch.iter().map(|r| r.owner_id.as_str()).collect();
     let models: Vec<&str> = batch.iter().map(|r| r.model_id.as_str()).collect();
     let dims: Vec<i32> = batch.iter().map(|r| r.vector.len() as i32).collect();
@@ -137,7 +137,7 @@ fn put_batch(c: &mut Transaction<'_>, kind: OwnerKind, batch: &[&VectorRecord]) 
 }
 
 fn load(
-    c: &mut Transaction<'_>,
+    c: &mut Tx<'_>,
     kind: OwnerKind,
     user: &str,
     model: &str,
@@ -152,12 +152,7 @@ fn load(
     .collect())
 }
 
-fn missing(
-    c: &mut Transaction<'_>,
-    kind: OwnerKind,
-    user: &str,
-    model: &str,
-) -> DbResult<Vec<String>> {
+fn missing(c: &mut Tx<'_>, kind: OwnerKind, user: &str, model: &str) -> DbResult<Vec<String>> {
     let sql = format!(
         "SELECT o.id FROM {} o WHERE o.user_id = $1 AND NOT EXISTS \
          (SELECT 1 FROM vectors v WHERE v.owner_kind = $2 AND v.owner_id = o.id \
@@ -170,7 +165,7 @@ fn missing(
         .collect())
 }
 
-fn models(c: &mut Transaction<'_>, user: Option<&str>) -> DbResult<Vec<ModelCount>> {
+fn models(c: &mut Tx<'_>, user: Option<&str>) -> DbResult<Vec<ModelCount>> {
     Ok(c.query(
         "SELECT owner_kind, model_id, dims, count(*) FROM vectors \
              WHERE $1::text IS NULL OR user_id = $1 \
@@ -187,7 +182,7 @@ fn models(c: &mut Transaction<'_>, user: Option<&str>) -> DbResult<Vec<ModelCoun
     .collect())
 }
 
-fn epoch(c: &mut impl GenericClient, kind: OwnerKind, user: &str) -> DbResult<u64> {
+fn epoch(c: &mut impl Sql, kind: OwnerKind, user: &str) -> DbResult<u64> {
     let row = c.query_opt(
         "SELECT epoch FROM index_epochs WHERE owner_kind = $1 AND user_id = $2",
         &[&kind.as_str(), &user],
@@ -196,7 +191,7 @@ fn epoch(c: &mut impl GenericClient, kind: OwnerKind, user: &str) -> DbResult<u6
 }
 
 /// The newest feed position (0 before the first change).
-fn newest(c: &mut impl GenericClient) -> DbResult<u64> {
+fn newest(c: &mut impl Sql) -> DbResult<u64> {
     let seq: i64 = c
         .query_one("SELECT seq FROM memory_feed_head WHERE id = 1", &[])?
         .get(0);
@@ -204,7 +199,7 @@ fn newest(c: &mut impl GenericClient) -> DbResult<u64> {
 }
 
 /// See [`VectorStore::memory_changes_since`]; runs in one snapshot.
-fn since(c: &mut Transaction<'_>, user: &str, after: u64) -> DbResult<Option<MemoryChanges>> {
+fn since(c: &mut Tx<'_>, user: &str, after: u64) -> DbResult<Option<MemoryChanges>> {
     let newest = newest(c)?;
     if newest <= after {
         return Ok(Some(MemoryChanges {
@@ -235,7 +230,7 @@ fn since(c: &mut Transaction<'_>, user: &str, after: u64) -> DbResult<Option<Mem
 }
 
 fn vectors_of(
-    c: &mut Transaction<'_>,
+    c: &mut Tx<'_>,
     kind: OwnerKind,
     ids: &[String],
     model: &str,
@@ -382,7 +377,7 @@ impl VectorStore for PgStore {
     }
 
     fn memory_change_seq(&self) -> Result<u64> {
-        self.read_one(newest)
+        self.read_one(|c| newest(c))
     }
 
     fn memory_changes_since(&self, user_id: &str, after: u64) -> Result<Option<MemoryChanges>> {
