@@ -82,12 +82,12 @@ url() {
 start() {
     local owner=""
     if [ "${1:-}" = "--owner-pid" ]; then owner="${2:?--owner-pid needs a pid}"; fi
-    if [ -f "$DIR/url" ] && [ -f "$DIR/data/postmaster.pid" ]; then
+    install
+    ensure_user
+    if [ -f "$DIR/url" ] && as_pg "$PGBIN/pg_ctl" -D "$DIR/data" status >/dev/null 2>&1; then
         url
         return
     fi
-    install
-    ensure_user
     rm -rf "$DIR"
     mkdir -p "$DIR"
     chmod 700 "$DIR"
