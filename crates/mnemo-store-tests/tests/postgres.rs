@@ -48,6 +48,16 @@ fn nearest_memories_search_runs_in_the_database() {
         vector: vec![1.0, 0.0, 0.0],
     });
     store.put_vectors(&records).unwrap();
+    let mut c = postgres::Client::connect(db.url(), postgres::NoTls).unwrap();
+    let hnsw = |c: &mut postgres::Client| -> i64 {
+        c.query_one(
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'vectors_hnsw_3'",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+    };
+    assert_eq!(hnsw(&mut c), 0, "writes alone never pay for an HNSW index");
     let hits = store
         .nearest_memories("alice", "static", &[1.0, 0.0, 0.0], 3)
         .unwrap();
@@ -58,16 +68,22 @@ fn nearest_memories_search_runs_in_the_database() {
         .nearest_memories("alice", "other-model", &[1.0, 0.0, 0.0], 3)
         .unwrap()
         .is_empty());
-    // The HNSW index exists and the planner can use it.
-    let mut c = postgres::Client::connect(db.url(), postgres::NoTls).unwrap();
-    let n: i64 = c
-        .query_one(
-            "SELECT count(*) FROM pg_indexes WHERE indexname = 'vectors_hnsw_3'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert_eq!(n, 1);
+    // The first search built the HNSW index; later writes keep it current.
+    assert_eq!(hnsw(&mut c), 1);
+    let late = memory(&s, "late", "2026-01-02T00:00:00Z");
+    put(&store, &late);
+    store
+        .put_vectors(&[VectorRecord {
+            owner_kind: OwnerKind::Memory,
+            owner_id: late.id.clone(),
+            model_id: "static".into(),
+            vector: vec![1.0, 0.001, 0.0],
+        }])
+        .unwrap();
+    let hits = store
+        .nearest_memories("alice", "static", &[1.0, 0.0, 0.0], 2)
+        .unwrap();
+    assert!(hits.iter().any(|h| h.0 == late.id), "{hits:?}");
 }
 
 #[test]
