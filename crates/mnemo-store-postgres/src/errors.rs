@@ -70,10 +70,25 @@ impl DbError {
     }
 }
 
+/// The whole story of a client error: the server's message, or the client's error with
+/// its cause ("error connecting to server: Connection refused").
+pub(crate) fn describe(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return match db.hint() {
+            Some(h) => format!("{} ({h})", db.message()),
+            None => db.message().to_owned(),
+        };
+    }
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
+
 /// Maps a client error to the core error a caller can act on.
 pub(crate) fn map_pg(e: &postgres::Error, label: &str) -> Error {
     let Some(db) = e.as_db_error() else {
-        return Error::Storage(format!("{label}: {e}"));
+        return Error::Storage(format!("{label}: {}", describe(e)));
     };
     let code = db.code();
     let detail = match db.detail() {

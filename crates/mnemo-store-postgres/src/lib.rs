@@ -50,7 +50,7 @@ use postgres::{Config, IsolationLevel};
 
 use crate::db::{Conn, StmtCache, Tx};
 
-use crate::errors::{map_pg, DbResult};
+use crate::errors::{describe, map_pg, DbResult};
 use crate::pool::Pool;
 pub use crate::schema::SCHEMA_VERSION;
 
@@ -130,10 +130,7 @@ impl PgStore {
             clock: Arc::new(SystemClock),
             hnsw_dims: Mutex::new(Vec::new()),
         };
-        let mut client = store
-            .pool
-            .get()
-            .map_err(|e| Error::Storage(format!("cannot connect to {}: {e}", store.label)))?;
+        let mut client = store.pool.get().map_err(|e| store.connect_error(&e))?;
         schema::migrate(&mut client).map_err(|e| e.into_core(&store.label))?;
         drop(client);
         Ok(store)
@@ -155,7 +152,7 @@ impl PgStore {
     }
 
     fn connect_error(&self, e: &postgres::Error) -> Error {
-        Error::Storage(format!("cannot connect to {}: {e}", self.label))
+        Error::Storage(format!("cannot connect to {}: {}", self.label, describe(e)))
     }
 
     /// Runs `f` on a pooled connection; once more on a new connection when the pooled
