@@ -99,7 +99,14 @@ pub(crate) fn map_pg(e: &postgres::Error, label: &str) -> Error {
         Error::ReadOnly(format!("{label} ({detail})"))
     } else if *code == SqlState::LOCK_NOT_AVAILABLE || *code == SqlState::QUERY_CANCELED {
         Error::Busy(format!("{label} ({detail})"))
-    } else if *code == SqlState::UNDEFINED_FILE && detail.contains("vector") {
+    } else if *code == SqlState::INSUFFICIENT_PRIVILEGE && detail.contains("extension") {
+        Error::Storage(format!(
+            "{label}: {detail}; ask the database's administrator to run \
+             `CREATE EXTENSION vector;` in it once (mnemo needs pgvector)"
+        ))
+    } else if (*code == SqlState::UNDEFINED_FILE || *code == SqlState::FEATURE_NOT_SUPPORTED)
+        && detail.contains("vector")
+    {
         Error::Storage(format!(
             "{label}: the pgvector extension is not installed on this server ({detail}); \
              install pgvector (https://github.com/pgvector/pgvector) or use scripts/pg.sh"
