@@ -22,6 +22,7 @@ pub(crate) fn add_turn(
 ) -> DbResult<Turn> {
     validate::scope(&new.scope.user_id, new.scope.agent_id.as_deref())?;
     validate::reference("session_id", &new.session_id)?;
+    validate::text("content", &new.content)?;
     validate::meta(&new.meta)?;
     let created_at = time::truncate(new.created_at.unwrap_or(now));
     ensure_session(c, &new.session_id, &new.scope, created_at)?;

@@ -20,6 +20,23 @@ pub(crate) fn id(field: &str, value: &str) -> Result<()> {
     }
 }
 
+/// PostgreSQL text cannot hold the NUL character (SQLite can): refuse it with the field's
+/// name instead of failing on the server's encoding error.
+pub(crate) fn text(field: &str, value: &str) -> Result<()> {
+    if value.contains('\0') {
+        return Err(Error::invalid(
+            field,
+            "contains a NUL character (\\0), which PostgreSQL cannot store; remove it",
+        ));
+    }
+    Ok(())
+}
+
+/// [`text`] for optional fields.
+fn opt_text(field: &str, value: Option<&str>) -> Result<()> {
+    value.map_or(Ok(()), |v| text(field, v))
+}
+
 /// A free-form reference (session ids may be chosen by the caller): not blank.
 pub(crate) fn reference(field: &str, value: &str) -> Result<()> {
     if value.trim().is_empty() {
@@ -52,6 +69,9 @@ pub(crate) fn meta(value: &Value) -> Result<()> {
 
 pub(crate) fn memory(m: &Memory) -> Result<()> {
     id("memory id", &m.id)?;
+    text("content", &m.content)?;
+    opt_text("key", m.key.as_deref())?;
+    opt_text("topic", m.topic.as_deref())?;
     scope(&m.user_id, m.agent_id.as_deref())?;
     if !(m.salience.is_finite() && (0.0..=1.0).contains(&m.salience)) {
         return Err(Error::invalid(
@@ -94,6 +114,9 @@ pub(crate) fn event_for(e: &HistoryEvent, m: &Memory) -> Result<()> {
 
 pub(crate) fn event(e: &HistoryEvent) -> Result<()> {
     id("history id", &e.id)?;
+    opt_text("old_content", e.old_content.as_deref())?;
+    opt_text("new_content", e.new_content.as_deref())?;
+    opt_text("reason", e.reason.as_deref())?;
     id("memory_id", &e.memory_id)?;
     reference("user_id", &e.user_id)?;
     meta(&e.meta)
@@ -107,6 +130,7 @@ pub(crate) fn session(s: &Session) -> Result<()> {
 
 pub(crate) fn turn(t: &Turn) -> Result<()> {
     id("turn id", &t.id)?;
+    text("content", &t.content)?;
     reference("session_id", &t.session_id)?;
     scope(&t.user_id, t.agent_id.as_deref())?;
     if t.seq < 1 {
@@ -117,6 +141,8 @@ pub(crate) fn turn(t: &Turn) -> Result<()> {
 
 pub(crate) fn topic(t: &Topic) -> Result<()> {
     id("topic id", &t.id)?;
+    text("topic name", &t.name)?;
+    text("topic summary", &t.summary)?;
     scope(&t.user_id, t.agent_id.as_deref())?;
     if t.name.trim().is_empty() {
         return Err(Error::invalid("topic name", "must not be empty"));
@@ -126,6 +152,7 @@ pub(crate) fn topic(t: &Topic) -> Result<()> {
 
 pub(crate) fn summary(s: &SessionSummary) -> Result<()> {
     id("summary id", &s.id)?;
+    text("summary", &s.summary)?;
     reference("session_id", &s.session_id)?;
     scope(&s.user_id, s.agent_id.as_deref())?;
     if s.first_seq > s.last_seq {
@@ -147,6 +174,13 @@ mod tests {
         assert!(id("id", &"A".repeat(32)).is_err());
         assert!(id("id", "abcd").is_err());
         assert!(id("id", &"g".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn nul_characters_are_refused_by_name() {
+        let e = text("content", "a\0b").unwrap_err().to_string();
+        assert!(e.contains("content") && e.contains("NUL"), "{e}");
+        assert!(text("content", "fine").is_ok());
     }
 
     #[test]

@@ -139,3 +139,35 @@ fn connections_the_server_dropped_are_replaced() {
     assert_eq!(found.len(), 1);
     put(&store, &memory(&s, "after", "2026-01-02T00:00:00Z"));
 }
+
+#[test]
+fn text_postgres_cannot_hold_is_refused_by_field() {
+    let db = PgBackend::new();
+    let store = db.open();
+    let s = scope("alice", None);
+    let turn = mnemo_store_tests::fixtures::new_turn(&s, "s1", "a\0b", None);
+    match store.add_turn(&turn, 1, mnemo_store_tests::fixtures::now()) {
+        Err(Error::Invalid { field, reason }) => {
+            assert_eq!(field, "content");
+            assert!(reason.contains("NUL"), "{reason}");
+        }
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    // A SQLite database holding such text says which record cannot move, and nothing moves.
+    let sqlite_db = SqliteBackend::new();
+    let sqlite = sqlite_db.open();
+    let bad = memory(&s, "x\0y", "2026-01-01T00:00:00Z");
+    put(sqlite.as_ref(), &bad);
+    let records = sqlite.export(None).unwrap();
+    match store.import(&records[1..], mnemo_core::ImportMode::SkipExisting) {
+        Err(Error::ImportLine { line, reason }) => {
+            assert_eq!(line, 1);
+            assert!(
+                reason.contains(&bad.id) && reason.contains("NUL"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected ImportLine, got {other:?}"),
+    }
+    assert_eq!(store.stats().unwrap().memories_total, 0);
+}
