@@ -42,13 +42,14 @@ pub(crate) fn reference(field: &str, value: &str) -> Result<()> {
     if value.trim().is_empty() {
         return Err(Error::invalid(field, "must not be empty"));
     }
-    Ok(())
+    text(field, value)
 }
 
 /// A user id is required; an agent id, when present, must not be empty (empty is how the
 /// schema spells "user-wide" in its uniqueness keys).
 pub(crate) fn scope(user_id: &str, agent_id: Option<&str>) -> Result<()> {
     reference("user_id", user_id)?;
+    opt_text("agent_id", agent_id)?;
     if agent_id.is_some_and(|a| a.is_empty()) {
         return Err(Error::invalid(
             "agent_id",
