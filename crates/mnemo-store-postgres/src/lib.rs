@@ -15,7 +15,8 @@
 //! - Full text: tsvector columns with GIN indexes (English stemming); vectors: pgvector,
 //!   with an HNSW index per dimension count ([`PgStore::nearest_memories`]).
 //!
-//! Module map: `schema` (migrations), `pool`, `sql` (filters, placeholders), `rows`,
+//! Module map: `schema` (migrations), `pool`, `db` (statements prepared once per
+//! connection), `sql` (filters, placeholders), `rows`,
 //! `turns`, `memories`, `search`, `topics`, `admin`, `export_import`, `vectors`, `jobs`,
 //! `validate`, `errors`.
 
