@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use chrono::Duration;
-use mnemo_core::{JobKind, NewJob, Store, TurnFilter};
+use mnemo_core::{JobFilter, JobKind, NewJob, RangeJob, Store, TurnFilter};
 use serde_json::json;
 
 use crate::fixtures::{memory, new_turn, now, put, scope};
@@ -102,4 +102,54 @@ pub fn concurrent_workers_run_each_job_once(b: &dyn Backend) {
         .map(|j| j.id)
         .collect();
     assert_eq!(ids.len(), 40);
+}
+
+/// Turns of one session recorded through several handles at once, each with the range
+/// jobs it makes due: the extraction ranges cover every turn exactly once.
+pub fn concurrent_turns_get_range_jobs_without_gaps_or_overlaps(b: &dyn Backend) {
+    let handles: Vec<Arc<dyn Store>> = (0..THREADS).map(|_| b.open()).collect();
+    let s = scope("alice", None);
+    let range = |min| RangeJob {
+        kind: JobKind::Extract,
+        min_turns: min,
+        max_turns: 3,
+        max_attempts: 3,
+    };
+    thread::scope(|scope| {
+        for (i, store) in handles.iter().enumerate() {
+            let s = s.clone();
+            scope.spawn(move || {
+                for n in 0..10 {
+                    let turn = new_turn(&s, "shared", &format!("writer {i} turn {n}"), None);
+                    store
+                        .add_turns_with_jobs(&[(turn, 1)], &[range(3)], now())
+                        .unwrap();
+                }
+            });
+        }
+    });
+    handles[0]
+        .enqueue_ranges("shared", &[range(1)], now())
+        .unwrap();
+    let mut ranges: Vec<(i64, i64)> = handles[1]
+        .list_jobs(&JobFilter {
+            kinds: vec![JobKind::Extract],
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|j| (j.first_seq.unwrap(), j.last_seq.unwrap()))
+        .collect();
+    ranges.sort();
+    let mut next = 1;
+    for (first, last) in &ranges {
+        assert_eq!(*first, next, "a gap or an overlap: {ranges:?}");
+        assert!(last - first < 3, "{ranges:?}");
+        next = last + 1;
+    }
+    assert_eq!(
+        next,
+        THREADS as i64 * 10 + 1,
+        "every turn covered: {ranges:?}"
+    );
 }

@@ -18,7 +18,10 @@ mod transfer;
 mod turns_jobs;
 
 pub use backends::{server_url, with_database, Backend, PgBackend, SqliteBackend};
-pub use concurrency::{concurrent_workers_run_each_job_once, concurrent_writers_never_collide};
+pub use concurrency::{
+    concurrent_turns_get_range_jobs_without_gaps_or_overlaps, concurrent_workers_run_each_job_once,
+    concurrent_writers_never_collide,
+};
 pub use feed_vectors::{
     epochs_and_the_change_feed_reach_other_handles, vectors_keep_their_model_ids,
 };
@@ -60,6 +63,7 @@ macro_rules! conformance_tests {
             imports_are_all_or_nothing,
             concurrent_writers_never_collide,
             concurrent_workers_run_each_job_once,
+            concurrent_turns_get_range_jobs_without_gaps_or_overlaps,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
