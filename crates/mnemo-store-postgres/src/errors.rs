@@ -53,8 +53,11 @@ impl DbError {
     /// connection): the same work on a new connection may succeed.
     pub(crate) fn is_closed(&self) -> bool {
         let DbError::Sql(e) = self else { return false };
-        // 57P01-57P03: the server shut the session down; class 08: connection exceptions.
+        // An I/O error on the socket (reset by peer); 57P01-57P03: the server shut the
+        // session down; class 08: connection exceptions.
+        let io = std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>());
         e.is_closed()
+            || io
             || e.code().is_some_and(|c| {
                 let code = c.code();
                 code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
