@@ -166,7 +166,7 @@ impl PgStore {
         let (client, cache) = pooled.parts();
         match f(client, cache) {
             Err(e) if e.is_closed() => {
-                drop(pooled);
+                pooled.discard();
                 let mut fresh = self.pool.get().map_err(|e| self.connect_error(&e))?;
                 let (client, cache) = fresh.parts();
                 f(client, cache).map_err(|e| e.into_core(&self.label))
@@ -224,6 +224,10 @@ impl PgStore {
             })();
             match result {
                 Err(e) if e.is_transient() && attempt < WRITE_ATTEMPTS => continue,
+                Err(e) if e.is_closed() => {
+                    pooled.discard();
+                    return Err(e.into_core(&self.label));
+                }
                 other => return other.map_err(|e| e.into_core(&self.label)),
             }
         }

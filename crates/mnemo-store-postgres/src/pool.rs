@@ -56,6 +56,11 @@ pub(crate) struct Pooled<'a> {
 }
 
 impl Pooled<'_> {
+    /// Closes the connection instead of returning it to the pool (it broke).
+    pub(crate) fn discard(mut self) {
+        self.client = None;
+    }
+
     /// The connection and its prepared statements.
     pub(crate) fn parts(&mut self) -> (&mut Client, &mut StmtCache) {
         let (c, cache) = self.client.as_mut().expect("present until drop");
