@@ -10,11 +10,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use mnemo_core::{Actor, FixedClock, OwnerKind, Result, Scope};
+use mnemo_core::{Actor, FixedClock, OwnerKind, Result, Scope, Store};
 use mnemo_embed::{Embedder, StaticEmbedder};
 use mnemo_engine::retrieval::dense::{dot, normalized};
 use mnemo_engine::retrieval::quant::QuantIndex;
-use mnemo_engine::{Engine, EngineSettings, NewMemory, RecallQuery};
+use mnemo_engine::{store_from_uri, Create, Engine, EngineSettings, NewMemory, RecallQuery};
 use mnemo_store_sqlite::SqliteStore;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -121,16 +121,58 @@ pub fn run(
     seed: u64,
     opts: RunOptions,
 ) -> Result<ScaleReport> {
+    run_on(None, dir, n, queries, seed, opts)
+}
+
+/// [`run`] in the database `store_uri` names (e.g. `postgres://…`; empty, or with
+/// `opts.reuse` holding exactly an earlier run's memories) instead of a SQLite file in
+/// `dir`.
+pub fn run_on(
+    store_uri: Option<&str>,
+    dir: &std::path::Path,
+    n: usize,
+    queries: usize,
+    seed: u64,
+    opts: RunOptions,
+) -> Result<ScaleReport> {
     let clock = Arc::new(FixedClock(mnemo_core::time::parse("2026-01-01T00:00:00Z")?));
     let keyed = if opts.keyed { "" } else { "-unkeyed" };
     let path = dir.join(format!("scale-{n}-seed{seed}{keyed}.db"));
-    let reuse = opts.reuse && path.exists();
-    if !reuse {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    let (store, reuse): (Arc<dyn Store>, bool) = match store_uri {
+        None => {
+            let reuse = opts.reuse && path.exists();
+            if !reuse {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            (
+                Arc::new(SqliteStore::open(&path)?.with_clock(clock.clone())),
+                reuse,
+            )
         }
-    }
-    let store = Arc::new(SqliteStore::open(&path)?.with_clock(clock.clone()));
+        Some(uri) => {
+            let store = store_from_uri(uri, Create::File, clock.clone())?;
+            let held = store.stats()?.memories_total;
+            let reuse = opts.reuse && held > 0;
+            if held > 0 && !reuse {
+                return Err(mnemo_core::Error::invalid(
+                    "store",
+                    "the database already holds memories; give an empty one (or --reuse)",
+                ));
+            }
+            (store, reuse)
+        }
+    };
+    let db_bytes = {
+        let store = store.clone();
+        move || -> u64 {
+            match store_uri {
+                None => std::fs::metadata(&path).map_or(0, |m| m.len()),
+                Some(_) => store.stats().map_or(0, |s| s.db_bytes),
+            }
+        }
+    };
     let fts = Engine::new(store.clone(), EngineSettings::default(), clock.clone());
     let embedder: Arc<dyn Embedder> = Arc::new(StaticEmbedder::builtin());
     let hybrid = Engine::new(store, EngineSettings::default(), clock).with_embedder(embedder);
@@ -202,7 +244,7 @@ pub fn run(
         ann_p50_ms: round(percentile(&vs.ann_ms, 50.0)),
         rss_mb: rss,
         peak_rss_mb: peak,
-        db_mb: round(std::fs::metadata(&path).map_or(0, |m| m.len()) as f64 / 1e6),
+        db_mb: round(db_bytes() as f64 / 1e6),
     })
 }
 

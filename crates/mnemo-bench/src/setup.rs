@@ -40,3 +40,28 @@ pub fn engine(
     }
     Ok(engine)
 }
+
+/// A fresh engine over the database `uri` names (a path, `sqlite://` or `postgres://`),
+/// which must hold no turns yet: a benchmark measures an empty start.
+pub fn engine_at(
+    uri: &str,
+    settings: EngineSettings,
+    params: RetrievalParams,
+    embedder: Option<Arc<dyn Embedder>>,
+) -> Result<Engine> {
+    let mut engine =
+        Engine::open_uri(uri, mnemo_engine::Create::File, settings)?.with_retrieval_params(params);
+    if engine.store().stats()?.turns > 0 {
+        return Err(Error::invalid(
+            "database",
+            format!(
+                "{} already holds turns; a benchmark needs an empty database",
+                mnemo_engine::DbLocation::parse(uri).label()
+            ),
+        ));
+    }
+    if let Some(e) = embedder {
+        engine = engine.with_embedder(e);
+    }
+    Ok(engine)
+}

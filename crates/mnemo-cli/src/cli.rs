@@ -18,8 +18,8 @@ pub struct Cli {
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Database file [env: MNEMO_DB] [default: ~/.local/share/mnemo/mnemo.db]
-    #[arg(long, global = true, value_name = "PATH")]
+    /// Database: a SQLite file, or postgres://user:password@host/db [env: MNEMO_DB] [default: ~/.local/share/mnemo/mnemo.db]
+    #[arg(long, global = true, value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
     /// Whose memory to use [env: MNEMO_USER] [default: $USER]
     #[arg(long, short = 'u', global = true, value_name = "USER")]
@@ -72,6 +72,8 @@ pub enum Command {
     Usage(crate::commands::jobs::UsageArgs),
     /// Counts of what is stored
     Stats,
+    /// Copy the whole database (history, provenance, vectors) into another, e.g. PostgreSQL
+    Migrate(MigrateArgs),
     /// Print a commented default config file, where files are, or the effective settings
     Config(ConfigArgs),
     /// Run a benchmark (see `mnemo bench locomo --help`)
@@ -280,6 +282,13 @@ pub struct ImportArgs {
     /// Overwrite records whose id already exists (default: keep the existing one)
     #[arg(long)]
     pub replace: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Where to copy to: postgres://user:password@host/db, sqlite://PATH or a file path
+    #[arg(long, value_name = "URL")]
+    pub to: String,
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,7 @@ mod embedders;
 mod engine;
 pub mod keyvalue;
 mod memories;
+mod open;
 pub mod pipeline;
 mod recall;
 pub mod retrieval;
@@ -36,6 +37,7 @@ pub use embedders::{embedder_from_spec, embedder_with, EmbedderSettings};
 pub use engine::Engine;
 pub use memories::{MemoryEdit, MemoryView, NewMemory, RememberOutcome};
 pub use mnemo_store_sqlite::Create;
+pub use open::{copy_store, db_label, store_from_uri, CopyReport, DbLocation};
 pub use pipeline::{
     Exchange, PipelineLlm, PipelineSettings, RecordedExchange, RecordedTurn, WorkerHandle,
     WorkerOptions,

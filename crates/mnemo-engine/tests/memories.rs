@@ -1,11 +1,12 @@
-//! Remember / supersede / expire / decay / restore through the engine, on a real SQLite
-//! file and a clock the test moves.
+//! Remember / supersede / expire / decay / restore through the engine, with a clock the
+//! test moves, on each backend: a real SQLite file and a PostgreSQL database.
 
 use std::sync::{Arc, Mutex};
 
 use chrono::Duration;
 use mnemo_core::{time, Actor, Clock, Error, MemoryFilter, Scope, TimeView, Timestamp};
 use mnemo_engine::{Engine, EngineSettings, MemoryEdit, NewMemory, RecallQuery, RememberOutcome};
+use mnemo_store_postgres::PgStore;
 use mnemo_store_sqlite::SqliteStore;
 
 struct TestClock(Mutex<Timestamp>);
@@ -22,17 +23,60 @@ impl TestClock {
     }
 }
 
-fn setup() -> (tempfile::TempDir, Engine, Arc<TestClock>) {
-    let dir = tempfile::tempdir().unwrap();
+/// Where a test's data lives; kept alive for the test.
+enum Db {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres(#[allow(dead_code)] mnemo_store_tests::PgBackend),
+}
+
+#[derive(Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+fn setup(backend: Backend) -> (Db, Engine, Arc<TestClock>) {
     let clock = Arc::new(TestClock(Mutex::new(
         time::parse("2026-01-01T00:00:00Z").unwrap(),
     )));
-    let store = SqliteStore::open(&dir.path().join("m.db"))
-        .unwrap()
-        .with_clock(clock.clone());
-    let engine = Engine::new(Arc::new(store), EngineSettings::default(), clock.clone());
-    (dir, engine, clock)
+    let (db, store): (Db, Arc<dyn mnemo_core::Store>) = match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqliteStore::open(&dir.path().join("m.db"))
+                .unwrap()
+                .with_clock(clock.clone());
+            (Db::Sqlite(dir), Arc::new(store))
+        }
+        Backend::Postgres => {
+            let pg = mnemo_store_tests::PgBackend::new();
+            let store = PgStore::open(pg.url()).unwrap().with_clock(clock.clone());
+            (Db::Postgres(pg), Arc::new(store))
+        }
+    };
+    let engine = Engine::new(store, EngineSettings::default(), clock.clone());
+    (db, engine, clock)
 }
+
+/// Each test once per backend.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name(super::Backend::Sqlite) } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name(super::Backend::Postgres) } )*
+        }
+    };
+}
+
+on_both!(
+    a_superseded_value_is_still_true_as_of_its_time,
+    expired_memories_leave_the_current_view,
+    idle_memories_fade_unless_pinned_and_explain_says_so,
+    history_forbids_editing_the_past_and_restoring_over_a_key_holder,
+    other_users_ids_are_not_found,
+    memories_wait_for_vectors_until_searched_and_are_embedded_again_when_their_text_changes,
+);
 
 fn contents(e: &Engine, view: TimeView) -> Vec<String> {
     let mut f = MemoryFilter::scope(Scope::user("u"));
@@ -40,9 +84,8 @@ fn contents(e: &Engine, view: TimeView) -> Vec<String> {
     e.list(&f).unwrap().into_iter().map(|m| m.content).collect()
 }
 
-#[test]
-fn a_superseded_value_is_still_true_as_of_its_time() {
-    let (_d, e, clock) = setup();
+fn a_superseded_value_is_still_true_as_of_its_time(backend: Backend) {
+    let (_d, e, clock) = setup(backend);
     let u = Scope::user("u");
     e.remember(&u, NewMemory::keyed("city", "Lisbon"), Actor::Cli)
         .unwrap();
@@ -64,9 +107,8 @@ fn a_superseded_value_is_still_true_as_of_its_time() {
     assert!(e.recall(&u, &"Lisbon".into()).unwrap().is_empty());
 }
 
-#[test]
-fn expired_memories_leave_the_current_view() {
-    let (_d, e, clock) = setup();
+fn expired_memories_leave_the_current_view(backend: Backend) {
+    let (_d, e, clock) = setup(backend);
     let u = Scope::user("u");
     let mut m = NewMemory::text("Conference badge pickup at desk 4");
     m.expires_at = Some(e.now() + Duration::days(2));
@@ -78,9 +120,8 @@ fn expired_memories_leave_the_current_view() {
     assert_eq!(contents(&e, TimeView::All).len(), 1);
 }
 
-#[test]
-fn idle_memories_fade_unless_pinned_and_explain_says_so() {
-    let (_d, e, clock) = setup();
+fn idle_memories_fade_unless_pinned_and_explain_says_so(backend: Backend) {
+    let (_d, e, clock) = setup(backend);
     let u = Scope::user("u");
     let mut a = NewMemory::text("project alpha deadline is March");
     a.salience = 0.8;
@@ -113,9 +154,8 @@ fn idle_memories_fade_unless_pinned_and_explain_says_so() {
     assert!(hits.iter().all(|h| (h.score - h.parts.total).abs() < 1e-9));
 }
 
-#[test]
-fn history_forbids_editing_the_past_and_restoring_over_a_key_holder() {
-    let (_d, e, _clock) = setup();
+fn history_forbids_editing_the_past_and_restoring_over_a_key_holder(backend: Backend) {
+    let (_d, e, _clock) = setup(backend);
     let u = Scope::user("u");
     let old = e
         .remember(&u, NewMemory::keyed("editor", "vim"), Actor::Cli)
@@ -148,9 +188,8 @@ fn history_forbids_editing_the_past_and_restoring_over_a_key_holder() {
     assert_eq!(ops, ["add", "supersede", "restore"]);
 }
 
-#[test]
-fn other_users_ids_are_not_found() {
-    let (_d, e, _clock) = setup();
+fn other_users_ids_are_not_found(backend: Backend) {
+    let (_d, e, _clock) = setup(backend);
     let m = e
         .remember(&Scope::user("a"), NewMemory::text("secret"), Actor::Cli)
         .unwrap()
@@ -163,12 +202,13 @@ fn other_users_ids_are_not_found() {
     ));
 }
 
-#[test]
-fn memories_wait_for_vectors_until_searched_and_are_embedded_again_when_their_text_changes() {
+fn memories_wait_for_vectors_until_searched_and_are_embedded_again_when_their_text_changes(
+    backend: Backend,
+) {
     use mnemo_core::vectors::OwnerKind;
     use mnemo_embed::{Embedder, StaticEmbedder};
 
-    let (_d, e, _clock) = setup();
+    let (_d, e, _clock) = setup(backend);
     let embedder: Arc<dyn Embedder> = Arc::new(StaticEmbedder::builtin());
     let model = embedder.model_id().to_string();
     let e = e.with_embedder(embedder);

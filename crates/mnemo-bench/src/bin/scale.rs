@@ -1,8 +1,8 @@
 //! `mnemo-scale-bench [SIZES...] [--queries N] [--seed S] [--unkeyed] [--json] [--dir KEEP]
-//! [--reuse]`: the synthetic scale benchmark (see `mnemo_bench::scale`), one fresh database
+//! [--reuse] [--store URL]`: the synthetic scale benchmark (see `mnemo_bench::scale`), one fresh database
 //! per size, in a temporary directory (or in KEEP, where `--reuse` picks up the database an
-//! earlier run left there and skips the inserts). Default sizes: 10000 100000. Run it with
-//! `--release`.
+//! earlier run left there and skips the inserts). `--store postgres://…` runs one size in
+//! that (empty) database instead. Default sizes: 10000 100000. Run it with `--release`.
 
 use std::process::ExitCode;
 
@@ -19,6 +19,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (mut sizes, mut queries, mut seed, mut json) = (Vec::new(), 200usize, 42u64, false);
     let mut keep: Option<std::path::PathBuf> = None;
+    let mut store: Option<String> = None;
     let mut opts = mnemo_bench::scale::RunOptions {
         keyed: true,
         reuse: false,
@@ -32,6 +33,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "--unkeyed" => opts.keyed = false,
             "--reuse" => opts.reuse = true,
             "--dir" => keep = Some(args.next().ok_or("--dir needs a folder")?.into()),
+            "--store" => store = Some(args.next().ok_or("--store needs a URL")?),
             _ => sizes.push(a.parse::<usize>()?),
         }
     }
@@ -43,6 +45,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     if sizes.is_empty() {
         sizes = vec![10_000, 100_000];
     }
+    if store.is_some() && sizes.len() > 1 {
+        return Err("--store runs one size (each size needs an empty database)".into());
+    }
     let temp = tempfile::tempdir()?;
     let dir = keep.unwrap_or_else(|| temp.path().to_path_buf());
     std::fs::create_dir_all(&dir)?;
@@ -50,7 +55,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         println!("memories  insert/s  fts build s  fts p50  fts p95  vectors s  hybrid p50  hybrid p95  after write  int8 R@10  ann R@10  int8 ms  ann ms  RSS MB  peak MB  db MB");
     }
     for n in sizes {
-        let r = mnemo_bench::scale::run(&dir, n, queries, seed, opts)?;
+        let r = mnemo_bench::scale::run_on(store.as_deref(), &dir, n, queries, seed, opts)?;
         if json {
             println!("{}", serde_json::to_string(&r)?);
         } else {

@@ -58,6 +58,19 @@ pub fn run_file(
     params: &[String],
     limit: Option<usize>,
 ) -> Result<Report> {
+    run_file_in(None, path, embedder, params, limit)
+}
+
+/// [`run_file`] in the database `store` names (an empty one: `postgres://…`, or a new
+/// SQLite file), or in a temporary SQLite file when `None`: the same protocol on another
+/// backend.
+pub fn run_file_in(
+    store: Option<&str>,
+    path: &Path,
+    embedder: &str,
+    params: &[String],
+    limit: Option<usize>,
+) -> Result<Report> {
     let mut conversations = load(path)?;
     if let Some(n) = limit {
         conversations.truncate(n);
@@ -66,16 +79,14 @@ pub fn run_file(
     let embed = crate::setup::embedder_from_spec(embedder)?;
     let model = embed.as_ref().map(|e| e.model_id().to_string());
     let dir = tempfile::tempdir().map_err(|e| Error::io("creating a temporary directory", e))?;
-    let engine = crate::setup::engine(
-        &dir.path().join("locomo.db"),
-        Default::default(),
-        params,
-        embed,
-    )?;
+    let temp = dir.path().join("locomo.db");
+    let uri = store.map_or_else(|| temp.display().to_string(), str::to_owned);
+    let engine = crate::setup::engine_at(&uri, Default::default(), params, embed)?;
     let config = json!({
         "embedder": embedder,
         "model_id": model,
         "file": path.display().to_string(),
+        "store": mnemo_engine::DbLocation::parse(&uri).label(),
     });
     run(&engine, &conversations, config)
 }

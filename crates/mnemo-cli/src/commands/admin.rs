@@ -20,7 +20,7 @@ pub fn stats(engine: &Engine, cfg: &Config) -> Result<()> {
     } else {
         out.line(format!(
             "database:  {} ({} KiB, schema v{})",
-            cfg.db.display(),
+            mnemo_engine::db_label(&cfg.db),
             s.db_bytes / 1024,
             s.schema_version
         ))?;
@@ -58,7 +58,7 @@ pub fn config(a: &ConfigArgs, cfg: &Config) -> Result<()> {
         let v = serde_json::json!({
             "config": cfg.config_path,
             "config_exists": cfg.config_path.exists(),
-            "db": cfg.db,
+            "db": mnemo_engine::db_label(&cfg.db),
             "user": cfg.user,
             "agent": cfg.agent,
         });
@@ -74,7 +74,7 @@ pub fn config(a: &ConfigArgs, cfg: &Config) -> Result<()> {
                     " (not present; defaults apply)"
                 }
             ))?;
-            out.line(format!("db:     {}", cfg.db.display()))?;
+            out.line(format!("db:     {}", mnemo_engine::db_label(&cfg.db)))?;
             out.line(format!("user:   {}", cfg.user))?;
         }
     } else {

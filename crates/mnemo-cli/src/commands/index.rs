@@ -32,14 +32,23 @@ pub struct LocomoArgs {
     /// Only the first N conversations
     #[arg(long, value_name = "N")]
     pub conversations: Option<usize>,
+    /// Run in this empty database instead of a temporary SQLite file, e.g.
+    /// `postgres://user@host/bench` to measure the PostgreSQL backend
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
 }
 
 /// Runs a benchmark command.
 pub fn bench(command: BenchCommand, cfg: &Config) -> Result<()> {
     match command {
         BenchCommand::Locomo(a) => {
-            let report =
-                mnemo_bench::locomo::run_file(&a.path, &a.embedder, &a.params, a.conversations)?;
+            let report = mnemo_bench::locomo::run_file_in(
+                a.store.as_deref(),
+                &a.path,
+                &a.embedder,
+                &a.params,
+                a.conversations,
+            )?;
             if cfg.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

@@ -15,7 +15,7 @@ pub mod work;
 
 use anyhow::{Context, Result};
 use mnemo_core::{Kind, Scope};
-use mnemo_engine::{Create, Engine};
+use mnemo_engine::{db_label, Create, Engine};
 
 use crate::cli::Command;
 use crate::config::Config;
@@ -41,6 +41,7 @@ pub fn run(command: Command, cfg: &Config) -> Result<()> {
         Command::Work(a) => work::work(cfg, a),
         Command::Usage(a) => jobs::usage(&open(cfg)?, cfg, a),
         Command::Stats => admin::stats(&open(cfg)?, cfg),
+        Command::Migrate(a) => transfer::migrate(&open(cfg)?, cfg, a),
         Command::Bench(b) => index::bench(b, cfg),
         Command::Reindex(a) => index::reindex(open(cfg)?, cfg, a),
         Command::Serve(a) => serve::serve(cfg, a),
@@ -67,10 +68,12 @@ fn open_writing(cfg: &Config) -> Result<Engine> {
 }
 
 fn open_with(cfg: &Config, create: Create) -> Result<Engine> {
-    let engine = match Engine::open_sqlite_with(&cfg.db, create, cfg.engine.clone()) {
+    // A path or sqlite:// is a SQLite file; postgres:// is a PostgreSQL database.
+    let uri = cfg.db.to_string_lossy();
+    let engine = match Engine::open_uri(&uri, create, cfg.engine.clone()) {
         // Already names the path and what is missing.
         Err(e @ mnemo_core::Error::NoDatabase { .. }) => return Err(e.into()),
-        other => other.with_context(|| format!("cannot open database {}", cfg.db.display()))?,
+        other => other.with_context(|| format!("cannot open database {}", db_label(&cfg.db)))?,
     };
     index::with_configured_embedder(engine.with_pipeline_settings(cfg.pipeline.clone()), cfg)
 }

@@ -1,12 +1,12 @@
-//! `export` and `import`.
+//! `export`, `import` and `migrate` (a whole database into another, across backends).
 
 use std::io::BufReader;
 
 use anyhow::{Context, Result};
 use mnemo_core::ImportMode;
-use mnemo_engine::Engine;
+use mnemo_engine::{copy_store, store_from_uri, Create, DbLocation, Engine};
 
-use crate::cli::{ExportArgs, ImportArgs};
+use crate::cli::{ExportArgs, ImportArgs, MigrateArgs};
 use crate::config::Config;
 use crate::output::Out;
 
@@ -45,6 +45,34 @@ pub fn import(engine: &Engine, cfg: &Config, a: ImportArgs) -> Result<()> {
         out.line(format!(
             "imported {} records: {} new, {} replaced, {} skipped (already present)",
             summary.records, r.inserted, r.replaced, r.skipped
+        ))?;
+    }
+    out.flush()
+}
+
+/// Copies everything of the configured database into `--to` (created if it is a new
+/// SQLite file; a PostgreSQL database must exist). Records already there are kept.
+pub fn migrate(engine: &Engine, cfg: &Config, a: MigrateArgs) -> Result<()> {
+    let target = DbLocation::parse(&a.to);
+    let to = store_from_uri(
+        &a.to,
+        Create::File,
+        std::sync::Arc::new(mnemo_core::SystemClock),
+    )
+    .with_context(|| format!("cannot open the target database {}", target.label()))?;
+    let report = copy_store(engine.store(), to.as_ref())?;
+    let mut out = Out::new();
+    if cfg.json {
+        out.json(&report)?;
+    } else {
+        let r = &report.import;
+        out.line(format!(
+            "copied {} records to {} ({} new, {} already there) and {} vectors with their model ids",
+            report.records,
+            target.label(),
+            r.inserted,
+            r.skipped,
+            report.vectors
         ))?;
     }
     out.flush()

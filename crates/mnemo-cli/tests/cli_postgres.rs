@@ -1,0 +1,223 @@
+//! The real binary on PostgreSQL + pgvector (a fresh database per test on the test server:
+//! `MNEMO_TEST_PG_URL`, or one started by scripts/pg.sh; the tests fail, never skip, when
+//! there is none): remember / recall / list / export through `--db postgres://…`, and
+//! `mnemo migrate` copying a SQLite database there losslessly, and pipeline workers in
+//! separate processes sharing the job queue (one of them killed with SIGKILL mid-job).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::fake_llm::{last_user_message, FakeOllama};
+use common::Mnemo;
+use mnemo_store_tests::PgBackend;
+use serde_json::{json, Value};
+
+/// A `Mnemo` whose MNEMO_DB is the PostgreSQL database of `db`.
+fn on_postgres(db: &PgBackend) -> Mnemo {
+    let mut m = Mnemo::new();
+    m.db = db.url().into();
+    m
+}
+
+#[test]
+fn remember_recall_list_and_export_on_postgres() {
+    let db = PgBackend::new();
+    let m = on_postgres(&db);
+    m.ok(&["remember", "I drink green tea every morning"]);
+    m.ok(&["remember", "city=Paris"]);
+    let updated = m.ok(&["remember", "city=Berlin"]);
+    assert!(updated.contains("replaces"), "{updated}");
+    let recall = m.ok(&["recall", "what does alex drink"]);
+    assert!(recall.contains("green tea"), "{recall}");
+    let list = m.json(&["list"]);
+    let contents: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(contents.len(), 2, "{list}");
+    assert!(contents.contains(&"Berlin"), "{contents:?}");
+    let export = m.ok(&["export"]);
+    assert_eq!(
+        export.lines().count(),
+        1 + 3 + 4,
+        "header, 3 memories, 4 events: {export}"
+    );
+    // The password never reaches output.
+    let stats = m.ok(&["stats"]);
+    assert!(stats.contains("postgres://"), "{stats}");
+    let mut m2 = on_postgres(&db);
+    m2.db = db
+        .url()
+        .replacen("postgres://postgres@", "postgres://postgres:pw@", 1)
+        .into();
+    let stats = m2.ok(&["stats"]);
+    assert!(
+        !stats.contains(":pw@") && stats.contains(":***@"),
+        "{stats}"
+    );
+}
+
+#[test]
+fn migrate_copies_a_sqlite_database_to_postgres_losslessly() {
+    let sqlite = Mnemo::new();
+    sqlite.ok(&["remember", "I adopted a golden retriever puppy"]);
+    sqlite.ok(&["remember", "My favourite food is sushi"]);
+    sqlite.ok(&["remember", "city=Paris"]);
+    sqlite.ok(&["remember", "city=Berlin"]);
+    sqlite.ok(&["--user", "bo", "remember", "Bo likes chess"]);
+    sqlite.ok(&["turn", "add", "--role", "user", "we talked about the puppy"]);
+    let out = sqlite
+        .cmd(&["reindex"])
+        .env("MNEMO_EMBEDDER", "static")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let db = PgBackend::new();
+    let report = sqlite.json(&["migrate", "--to", db.url()]);
+    assert_eq!(report["import"]["skipped"], 0, "{report}");
+    assert!(report["vectors"].as_u64().unwrap() >= 4, "{report}");
+    let pg = on_postgres(&db);
+    assert_eq!(
+        sqlite.ok(&["export", "--all-users"]),
+        pg.ok(&["export", "--all-users"]),
+        "exports of both backends are byte-identical"
+    );
+    // The vectors came along: hybrid recall on PostgreSQL finds the dog without a reindex.
+    let out = pg
+        .cmd(&["recall", "--explain", "dog"])
+        .env("MNEMO_EMBEDDER", "static")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("golden retriever") && text.contains("cosine"),
+        "{text}"
+    );
+    // Migrating again adds nothing.
+    let again = sqlite.json(&["migrate", "--to", db.url()]);
+    assert_eq!(again["import"]["inserted"], 0, "{again}");
+}
+
+/// Extraction of "My locker number is N" gives one memory per session; every other
+/// pipeline request gets a plain answer. Each reply takes a moment, so a worker can be
+/// killed while it holds a job.
+fn slow_model(req: &Value) -> String {
+    std::thread::sleep(Duration::from_millis(150));
+    let system = req["messages"][0]["content"].as_str().unwrap_or("");
+    let user = last_user_message(req);
+    if system.starts_with("You are the memory manager") {
+        let n: String = user
+            .split("locker number is ")
+            .nth(1)
+            .unwrap_or("")
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if n.is_empty() {
+            return r#"{"memories": []}"#.into();
+        }
+        return json!({"memories": [
+            {"kind": "fact", "topic": "gym", "salience": 0.8, "content": format!("Locker number is {n}")}
+        ]})
+        .to_string();
+    }
+    common::fake_llm::pipeline_reply(req, "They talked about lockers.")
+        .unwrap_or_else(|| "ok".into())
+}
+
+#[test]
+fn workers_in_separate_processes_share_the_queue_and_survive_a_kill() {
+    let db = PgBackend::new();
+    let m = on_postgres(&db);
+    let config = m.dir.path().join("config.toml");
+    std::fs::write(&config, "[pipeline]\nlease_secs = 5\n").unwrap();
+    let sessions = 6;
+    for i in 0..sessions {
+        let s = format!("s{i}");
+        m.ok(&[
+            "turn",
+            "add",
+            "--session",
+            &s,
+            &format!("My locker number is {}", 100 + i),
+        ]);
+        m.ok(&[
+            "turn",
+            "add",
+            "--session",
+            &s,
+            "--role",
+            "assistant",
+            "Noted.",
+        ]);
+    }
+    let fake = FakeOllama::start(slow_model);
+    let worker = |args: &[&str]| {
+        let mut c = m.cmd(args);
+        c.env("MNEMO_CONFIG", &config)
+            .env("MNEMO_LLM_PROVIDER", "ollama")
+            .env("OLLAMA_HOST", &fake.url)
+            .env("MNEMO_MODEL", "qwen-fake")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c
+    };
+    let mut doomed = worker(&["work"]).spawn().unwrap();
+    let mut other = worker(&["work", "--once"]).spawn().unwrap();
+    // Kill the first worker while the model is answering one of its jobs.
+    let start = Instant::now();
+    while fake.requests().len() < 3 && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    doomed.kill().unwrap(); // SIGKILL
+    doomed.wait().unwrap();
+    assert!(other.wait().unwrap().success());
+    // After the killed worker's lease expires, another run finishes what it held.
+    std::thread::sleep(Duration::from_millis(5500));
+    let status = worker(&["work", "--once"]).status().unwrap();
+    assert!(status.success());
+
+    let jobs = m.json(&["jobs", "--limit", "1000"]);
+    let counts = &jobs["counts"];
+    assert_eq!(
+        (
+            counts["queued"].as_u64(),
+            counts["running"].as_u64(),
+            counts["failed"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0)),
+        "{jobs}"
+    );
+    let list = jobs["jobs"].as_array().unwrap();
+    let extracts = list.iter().filter(|j| j["kind"] == "extract").count();
+    assert_eq!(
+        extracts, sessions,
+        "one extraction per session, never two: {jobs}"
+    );
+    // Every job ran once, except at most the one the killed worker held.
+    let reruns: u64 = list
+        .iter()
+        .map(|j| j["attempts"].as_u64().unwrap().saturating_sub(1))
+        .sum();
+    assert!(reruns <= 1, "{jobs}");
+    let memories = m.json(&["list"]);
+    let mut contents: Vec<&str> = memories
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["content"].as_str().unwrap())
+        .collect();
+    contents.sort();
+    let expected: Vec<String> = (0..sessions)
+        .map(|i| format!("Locker number is {}", 100 + i))
+        .collect();
+    assert_eq!(contents, expected, "every turn's memory exactly once");
+}

@@ -1,0 +1,173 @@
+//! The conformance suite on PostgreSQL + pgvector (a fresh database per test on the test
+//! server: `MNEMO_TEST_PG_URL`, or one started by scripts/pg.sh), and what only the
+//! PostgreSQL backend has: byte-identical copies from SQLite, pgvector search, the schema
+//! version check.
+
+use mnemo_core::{Error, OwnerKind, VectorRecord, VectorStore};
+use mnemo_store_postgres::PgStore;
+use mnemo_store_tests::fixtures::{memory, put, scope};
+use mnemo_store_tests::{Backend, PgBackend, SqliteBackend};
+
+mnemo_store_tests::conformance_tests!(PgBackend::new());
+
+#[test]
+fn a_sqlite_database_copies_to_postgres_byte_for_byte() {
+    mnemo_store_tests::copy_between_backends_is_lossless(&SqliteBackend::new(), &PgBackend::new());
+}
+
+#[test]
+fn a_postgres_database_copies_to_sqlite_byte_for_byte() {
+    mnemo_store_tests::copy_between_backends_is_lossless(&PgBackend::new(), &SqliteBackend::new());
+}
+
+#[test]
+fn nearest_memories_search_runs_in_the_database() {
+    let db = PgBackend::new();
+    let store = PgStore::open(db.url()).unwrap();
+    let s = scope("alice", None);
+    let mut records = Vec::new();
+    let mut ids = Vec::new();
+    for i in 0..50 {
+        let m = memory(&s, &format!("memory {i}"), "2026-01-01T00:00:00Z");
+        put(&store, &m);
+        let angle = i as f32 * 0.05;
+        records.push(VectorRecord {
+            owner_kind: OwnerKind::Memory,
+            owner_id: m.id.clone(),
+            model_id: "static".into(),
+            vector: vec![angle.cos(), angle.sin(), 0.0],
+        });
+        ids.push(m.id);
+    }
+    let bob = memory(&scope("bob", None), "bob", "2026-01-01T00:00:00Z");
+    put(&store, &bob);
+    records.push(VectorRecord {
+        owner_kind: OwnerKind::Memory,
+        owner_id: bob.id.clone(),
+        model_id: "static".into(),
+        vector: vec![1.0, 0.0, 0.0],
+    });
+    store.put_vectors(&records).unwrap();
+    let mut c = postgres::Client::connect(db.url(), postgres::NoTls).unwrap();
+    let hnsw = |c: &mut postgres::Client| -> i64 {
+        c.query_one(
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'vectors_hnsw_3'",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+    };
+    assert_eq!(hnsw(&mut c), 0, "writes alone never pay for an HNSW index");
+    let hits = store
+        .nearest_memories("alice", "static", &[1.0, 0.0, 0.0], 3)
+        .unwrap();
+    let got: Vec<&str> = hits.iter().map(|h| h.0.as_str()).collect();
+    assert_eq!(got, vec![ids[0].as_str(), ids[1].as_str(), ids[2].as_str()]);
+    assert!((hits[0].1 - 1.0).abs() < 1e-5, "{hits:?}");
+    assert!(store
+        .nearest_memories("alice", "other-model", &[1.0, 0.0, 0.0], 3)
+        .unwrap()
+        .is_empty());
+    // The first search built the HNSW index; later writes keep it current.
+    assert_eq!(hnsw(&mut c), 1);
+    let late = memory(&s, "late", "2026-01-02T00:00:00Z");
+    put(&store, &late);
+    store
+        .put_vectors(&[VectorRecord {
+            owner_kind: OwnerKind::Memory,
+            owner_id: late.id.clone(),
+            model_id: "static".into(),
+            vector: vec![1.0, 0.001, 0.0],
+        }])
+        .unwrap();
+    let hits = store
+        .nearest_memories("alice", "static", &[1.0, 0.0, 0.0], 2)
+        .unwrap();
+    assert!(hits.iter().any(|h| h.0 == late.id), "{hits:?}");
+}
+
+#[test]
+fn a_database_of_a_newer_mnemo_is_refused() {
+    let db = PgBackend::new();
+    drop(db.open());
+    let mut c = postgres::Client::connect(db.url(), postgres::NoTls).unwrap();
+    c.batch_execute("UPDATE mnemo_schema SET version = 99")
+        .unwrap();
+    match PgStore::open(db.url()) {
+        Err(Error::SchemaTooNew { found, supported }) => assert_eq!(
+            (found, supported),
+            (99, mnemo_store_postgres::SCHEMA_VERSION)
+        ),
+        other => panic!("expected SchemaTooNew, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_unreachable_server_is_a_clear_error_without_the_password() {
+    let e = PgStore::open("postgres://mnemo:hunter2@127.0.0.1:1/mnemo").unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("cannot connect to postgres://mnemo:***@127.0.0.1:1/mnemo"),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"));
+}
+
+#[test]
+fn connections_the_server_dropped_are_replaced() {
+    let db = PgBackend::new();
+    let store = PgStore::open(db.url()).unwrap();
+    let s = scope("alice", None);
+    put(&store, &memory(&s, "before", "2026-01-01T00:00:00Z"));
+    let mut admin = postgres::Client::connect(db.url(), postgres::NoTls).unwrap();
+    let killed: i64 = admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        killed >= 1,
+        "the store's pooled connection was there to kill"
+    );
+    // A read on the dead pooled connection is retried on a new one.
+    let found =
+        mnemo_core::Store::list_memories(&store, &mnemo_core::MemoryFilter::scope(s.clone()))
+            .unwrap();
+    assert_eq!(found.len(), 1);
+    put(&store, &memory(&s, "after", "2026-01-02T00:00:00Z"));
+}
+
+#[test]
+fn text_postgres_cannot_hold_is_refused_by_field() {
+    let db = PgBackend::new();
+    let store = db.open();
+    let s = scope("alice", None);
+    let turn = mnemo_store_tests::fixtures::new_turn(&s, "s1", "a\0b", None);
+    match store.add_turn(&turn, 1, mnemo_store_tests::fixtures::now()) {
+        Err(Error::Invalid { field, reason }) => {
+            assert_eq!(field, "content");
+            assert!(reason.contains("NUL"), "{reason}");
+        }
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    // A SQLite database holding such text says which record cannot move, and nothing moves.
+    let sqlite_db = SqliteBackend::new();
+    let sqlite = sqlite_db.open();
+    let bad = memory(&s, "x\0y", "2026-01-01T00:00:00Z");
+    put(sqlite.as_ref(), &bad);
+    let records = sqlite.export(None).unwrap();
+    match store.import(&records[1..], mnemo_core::ImportMode::SkipExisting) {
+        Err(Error::ImportLine { line, reason }) => {
+            assert_eq!(line, 1);
+            assert!(
+                reason.contains(&bad.id) && reason.contains("NUL"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected ImportLine, got {other:?}"),
+    }
+    assert_eq!(store.stats().unwrap().memories_total, 0);
+}
