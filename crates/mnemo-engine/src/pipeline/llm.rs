@@ -154,7 +154,7 @@ pub(crate) fn is_cut(reply: &ChatResponse) -> bool {
 /// The retryable error for a reply still cut after the larger limit.
 pub(crate) fn cut_error(reply: &ChatResponse) -> StepError {
     StepError::retry(format!(
-        "the reply of {} was cut at the token limit ({} tokens) even with a larger limit; it began: {:?}",
+        "the reply of {} was cut at the token limit ({} tokens), after a larger limit or looping; it began: {:?}",
         reply.model,
         reply.usage.output_tokens,
         snippet(&reply.content, 120)
