@@ -76,7 +76,8 @@ fn an_embedder_that_is_down_blocks_no_command_and_loses_no_write() {
     let (o, e) = ok_env(&m, &env, &["--json", "log", "--search", "beach"]);
     let hits: Value = serde_json::from_str(&o).unwrap();
     assert_eq!(hits[0]["turn"]["content"], "My dog Rex loves the beach");
-    assert!(e.contains("full-text search only"), "{e}");
+    let warning: Value = serde_json::from_str(e.trim()).unwrap();
+    assert_eq!(warning["full_text_only"], true, "{e}");
     let (o, _) = ok_env(&m, &env, &["export"]);
     assert!(
         o.contains("Rex") && o.contains("peanuts"),

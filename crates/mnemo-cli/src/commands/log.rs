@@ -58,7 +58,7 @@ fn search(
         ..TurnQuery::new(text, a.limit.unwrap_or(10))
     };
     let found = engine.search_turns_noted(&scope(cfg), &query)?;
-    super::memory::warn_fallback(found.fallback.as_deref());
+    super::memory::warn_fallback(found.fallback.as_deref(), cfg.json);
     let hits = found.hits;
     let mut out = Out::new();
     if cfg.json {

@@ -67,7 +67,7 @@ pub fn recall(engine: &Engine, cfg: &Config, a: RecallArgs) -> Result<()> {
         touch: true,
     };
     let found = engine.recall_noted(&scope(cfg), &query)?;
-    warn_fallback(found.fallback.as_deref());
+    warn_fallback(found.fallback.as_deref(), cfg.json);
     let hits = found.hits;
     let mut out = Out::new();
     if cfg.json {
@@ -276,9 +276,16 @@ pub fn restore(engine: &Engine, cfg: &Config, id: &str) -> Result<()> {
 }
 
 /// Says on stderr that a search ran on full text only, and why (the embedder is down, or
-/// the stored vectors come from another model).
-pub(super) fn warn_fallback(why: Option<&str>) {
-    if let Some(why) = why {
-        eprintln!("warning: semantic search is unavailable, results come from full-text search only: {why}");
+/// the stored vectors come from another model); with `--json`, as a JSON object
+/// `{"warning": ..., "full_text_only": true, "reason": ...}` so scripts can tell (stdout
+/// keeps its shape).
+pub(super) fn warn_fallback(why: Option<&str>, json: bool) {
+    let Some(why) = why else { return };
+    let text = "semantic search is unavailable, results come from full-text search only";
+    if json {
+        let v = serde_json::json!({"warning": text, "full_text_only": true, "reason": why});
+        eprintln!("{v}");
+    } else {
+        eprintln!("warning: {text}: {why}");
     }
 }

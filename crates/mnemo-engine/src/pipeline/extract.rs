@@ -105,7 +105,7 @@ pub(crate) fn run(engine: &Engine, llm: &PipelineLlm, job: &Job) -> Result<StepO
     let cut = is_cut(&reply);
     if cut && turns.len() > 1 {
         let why = format!(
-            "the reply was cut at the token limit ({} tokens) even with a larger limit",
+            "the reply was cut at the token limit ({} tokens) after a larger limit, or looping",
             reply.usage.output_tokens
         );
         return Ok(split(job, &turns, &why));
@@ -126,7 +126,7 @@ pub(crate) fn run(engine: &Engine, llm: &PipelineLlm, job: &Job) -> Result<StepO
             engine.pipeline.bell.ring();
         }
         return Err(StepError::Permanent(format!(
-            "the reply was cut at the token limit ({} tokens) even with a larger limit, for a single turn; \
+            "the reply was cut at the token limit ({} tokens) for a single turn, after a larger limit or looping; \
              kept {} complete memories, the rest is lost; raise `max_tokens` in [llm] (or use a larger model) \
              and run `mnemo jobs --retry {}`",
             reply.usage.output_tokens,

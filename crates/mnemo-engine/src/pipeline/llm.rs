@@ -124,8 +124,9 @@ pub(crate) fn call(
 const RETRY_TOKENS: (u32, u32) = (2048, 8192);
 
 /// Sends `req` like [`call`]; when the reply is cut at the token limit, sends it once more
-/// with twice the tokens the cut reply used (2,048 to 8,192). The reply returned may still
-/// be cut: callers check [`is_cut`] and never take a cut reply as a plain success.
+/// with twice the tokens the cut reply used (2,048 to 8,192), unless it was cut because it
+/// loops (small models repeat a phrase until the limit). The reply returned may still be
+/// cut: callers check [`is_cut`] and never take a cut reply as a plain success.
 pub(crate) fn call_whole(
     engine: &Engine,
     llm: &PipelineLlm,
@@ -133,7 +134,8 @@ pub(crate) fn call_whole(
     req: &ChatRequest,
 ) -> Result<ChatResponse, StepError> {
     let reply = call(engine, llm, job, req)?;
-    if !is_cut(&reply) {
+    if !is_cut(&reply) || super::guards::repetition(&reply.content).is_some() {
+        // A reply that loops until the limit would only loop longer.
         return Ok(reply);
     }
     let used = reply.usage.output_tokens.max(req.max_tokens.unwrap_or(0));
@@ -152,7 +154,7 @@ pub(crate) fn is_cut(reply: &ChatResponse) -> bool {
 /// The retryable error for a reply still cut after the larger limit.
 pub(crate) fn cut_error(reply: &ChatResponse) -> StepError {
     StepError::retry(format!(
-        "the reply of {} was cut at the token limit ({} tokens) even with a larger limit; it began: {:?}",
+        "the reply of {} was cut at the token limit ({} tokens), after a larger limit or looping; it began: {:?}",
         reply.model,
         reply.usage.output_tokens,
         snippet(&reply.content, 120)

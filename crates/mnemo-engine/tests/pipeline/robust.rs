@@ -319,3 +319,42 @@ fn a_summary_cut_twice_is_retried_later_not_stored() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn a_reply_that_loops_to_the_limit_is_not_asked_again_with_more_tokens() {
+    let looping = format!(
+        r#"{{"memories": [{{"kind": "fact", "topic": "x", "salience": 1, "content": "{}"#,
+        "The user likes tea. ".repeat(60)
+    );
+    let (_d, engine, server) = model(
+        move |req, _| {
+            completion(
+                &looping,
+                "length",
+                req.body["max_tokens"].as_u64().unwrap_or(0),
+            )
+        },
+        "Summary.",
+    );
+    say(&engine, "I like tea", "Tea is nice");
+    engine.run_jobs("w", None).unwrap();
+    let extract = jobs(&engine, JobKind::Extract);
+    assert_eq!(
+        extract.len(),
+        3,
+        "split, then each half fails: {extract:#?}"
+    );
+    assert!(extract[1..].iter().all(|j| j.status == JobStatus::Failed));
+    let limits: Vec<u64> = server
+        .requests()
+        .iter()
+        .filter(|r| step_of(&r.body) == Step::Extract)
+        .map(|r| r.body["max_tokens"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        limits,
+        vec![1024, 1024, 1024],
+        "one call per prompt, no larger retry"
+    );
+    assert!(memories(&engine).is_empty());
+}
