@@ -11,6 +11,7 @@
 pub mod auth;
 mod docs;
 pub mod error;
+pub mod mcp;
 mod metrics;
 mod middleware;
 pub mod openapi;
@@ -58,6 +59,7 @@ pub fn app(state: AppState) -> Router {
     let limit = state.settings.body_limit_bytes;
     rest::routes()
         .merge(docs::routes())
+        .merge(mcp::routes(&state))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -124,7 +124,7 @@ fn auth_mode(
 
 /// Logs to stderr; `MNEMO_LOG` sets levels (`info` by default, e.g. `debug` or
 /// `mnemo_server=debug,info`).
-fn init_logging() {
+pub(crate) fn init_logging() {
     use tracing_subscriber::filter::{LevelFilter, Targets};
     let targets = std::env::var("MNEMO_LOG")
         .ok()
