@@ -15,6 +15,7 @@ pub mod mcp;
 mod metrics;
 mod middleware;
 pub mod openapi;
+pub mod proxy;
 mod rest;
 mod settings;
 
@@ -35,6 +36,8 @@ pub struct AppState {
     pub auth: Arc<AuthMode>,
     pub settings: Arc<ServerSettings>,
     pub(crate) metrics: Arc<metrics::Metrics>,
+    /// The model server the OpenAI-compatible proxy forwards to ([`AppState::with_upstream`]).
+    pub upstream: Option<Arc<proxy::Upstream>>,
 }
 
 impl AppState {
@@ -45,7 +48,14 @@ impl AppState {
             auth: Arc::new(auth),
             settings: Arc::new(settings),
             metrics: Arc::default(),
+            upstream: None,
         }
+    }
+
+    /// Serves the OpenAI-compatible proxy, forwarding to `upstream`.
+    pub fn with_upstream(mut self, upstream: proxy::Upstream) -> Self {
+        self.upstream = Some(Arc::new(upstream));
+        self
     }
 
     /// The request timeout.
@@ -60,6 +70,7 @@ pub fn app(state: AppState) -> Router {
     rest::routes()
         .merge(docs::routes())
         .merge(mcp::routes(&state))
+        .merge(proxy::routes())
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

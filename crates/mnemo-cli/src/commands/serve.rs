@@ -57,7 +57,8 @@ pub fn serve(cfg: &Config, a: ServeArgs) -> Result<()> {
             ..Default::default()
         })?)
     };
-    let state = AppState::new(engine, auth, cfg.server.clone());
+    let state = AppState::new(engine, auth, cfg.server.clone())
+        .with_upstream(mnemo_server::proxy::Upstream::from_config(&cfg.llm));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

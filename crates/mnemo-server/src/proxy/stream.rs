@@ -1,0 +1,181 @@
+//! Streamed completions: the upstream's SSE lines are relayed to the client as they
+//! arrive, while the reply text is collected from the `delta.content` of each chunk.
+//!
+//! A blocking thread reads the upstream and hands each line to the response body through
+//! a small channel. The client's status comes from the upstream's: an upstream error
+//! before the stream starts is answered as such (status and OpenAI-shaped body). Once the
+//! stream runs, a failure is sent as a final `data: {"error": ...}` event. When the client
+//! goes away the channel closes, the reader stops and drops the upstream response (which
+//! closes that connection, stopping the generation), and the partial reply is recorded as
+//! cancelled.
+
+use std::io::{BufRead, BufReader};
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use mnemo_engine::Engine;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::upstream::{openai_error, Upstream, UpstreamError};
+use super::{error_response, record_reply, ReplyTo};
+
+/// Lines buffered between the upstream reader and the client.
+const CHANNEL: usize = 64;
+
+type Chunk = Result<Bytes, std::io::Error>;
+
+/// Forwards a streaming request and relays its reply.
+pub(super) async fn relay(
+    engine: Engine,
+    upstream: Arc<Upstream>,
+    body: Vec<u8>,
+    to: ReplyTo,
+) -> Response {
+    let (started_tx, started_rx) = oneshot::channel();
+    let (tx, rx) = mpsc::channel::<Chunk>(CHANNEL);
+    tokio::task::spawn_blocking(move || {
+        read_upstream(&engine, &upstream, &body, &to, started_tx, tx)
+    });
+    match started_rx.await {
+        Ok(Ok(())) => (
+            [
+                (header::CONTENT_TYPE, "text/event-stream"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            Body::from_stream(ReceiverStream::new(rx)),
+        )
+            .into_response(),
+        Ok(Err(e)) => error_response(e),
+        Err(_) => error_response(UpstreamError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the upstream reader stopped before answering",
+        )),
+    }
+}
+
+/// The blocking side: call the upstream, say whether the stream started, relay its lines,
+/// record the reply.
+fn read_upstream(
+    engine: &Engine,
+    upstream: &Upstream,
+    body: &[u8],
+    to: &ReplyTo,
+    started: oneshot::Sender<Result<(), UpstreamError>>,
+    tx: mpsc::Sender<Chunk>,
+) {
+    let res = match upstream.chat(body) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = started.send(Err(e));
+            return;
+        }
+    };
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    if !content_type.starts_with("text/event-stream") {
+        let _ = started.send(Err(UpstreamError::new(
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            format!(
+                "asked to stream, the model server answered `{content_type}` instead of text/event-stream"
+            ),
+        )));
+        return;
+    }
+    if started.send(Ok(())).is_err() {
+        return;
+    }
+    let mut reader = BufReader::new(res.into_body().into_reader());
+    let mut reply = Collected::default();
+    let mut line = Vec::with_capacity(512);
+    let mut cancelled = false;
+    let mut failure = None;
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(_) => {
+                reply.feed(&line);
+                if tx.blocking_send(Ok(Bytes::copy_from_slice(&line))).is_err() {
+                    cancelled = true;
+                    break;
+                }
+            }
+            Err(e) => {
+                let message = format!("the model server's stream broke off: {e}");
+                let event = format!("data: {}\n\n", openai_error("upstream_error", &message));
+                let _ = tx.blocking_send(Ok(Bytes::from(event)));
+                failure = Some(message);
+                break;
+            }
+        }
+    }
+    if !reply.done && failure.is_none() && !cancelled {
+        failure = Some("the model server's stream ended without [DONE]".into());
+    }
+    drop(reader);
+    if cancelled {
+        tracing::info!(session = %to.session_id, "client disconnected mid-stream; upstream request stopped");
+    }
+    record_reply(engine, to, &reply.text, cancelled, failure.as_deref());
+}
+
+/// The reply text gathered from SSE `data:` lines.
+#[derive(Default)]
+struct Collected {
+    text: String,
+    done: bool,
+}
+
+impl Collected {
+    fn feed(&mut self, line: &[u8]) {
+        let Ok(line) = std::str::from_utf8(line) else {
+            return;
+        };
+        let Some(data) = line.trim_end().strip_prefix("data:") else {
+            return;
+        };
+        let data = data.trim();
+        if data == "[DONE]" {
+            self.done = true;
+            return;
+        }
+        if let Ok(v) = serde_json::from_str::<Value>(data) {
+            if let Some(s) = v["choices"][0]["delta"]["content"].as_str() {
+                self.text.push_str(s);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deltas_are_collected_until_done() {
+        let mut c = Collected::default();
+        for l in [
+            "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n",
+            "\n",
+            "data: {\"choices\":[{\"delta\":{\"content\":\"Dark \"}}]}\n",
+            "data:{\"choices\":[{\"delta\":{\"content\":\"mode.\"}}]}\r\n",
+            ": keep-alive\n",
+            "data: not json\n",
+            "data: [DONE]\n",
+        ] {
+            c.feed(l.as_bytes());
+        }
+        assert_eq!(c.text, "Dark mode.");
+        assert!(c.done);
+    }
+}
