@@ -97,23 +97,36 @@ fn read_upstream(
     let mut reader = BufReader::new(res.into_body().into_reader());
     let mut reply = Collected::default();
     let mut line = Vec::with_capacity(512);
+    // One SSE event (its lines up to the blank line) is relayed as one chunk.
+    let mut event = Vec::with_capacity(1024);
     let mut cancelled = false;
     let mut failure = None;
     loop {
         line.clear();
         match reader.read_until(b'\n', &mut line) {
-            Ok(0) => break,
+            Ok(0) => {
+                if !event.is_empty() && tx.blocking_send(Ok(Bytes::from(event))).is_err() {
+                    cancelled = true;
+                }
+                break;
+            }
             Ok(_) => {
                 reply.feed(&line);
-                if tx.blocking_send(Ok(Bytes::copy_from_slice(&line))).is_err() {
-                    cancelled = true;
-                    break;
+                event.extend_from_slice(&line);
+                let end_of_event = line.iter().all(|b| *b == b'\n' || *b == b'\r');
+                if end_of_event {
+                    let chunk = Bytes::from(std::mem::take(&mut event));
+                    if tx.blocking_send(Ok(chunk)).is_err() {
+                        cancelled = true;
+                        break;
+                    }
                 }
             }
             Err(e) => {
                 let message = format!("the model server's stream broke off: {e}");
-                let event = format!("data: {}\n\n", openai_error("upstream_error", &message));
-                let _ = tx.blocking_send(Ok(Bytes::from(event)));
+                let error = format!("data: {}\n\n", openai_error("upstream_error", &message));
+                event.extend_from_slice(error.as_bytes());
+                let _ = tx.blocking_send(Ok(Bytes::from(std::mem::take(&mut event))));
                 failure = Some(message);
                 break;
             }
