@@ -94,3 +94,33 @@ fn the_openai_client_gets_memory_through_the_proxy() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn an_anthropic_upstream_is_translated_both_ways() {
+    let venv = pyenv::venv();
+    let python = venv.join("bin/python");
+    let up = Upstream::start(&python);
+    let m = Mnemo::new();
+    let anna = create_key(&m, "anna", &[]);
+    let s = Server::start_with(
+        &m,
+        &["--no-worker"],
+        &[
+            ("MNEMO_LLM_PROVIDER", "anthropic"),
+            ("ANTHROPIC_BASE_URL", &up.url),
+            ("ANTHROPIC_API_KEY", "sk-ant-upstream"),
+            ("MNEMO_MODEL", "claude-fake"),
+        ],
+    );
+    let out = Command::new(&python)
+        .arg(pyenv::script("proxy_client.py"))
+        .args(["anthropic", &s.url, &up.url, &anna])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("OK anthropic"),
+        "the openai client's checks against an Anthropic upstream failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

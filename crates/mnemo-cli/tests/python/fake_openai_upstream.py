@@ -1,6 +1,7 @@
 """A fake OpenAI-compatible model server for the proxy tests, speaking the exact wire
 format: `POST /v1/chat/completions` (one JSON object, or SSE `data:` chunks ending with
-`data: [DONE]`) and `GET /v1/models`. Every request is logged; `GET /_log` returns the log.
+`data: [DONE]`) and `GET /v1/models`; and Anthropic's `POST /v1/messages` (a message, or its
+SSE events) for the translating path. Every request is logged; `GET /_log` returns the log.
 
     fake_openai_upstream.py      # prints `PORT <n>` once listening
 
@@ -89,6 +90,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_log":
             with LOCK:
                 self.send_json(200, LOG)
+        elif self.path == "/v1/models" and self.headers.get("x-api-key"):
+            self.send_json(200, {"data": [{"type": "model", "id": "claude-fake",
+                                           "display_name": "Claude Fake"}], "has_more": False})
         elif self.path == "/v1/models":
             self.send_json(200, {"object": "list", "data": [
                 {"id": "client-model", "object": "model", "created": 0, "owned_by": "fake"}]})
@@ -101,6 +105,10 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             LOG["requests"].append({"path": self.path, "body": body,
                                     "authorization": self.headers.get("Authorization")})
+        if self.path == "/v1/messages":
+            with LOCK:
+                LOG["requests"][-1]["x-api-key"] = self.headers.get("x-api-key")
+            return self.anthropic(body)
         model = body.get("model", "")
         said = last_user(body)
         if model == "pipeline-model":
@@ -137,6 +145,37 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         self.wfile.write(b"data: [DONE]\n\n")
         self.wfile.flush()
+        self.close_connection = True
+
+    def anthropic(self, body):
+        system = body.get("system", "")
+        text = "You prefer dark mode." if "dark mode" in system else "Noted."
+        model = body.get("model")
+        if not body.get("stream"):
+            return self.send_json(200, {
+                "id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+                "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
+                "usage": {"input_tokens": 12, "output_tokens": 5}})
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        events = [("message_start", {"type": "message_start", "message": {
+                      "id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+                      "content": [], "usage": {"input_tokens": 12, "output_tokens": 1}}}),
+                  ("content_block_start", {"type": "content_block_start", "index": 0,
+                                           "content_block": {"type": "text", "text": ""}}),
+                  ("ping", {"type": "ping"})]
+        events += [("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                            "delta": {"type": "text_delta", "text": piece}})
+                   for piece in split_words(text)]
+        events += [("content_block_stop", {"type": "content_block_stop", "index": 0}),
+                   ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                                      "usage": {"output_tokens": 5}}),
+                   ("message_stop", {"type": "message_stop"})]
+        for name, data in events:
+            self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+            self.wfile.flush()
         self.close_connection = True
 
     def long_stream(self, model):

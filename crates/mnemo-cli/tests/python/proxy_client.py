@@ -1,6 +1,7 @@
 """Drives the OpenAI-compatible proxy of `mnemo serve` with the official `openai` client.
 
     proxy_client.py MNEMO_URL UPSTREAM_URL KEY_ANNA KEY_BEN KEY_ADMIN
+    proxy_client.py anthropic MNEMO_URL UPSTREAM_URL KEY    # an Anthropic upstream
 
 The upstream is tests/python/fake_openai_upstream.py; its `/_log` shows what it received.
 Prints one JSON line per step and `OK proxy` at the end; a failed check raises.
@@ -13,7 +14,11 @@ import time
 import httpx
 import openai
 
-MNEMO, UPSTREAM, ANNA, BEN, ADMIN = sys.argv[1:6]
+if sys.argv[1] == "anthropic":
+    MNEMO, UPSTREAM, ANNA = sys.argv[2:5]
+    BEN = ADMIN = None
+else:
+    MNEMO, UPSTREAM, ANNA, BEN, ADMIN = sys.argv[1:6]
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
 
@@ -192,7 +197,36 @@ def admin_and_auth():
     step("admin_auth_models")
 
 
+def anthropic():
+    """The same client against an Anthropic upstream: translated both ways."""
+    r = httpx.post(f"{MNEMO}/v1/memories", headers={"Authorization": f"Bearer {ANNA}"},
+                   json={"content": "Prefers dark mode", "kind": "preference"})
+    check(r.status_code == 201, r.text)
+    c = client(ANNA)
+    for stream in (False, True):
+        reply = ask(c, "Which theme should my new editor use?", f"hdr:claude-{stream}", stream,
+                    max_tokens=50, temperature=0.1)
+        check(reply == "You prefer dark mode.", f"client got the reply: {reply!r}")
+        got = upstream_log()["requests"][-1]
+        body = got["body"]
+        check(got["path"] == "/v1/messages" and got["x-api-key"] == "sk-ant-upstream", got)
+        check(body["system"].startswith("You are terse.") and "<memory>" in body["system"]
+              and "Prefers dark mode" in body["system"], f"memory in Anthropic's system: {body}")
+        check(body["messages"] == [{"role": "user", "content": [
+            {"type": "text", "text": "Which theme should my new editor use?"}]}], body["messages"])
+        check(body["max_tokens"] == 50 and body["temperature"] == 0.1, body)
+        turns = session_turns(ANNA, f"claude-{stream}")
+        check([t["content"] for t in turns] == ["Which theme should my new editor use?",
+                                                 "You prefer dark mode."], turns)
+    models = [m.id for m in c.models.list()]
+    check(models == ["claude-fake"], models)
+    step("anthropic")
+    print("OK anthropic", flush=True)
+
+
 def main():
+    if sys.argv[1] == "anthropic":
+        return anthropic()
     story(ANNA, "anna", stream=False)
     story(BEN, "ben", stream=True)
     failures()

@@ -13,14 +13,15 @@
 //!    layer's context tool, as the chat does) and appended to the system message (one is
 //!    added first when there is none);
 //! 5. the body goes to the `[llm]` upstream with every other field as the client sent it
-//!    ([`upstream`]), and the reply comes back as it arrives: streamed (SSE, relayed chunk
-//!    by chunk, `data: [DONE]`) or not;
+//!    ([`upstream`]; translated for Anthropic, [`anthropic`]), and the reply comes back as
+//!    it arrives: streamed (SSE, relayed event by event, `data: [DONE]`) or not;
 //! 6. the reply is recorded as an assistant turn. A client that disconnects mid-stream
 //!    stops the upstream request; what had arrived is recorded, marked `cancelled`.
 //!
 //! Upstream errors come back with the upstream's status and an OpenAI-shaped error body;
 //! mnemo's own errors use the same shape.
 
+pub mod anthropic;
 mod stream;
 pub mod upstream;
 
@@ -337,7 +338,10 @@ async fn forward(state: AppState, p: Prepared) -> Response {
     let body = p.body;
     let result = blocking(move || {
         let mut res = up.chat(&body)?;
-        let reply = upstream::read_json(res.body_mut())?;
+        let mut reply = upstream::read_json(res.body_mut())?;
+        if up.is_anthropic() {
+            reply = anthropic::response(&reply, engine.now().timestamp());
+        }
         if !reply["choices"].is_array() {
             return Err(UpstreamError::new(
                 StatusCode::BAD_GATEWAY,

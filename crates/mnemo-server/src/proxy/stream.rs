@@ -94,6 +94,9 @@ fn read_upstream(
     if started.send(Ok(())).is_err() {
         return;
     }
+    let mut translator = upstream
+        .is_anthropic()
+        .then(|| super::anthropic::StreamTranslator::new(engine.now().timestamp()));
     let mut reader = BufReader::new(res.into_body().into_reader());
     let mut reply = Collected::default();
     let mut line = Vec::with_capacity(512);
@@ -104,22 +107,23 @@ fn read_upstream(
     loop {
         line.clear();
         match reader.read_until(b'\n', &mut line) {
-            Ok(0) => {
-                if !event.is_empty() && tx.blocking_send(Ok(Bytes::from(event))).is_err() {
-                    cancelled = true;
-                }
-                break;
-            }
-            Ok(_) => {
-                reply.feed(&line);
+            Ok(n) => {
                 event.extend_from_slice(&line);
-                let end_of_event = line.iter().all(|b| *b == b'\n' || *b == b'\r');
-                if end_of_event {
-                    let chunk = Bytes::from(std::mem::take(&mut event));
-                    if tx.blocking_send(Ok(chunk)).is_err() {
+                let end_of_event = n == 0 || line.iter().all(|b| *b == b'\n' || *b == b'\r');
+                if end_of_event && !event.is_empty() {
+                    let out = match translator.as_mut() {
+                        Some(t) => Bytes::from(translate(t, &event)),
+                        None => Bytes::from(std::mem::take(&mut event)),
+                    };
+                    event.clear();
+                    reply.feed_event(&out);
+                    if !out.is_empty() && tx.blocking_send(Ok(out)).is_err() {
                         cancelled = true;
                         break;
                     }
+                }
+                if n == 0 {
+                    break;
                 }
             }
             Err(e) => {
@@ -142,6 +146,20 @@ fn read_upstream(
     record_reply(engine, to, &reply.text, cancelled, failure.as_deref());
 }
 
+/// One Anthropic SSE event (lines up to a blank line) as OpenAI chunk events.
+fn translate(t: &mut super::anthropic::StreamTranslator, event: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(event);
+    let data: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(str::trim)
+        .collect();
+    if data.is_empty() {
+        return Vec::new();
+    }
+    t.event(&data.join("\n")).into_bytes()
+}
+
 /// The reply text gathered from SSE `data:` lines.
 #[derive(Default)]
 struct Collected {
@@ -150,6 +168,13 @@ struct Collected {
 }
 
 impl Collected {
+    /// Every line of one relayed event.
+    fn feed_event(&mut self, event: &[u8]) {
+        for line in event.split(|b| *b == b'\n') {
+            self.feed(line);
+        }
+    }
+
     fn feed(&mut self, line: &[u8]) {
         let Ok(line) = std::str::from_utf8(line) else {
             return;

@@ -1,9 +1,10 @@
-//! The model server the proxy forwards to: the `[llm]` config's provider, spoken to in the
-//! OpenAI chat-completions format. OpenAI and OpenAI-compatible servers take it at
+//! The model server the proxy forwards to: the `[llm]` config's provider. OpenAI and
+//! OpenAI-compatible servers take the OpenAI chat-completions body at
 //! `{base_url}/chat/completions`, Ollama at `{host}/v1/chat/completions` (its own
 //! OpenAI-compatible endpoint), so the request body the client sent (tools, temperature,
-//! max_tokens, response_format, ...) passes through untouched. The upstream's own API key
-//! replaces the client's mnemo key; the mnemo key never leaves this process.
+//! max_tokens, response_format, ...) passes through untouched. Anthropic gets it translated
+//! to its Messages API ([`super::anthropic`]). The upstream's own API key replaces the
+//! client's mnemo key; the mnemo key never leaves this process.
 //!
 //! Calls are blocking (`ureq`, one pooled agent); the proxy runs them under
 //! `spawn_blocking`. Timeouts are the `[llm]` ones: `connect_timeout` to connect, `timeout`
@@ -24,8 +25,13 @@ pub struct Upstream {
     /// The model for requests that name none (or name `mnemo`).
     pub(crate) default_model: Option<String>,
     pub(crate) timeout: Duration,
+    /// `max_tokens` for Anthropic when the client gives none (Anthropic requires one).
+    max_tokens: u32,
     agent: ureq::Agent,
 }
+
+/// The Messages API version sent to Anthropic.
+const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// A failed upstream call, already in the OpenAI error shape.
 #[derive(Debug)]
@@ -96,48 +102,82 @@ impl Upstream {
             api_key: cfg.api_key.as_ref().map(|k| k.expose().to_owned()),
             default_model: cfg.model_for(Task::Chat).map(str::to_owned),
             timeout: cfg.timeout,
+            max_tokens: cfg.max_tokens,
             agent: builder.build().new_agent(),
         }
     }
 
-    /// Refuses providers the pass-through cannot speak to.
-    fn check_kind(&self) -> Result<(), UpstreamError> {
-        if self.kind == ProviderKind::Anthropic {
-            return Err(UpstreamError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                "unsupported_upstream",
-                "the proxy forwards to OpenAI-compatible upstreams (provider openai or ollama); \
-                 the configured provider is anthropic",
-            ));
-        }
-        Ok(())
+    /// Whether replies come in Anthropic's format (and need translating).
+    pub fn is_anthropic(&self) -> bool {
+        self.kind == ProviderKind::Anthropic
     }
 
-    /// POSTs a chat-completions body; returns the response if it is a success, else the
-    /// upstream's error with its status.
+    /// `{base}/v1/…` for Anthropic, whether or not the base URL ends in `/v1`.
+    fn anthropic_url(&self, path: &str) -> String {
+        let base = self.base.strip_suffix("/v1").unwrap_or(&self.base);
+        format!("{base}/v1/{path}")
+    }
+
+    /// POSTs an OpenAI chat-completions body (translated for Anthropic); returns the
+    /// response if it is a success, else the upstream's error with its status.
     pub fn chat(&self, body: &[u8]) -> Result<ureq::http::Response<ureq::Body>, UpstreamError> {
-        self.check_kind()?;
-        let mut req = self
-            .agent
-            .post(format!("{}/chat/completions", self.base))
-            .header("Content-Type", "application/json");
-        if let Some(k) = &self.api_key {
-            req = req.header("Authorization", format!("Bearer {k}"));
-        }
-        let res = req.send(body).map_err(|e| self.transport_error(e))?;
+        let req = if self.is_anthropic() {
+            let openai: Value = serde_json::from_slice(body).unwrap_or_default();
+            let translated = super::anthropic::request(&openai, self.max_tokens);
+            let req = self
+                .agent
+                .post(self.anthropic_url("messages"))
+                .header("Content-Type", "application/json")
+                .header("anthropic-version", ANTHROPIC_VERSION);
+            let req = match &self.api_key {
+                Some(k) => req.header("x-api-key", k),
+                None => req,
+            };
+            req.send(translated.to_string().as_bytes())
+        } else {
+            let mut req = self
+                .agent
+                .post(format!("{}/chat/completions", self.base))
+                .header("Content-Type", "application/json");
+            if let Some(k) = &self.api_key {
+                req = req.header("Authorization", format!("Bearer {k}"));
+            }
+            req.send(body)
+        };
+        let res = req.map_err(|e| self.transport_error(e))?;
         self.success(res)
     }
 
-    /// GETs the upstream's model list.
+    /// The upstream's model list, in the OpenAI shape.
     pub fn models(&self) -> Result<Value, UpstreamError> {
-        self.check_kind()?;
-        let mut req = self.agent.get(format!("{}/models", self.base));
-        if let Some(k) = &self.api_key {
-            req = req.header("Authorization", format!("Bearer {k}"));
+        let res = if self.is_anthropic() {
+            let req = self
+                .agent
+                .get(self.anthropic_url("models"))
+                .header("anthropic-version", ANTHROPIC_VERSION);
+            match &self.api_key {
+                Some(k) => req.header("x-api-key", k).call(),
+                None => req.call(),
+            }
+        } else {
+            let req = self.agent.get(format!("{}/models", self.base));
+            match &self.api_key {
+                Some(k) => req.header("Authorization", format!("Bearer {k}")).call(),
+                None => req.call(),
+            }
+        };
+        let mut res = self.success(res.map_err(|e| self.transport_error(e))?)?;
+        let list = read_json(res.body_mut())?;
+        if !self.is_anthropic() {
+            return Ok(list);
         }
-        let res = req.call().map_err(|e| self.transport_error(e))?;
-        let mut res = self.success(res)?;
-        read_json(res.body_mut())
+        let data: Vec<Value> = list["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| json!({"id": m["id"], "object": "model", "created": 0, "owned_by": "anthropic"}))
+            .collect();
+        Ok(json!({"object": "list", "data": data}))
     }
 
     fn success(
