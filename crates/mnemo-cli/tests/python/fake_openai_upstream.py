@@ -8,9 +8,10 @@ SSE events) for the translating path. Every request is logged; `GET /_log` retur
 Replies depend on the request:
   - model `pipeline-model` (mnemo's own pipeline): extraction, reconciliation and summary
     answers, so a stated preference becomes a memory;
-  - a last user message containing FAIL500 / SLOW / GARBAGE / LONGSTREAM: a 500 with an
-    OpenAI error body, a reply after 4 s, a 200 that is not JSON, or 200 chunks 30 ms apart
-    (the log says how many went out before the client went away);
+  - a last user message containing FAIL500 / SLOW / GARBAGE / LONGSTREAM / BREAK: a 500
+    with an OpenAI error body, a reply after 4 s, a 200 that is not JSON, 200 chunks 30 ms
+    apart (the log says how many went out before the client went away), or a stream that
+    stops after two chunks without `data: [DONE]`;
   - otherwise "You prefer dark mode." when the system message mentions dark mode, else
     "Noted.".
 """
@@ -137,6 +138,12 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if "LONGSTREAM" in said:
             return self.long_stream(model)
+        if "BREAK" in said:
+            for piece in ["Half ", "a "]:
+                self.wfile.write(f"data: {json.dumps(chunk(model, {'content': piece}))}\n\n".encode())
+                self.wfile.flush()
+            self.close_connection = True
+            return
         events = [chunk(model, {"role": "assistant", "content": ""})]
         events += [chunk(model, {"content": piece}) for piece in split_words(text)]
         events.append(chunk(model, {}, "stop"))

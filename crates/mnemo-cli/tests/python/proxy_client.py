@@ -134,16 +134,27 @@ def failures():
             check(e.body and "on fire" in json.dumps(e.body), f"upstream error body passed: {e.body}")
     turns = session_turns(ANNA, "fail")
     check(any(t["content"] == "FAIL500 please" for t in turns), "the user turn was recorded first")
+    for stream in (False, True):
+        try:
+            ask(c, "SLOW please", "hdr:fail", stream)
+            raise AssertionError("a slow upstream must time out")
+        except openai.APIStatusError as e:
+            check(e.status_code == 504 and "upstream_timeout" in json.dumps(e.body),
+                  f"{e.status_code} {e.body}")
+        try:
+            ask(c, "GARBAGE please", "hdr:fail", stream)
+            raise AssertionError("garbage must fail")
+        except openai.APIStatusError as e:
+            want = "text/event-stream" if stream else "not JSON"
+            check(e.status_code == 502 and want in json.dumps(e.body), f"{e.status_code} {e.body}")
+    # A stream that breaks off: the client is told, the partial reply is kept and marked.
     try:
-        ask(c, "SLOW please", "hdr:fail", False)
-        raise AssertionError("a slow upstream must time out")
-    except openai.APIStatusError as e:
-        check(e.status_code == 504 and "upstream_timeout" in json.dumps(e.body), f"{e.status_code} {e.body}")
-    try:
-        ask(c, "GARBAGE please", "hdr:fail", False)
-        raise AssertionError("garbage must fail")
-    except openai.APIStatusError as e:
-        check(e.status_code == 502 and "not JSON" in json.dumps(e.body), f"{e.status_code} {e.body}")
+        ask(c, "BREAK please", "hdr:broken", True)
+        raise AssertionError("a broken stream must raise")
+    except openai.APIError as e:
+        check("cut short" in str(e), e)
+    reply = session_turns(ANNA, "broken")[-1]
+    check(reply["content"].strip() == "Half a" and reply["meta"]["partial"] is True, reply)
     step("failures")
 
 

@@ -137,7 +137,10 @@ fn read_upstream(
         }
     }
     if !reply.done && failure.is_none() && !cancelled {
-        failure = Some("the model server's stream ended without [DONE]".into());
+        let message = "the model server's stream ended without [DONE]; the reply is cut short";
+        let error = format!("data: {}\n\n", openai_error("upstream_error", message));
+        let _ = tx.blocking_send(Ok(Bytes::from(error)));
+        failure = Some(message.into());
     }
     drop(reader);
     if cancelled {
