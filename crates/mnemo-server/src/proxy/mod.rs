@@ -256,31 +256,39 @@ fn inject(messages: &mut Vec<Value>, block: &str) {
     }
 }
 
-/// Records the user's message and assembles the memory context for it.
+/// Records the user's message and assembles the memory context for it. A message that is
+/// already the session's last turn, unanswered, is a client's retry (the OpenAI clients
+/// retry 5xx and timeouts by themselves) and is not recorded twice.
 fn record_and_recall(
     engine: &Engine,
     caller: &Caller,
     session_id: String,
     message: String,
 ) -> Result<(String, Option<String>), UpstreamError> {
-    let recorded = tools::add_messages(
-        engine,
-        caller,
-        AddMessagesRequest {
-            session_id: Some(session_id),
-            messages: vec![MessageIn {
-                role: Role::User,
-                content: message.clone(),
-                created_at: None,
-            }],
-        },
-    )?;
+    let session_id = match unanswered(engine, caller, &session_id, &message)? {
+        Some(full) => full,
+        None => {
+            tools::add_messages(
+                engine,
+                caller,
+                AddMessagesRequest {
+                    session_id: Some(session_id),
+                    messages: vec![MessageIn {
+                        role: Role::User,
+                        content: message.clone(),
+                        created_at: None,
+                    }],
+                },
+            )?
+            .session_id
+        }
+    };
     let ctx = tools::context(
         engine,
         caller,
         ContextToolRequest {
             message,
-            session_id: Some(recorded.session_id.clone()),
+            session_id: Some(session_id.clone()),
             pattern: None,
             budget_tokens: Some(CONTEXT_BUDGET),
             max_memories: None,
@@ -288,7 +296,34 @@ fn record_and_recall(
             max_recent_turns: Some(1),
         },
     )?;
-    Ok((recorded.session_id, ctx.memory_block))
+    Ok((session_id, ctx.memory_block))
+}
+
+/// The session's full id when its last turn is this very user message, unanswered.
+fn unanswered(
+    engine: &Engine,
+    caller: &Caller,
+    session_id: &str,
+    message: &str,
+) -> Result<Option<String>, UpstreamError> {
+    let session = match engine.session(&caller.user_id, session_id) {
+        Ok(s) => s,
+        Err(mnemo_core::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(tools::ToolError::from(e).into()),
+    };
+    let last = engine
+        .turns(&mnemo_core::TurnFilter {
+            scope: Some(caller.scope()),
+            session_id: Some(session.id.clone()),
+            newest_first: true,
+            limit: Some(1),
+            ..Default::default()
+        })
+        .map_err(tools::ToolError::from)?;
+    Ok(last
+        .first()
+        .filter(|t| t.role == Role::User && t.content == message)
+        .map(|_| session.id))
 }
 
 /// Records the assistant's reply (empty replies are not recorded).
