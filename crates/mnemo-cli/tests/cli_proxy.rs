@@ -102,10 +102,18 @@ fn an_anthropic_upstream_is_translated_both_ways() {
     let up = Upstream::start(&python);
     let m = Mnemo::new();
     let anna = create_key(&m, "anna", &[]);
+    let config = m.dir.path().join("proxy.toml");
+    // A completion may take longer than a REST request may.
+    std::fs::write(
+        &config,
+        "[llm]\ntimeout = 3\n[server]\nrequest_timeout_secs = 1\n",
+    )
+    .unwrap();
     let s = Server::start_with(
         &m,
         &["--no-worker"],
         &[
+            ("MNEMO_CONFIG", config.to_str().unwrap()),
             ("MNEMO_LLM_PROVIDER", "anthropic"),
             ("ANTHROPIC_BASE_URL", &up.url),
             ("ANTHROPIC_API_KEY", "sk-ant-upstream"),

@@ -155,6 +155,8 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
     def anthropic(self, body):
+        if "SLOWISH" in json.dumps(body.get("messages")):
+            time.sleep(2)
         system = body.get("system", "")
         text = "You prefer dark mode." if "dark mode" in system else "Noted."
         model = body.get("model")

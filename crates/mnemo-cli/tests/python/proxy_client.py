@@ -230,6 +230,9 @@ def anthropic():
         turns = session_turns(ANNA, f"claude-{stream}")
         check([t["content"] for t in turns] == ["Which theme should my new editor use?",
                                                  "You prefer dark mode."], turns)
+    # Longer than the server's REST request timeout (1 s here), within the model's (3 s).
+    reply = ask(c, "SLOWISH: which theme?", "hdr:claude-slow", False)
+    check(reply == "You prefer dark mode.", reply)
     models = [m.id for m in c.models.list()]
     check(models == ["claude-fake"], models)
     step("anthropic")

@@ -58,6 +58,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/models", get(models))
 }
 
+/// The time limit of a proxy request: a completion may take as long as the `[llm]` timeout
+/// allows (plus a little for recording and context), not the REST request timeout.
+pub(crate) fn time_limit(state: &AppState, route: &str) -> Option<std::time::Duration> {
+    let up = state.upstream.as_ref()?;
+    (route == "/v1/chat/completions")
+        .then(|| (up.timeout + std::time::Duration::from_secs(10)).max(state.timeout()))
+}
+
 /// An error in the OpenAI shape.
 fn error_response(e: UpstreamError) -> Response {
     (e.status, axum::Json(e.body)).into_response()
