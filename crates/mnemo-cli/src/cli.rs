@@ -79,8 +79,10 @@ pub enum Command {
     /// Run a benchmark (see `mnemo bench locomo --help`)
     #[command(subcommand)]
     Bench(crate::commands::index::BenchCommand),
-    /// Serve the REST API (multi-tenant; API keys from `mnemo keys`)
+    /// Serve the REST API, MCP at /mcp and the OpenAI-compatible proxy (API keys from `mnemo keys`)
     Serve(crate::commands::serve::ServeArgs),
+    /// Serve MCP (Model Context Protocol) over stdio for one user, for MCP clients
+    Mcp(crate::commands::mcp::McpArgs),
     /// Create, list and revoke API keys for `mnemo serve`
     #[command(subcommand)]
     Keys(crate::commands::keys::KeysCommand),

@@ -11,9 +11,11 @@
 pub mod auth;
 mod docs;
 pub mod error;
+pub mod mcp;
 mod metrics;
 mod middleware;
 pub mod openapi;
+pub mod proxy;
 mod rest;
 mod settings;
 mod ui;
@@ -39,6 +41,8 @@ pub struct AppState {
     /// USD per million tokens `[input, output]` by model name (`[pricing]`), for the web
     /// UI's cost figures; empty: no costs shown.
     pub pricing: Arc<BTreeMap<String, [f64; 2]>>,
+    /// The model server the OpenAI-compatible proxy forwards to ([`AppState::with_upstream`]).
+    pub upstream: Option<Arc<proxy::Upstream>>,
 }
 
 impl AppState {
@@ -50,12 +54,19 @@ impl AppState {
             settings: Arc::new(settings),
             metrics: Arc::default(),
             pricing: Arc::default(),
+            upstream: None,
         }
     }
 
     /// The same state with model prices (`[pricing]` of the config).
     pub fn with_pricing(mut self, pricing: BTreeMap<String, [f64; 2]>) -> Self {
         self.pricing = Arc::new(pricing);
+        self
+    }
+
+    /// Serves the OpenAI-compatible proxy, forwarding to `upstream`.
+    pub fn with_upstream(mut self, upstream: proxy::Upstream) -> Self {
+        self.upstream = Some(Arc::new(upstream));
         self
     }
 
@@ -71,6 +82,8 @@ pub fn app(state: AppState) -> Router {
     rest::routes()
         .merge(docs::routes())
         .merge(ui::routes())
+        .merge(mcp::routes(&state))
+        .merge(proxy::routes())
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -88,6 +101,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // Small writes (SSE events of the proxy, short JSON answers) go out at once instead of
+    // waiting for the peer's delayed ACK (Nagle), which costs ~40 ms per exchange.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let engine = state.engine.clone();
     let flusher = tokio::spawn(flush_touches_every_second(engine.clone()));
     let served = axum::serve(

@@ -56,7 +56,8 @@ pub(crate) async fn observe(
         .to_owned();
     let user = RequestUser::default();
     req.extensions_mut().insert(user.clone());
-    let mut res = match tokio::time::timeout(state.timeout(), next.run(req)).await {
+    let limit = crate::proxy::time_limit(&state, &route).unwrap_or_else(|| state.timeout());
+    let mut res = match tokio::time::timeout(limit, next.run(req)).await {
         Ok(res) => res,
         Err(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -7,6 +7,7 @@ pub mod index;
 pub mod jobs;
 pub mod keys;
 mod log;
+pub mod mcp;
 mod memory;
 pub mod serve;
 mod settings;
@@ -45,6 +46,7 @@ pub fn run(command: Command, cfg: &Config) -> Result<()> {
         Command::Bench(b) => index::bench(b, cfg),
         Command::Reindex(a) => index::reindex(open(cfg)?, cfg, a),
         Command::Serve(a) => serve::serve(cfg, a),
+        Command::Mcp(a) => mcp::mcp(cfg, a),
         Command::Keys(k) => keys::keys(cfg, k),
     }
 }

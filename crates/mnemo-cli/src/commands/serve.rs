@@ -58,7 +58,9 @@ pub fn serve(cfg: &Config, a: ServeArgs) -> Result<()> {
             ..Default::default()
         })?)
     };
-    let state = AppState::new(engine, auth, cfg.server.clone()).with_pricing(cfg.pricing.clone());
+    let state = AppState::new(engine, auth, cfg.server.clone())
+        .with_pricing(cfg.pricing.clone())
+        .with_upstream(mnemo_server::proxy::Upstream::from_config(&cfg.llm));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -125,7 +127,7 @@ fn auth_mode(
 
 /// Logs to stderr; `MNEMO_LOG` sets levels (`info` by default, e.g. `debug` or
 /// `mnemo_server=debug,info`).
-fn init_logging() {
+pub(crate) fn init_logging() {
     use tracing_subscriber::filter::{LevelFilter, Targets};
     let targets = std::env::var("MNEMO_LOG")
         .ok()

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::new_without_default)]
 
 pub mod fake_llm;
+pub mod pyenv;
 pub mod server;
 
 use std::path::PathBuf;
