@@ -35,7 +35,7 @@ pub struct RevokeArgs {
 }
 
 pub fn keys(cfg: &Config, cmd: KeysCommand) -> Result<()> {
-    let store = SqliteStore::open(&cfg.db)?;
+    let store = SqliteStore::open(&super::sqlite_only(cfg, "keys")?)?;
     let now = mnemo_core::time::truncate(chrono::Utc::now());
     let mut out = Out::new();
     match cmd {

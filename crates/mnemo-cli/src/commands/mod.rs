@@ -80,6 +80,19 @@ fn open_with(cfg: &Config, create: Create) -> Result<Engine> {
     index::with_configured_embedder(engine.with_pipeline_settings(cfg.pipeline.clone()), cfg)
 }
 
+/// The SQLite file of the configured database, for the commands that work on SQLite only
+/// (`serve` and `keys` keep their API keys in the SQLite file); a PostgreSQL URL is refused
+/// with a clear message instead of being taken for a file name.
+fn sqlite_only(cfg: &Config, command: &str) -> Result<std::path::PathBuf> {
+    match mnemo_engine::DbLocation::parse(&cfg.db.to_string_lossy()) {
+        mnemo_engine::DbLocation::Sqlite(path) => Ok(path),
+        mnemo_engine::DbLocation::Postgres(_) => anyhow::bail!(
+            "`mnemo {command}` runs on a SQLite database only for now (its API keys are kept \
+             in the SQLite file); point --db / MNEMO_DB at a SQLite file"
+        ),
+    }
+}
+
 /// The scope commands act in.
 fn scope(cfg: &Config) -> Scope {
     Scope::user(cfg.user.clone()).with_agent(cfg.agent.clone())

@@ -36,9 +36,10 @@ pub fn serve(cfg: &Config, a: ServeArgs) -> Result<()> {
         format!("`{listen}` is not an address to listen on; give IP:PORT such as 127.0.0.1:7437")
     })?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let path = super::sqlite_only(cfg, "serve")?;
     let store = Arc::new(
-        SqliteStore::open(&cfg.db)
-            .with_context(|| format!("cannot open database {}", cfg.db.display()))?
+        SqliteStore::open(&path)
+            .with_context(|| format!("cannot open database {}", path.display()))?
             .with_clock(clock.clone()),
     );
     let (auth, mode) = auth_mode(cfg, &store, &addr, a.no_auth)?;

@@ -142,10 +142,19 @@ fn leave_now(engine: &Engine, code: i32) -> ! {
     std::process::exit(code)
 }
 
+/// The line-editor history: beside a SQLite database, or in mnemo's data directory when the
+/// database is a PostgreSQL URL (which has no directory of its own).
 fn history_path(cfg: &Config) -> std::path::PathBuf {
-    cfg.db
-        .parent()
-        .map(|d| d.join("chat_history"))
+    let dir = match mnemo_engine::DbLocation::parse(&cfg.db.to_string_lossy()) {
+        mnemo_engine::DbLocation::Sqlite(path) => path.parent().map(|d| d.to_path_buf()),
+        mnemo_engine::DbLocation::Postgres(_) => {
+            let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+            crate::config::default_db_path(&env)
+                .parent()
+                .map(|d| d.to_path_buf())
+        }
+    };
+    dir.map(|d| d.join("chat_history"))
         .unwrap_or_else(|| "chat_history".into())
 }
 
