@@ -2,7 +2,7 @@
 //! a stable machine-readable `code`, and a message for people. Built from
 //! [`mnemo_core::Error`] so that storage and model failures keep their kind.
 
-use mnemo_core::Error;
+use mnemo_core::{Error, ModelErrorKind};
 
 /// What class of failure; each face maps these in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +17,12 @@ pub enum ErrorKind {
     RateLimited,
     /// A model provider could not be reached or failed: 502/503.
     ModelUnavailable,
+    /// A model provider rejected the request as malformed (sending it again cannot help):
+    /// 400.
+    ModelRejected,
+    /// The model is not usable as configured (a missing or rejected API key, an unknown
+    /// model): 502, with its own code so an operator can tell it from an outage.
+    ModelMisconfigured,
     /// The database is busy (locked by another process past the timeout): 503.
     Busy,
     /// The database or the process failed: 500.
@@ -75,6 +81,7 @@ impl From<Error> for ToolError {
             Error::NotFound { .. } => (ErrorKind::NotFound, "not_found"),
             Error::Busy(_) => (ErrorKind::Busy, "storage_busy"),
             Error::Model(_) => (ErrorKind::ModelUnavailable, "model_unavailable"),
+            Error::ModelCall { kind, .. } => model_kind(*kind),
             _ => (ErrorKind::Storage, "storage_error"),
         };
         ToolError {
@@ -82,5 +89,76 @@ impl From<Error> for ToolError {
             code,
             message: e.to_string(),
         }
+    }
+}
+
+/// A model provider's failure kind as the tools' kind and code.
+fn model_kind(kind: ModelErrorKind) -> (ErrorKind, &'static str) {
+    match kind {
+        ModelErrorKind::RateLimited => (ErrorKind::RateLimited, "model_rate_limited"),
+        ModelErrorKind::BadRequest => (ErrorKind::ModelRejected, "model_bad_request"),
+        ModelErrorKind::Auth => (ErrorKind::ModelMisconfigured, "model_auth"),
+        ModelErrorKind::Config => (ErrorKind::ModelMisconfigured, "model_config"),
+        _ => (ErrorKind::ModelUnavailable, "model_unavailable"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(kind: ModelErrorKind) -> ToolError {
+        ToolError::from(Error::ModelCall {
+            kind,
+            message: "provider said no".into(),
+        })
+    }
+
+    #[test]
+    fn rate_limited_model_is_rate_limited() {
+        let e = call(ModelErrorKind::RateLimited);
+        assert_eq!(
+            (e.kind, e.code),
+            (ErrorKind::RateLimited, "model_rate_limited")
+        );
+        assert!(e.message.contains("provider said no"), "{}", e.message);
+    }
+
+    #[test]
+    fn unavailable_model_is_unavailable() {
+        let e = call(ModelErrorKind::Unavailable);
+        assert_eq!(
+            (e.kind, e.code),
+            (ErrorKind::ModelUnavailable, "model_unavailable")
+        );
+        // A model error without a kind (an embedder) stays "unavailable".
+        let e = ToolError::from(Error::Model("embedder down".into()));
+        assert_eq!(
+            (e.kind, e.code),
+            (ErrorKind::ModelUnavailable, "model_unavailable")
+        );
+    }
+
+    #[test]
+    fn rejected_request_is_a_bad_request() {
+        let e = call(ModelErrorKind::BadRequest);
+        assert_eq!(
+            (e.kind, e.code),
+            (ErrorKind::ModelRejected, "model_bad_request")
+        );
+    }
+
+    #[test]
+    fn auth_and_config_are_misconfigured_with_their_own_codes() {
+        let e = call(ModelErrorKind::Auth);
+        assert_eq!(
+            (e.kind, e.code),
+            (ErrorKind::ModelMisconfigured, "model_auth")
+        );
+        let e = call(ModelErrorKind::Config);
+        assert_eq!(
+            (e.kind, e.code),
+            (ErrorKind::ModelMisconfigured, "model_config")
+        );
     }
 }

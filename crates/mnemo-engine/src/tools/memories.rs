@@ -2,7 +2,7 @@
 //! source turns), update, forget (by id, or by query after a confirmation), restore,
 //! history. Every id resolves inside the caller's user.
 
-use mnemo_core::{Actor, HistoryEvent, Kind, Memory, MemoryFilter, TimeView, Timestamp, Turn};
+use mnemo_core::{HistoryEvent, Kind, Memory, MemoryFilter, TimeView, Timestamp, Turn};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -76,7 +76,7 @@ pub fn add_memory(
         .map(|s| own_session(engine, caller, &s))
         .transpose()?;
     new.reason = req.reason;
-    let outcome = engine.remember(&caller.scope(), new, Actor::User)?;
+    let outcome = engine.remember(&caller.scope(), new, caller.actor)?;
     Ok(match outcome {
         RememberOutcome::Added { memory } => response("added", memory, None),
         RememberOutcome::Superseded { memory, previous } => {
@@ -248,7 +248,7 @@ pub fn update_memory(
         expires_at,
         reason: req.reason,
     };
-    Ok(engine.edit(&caller.user_id, id, edit, Actor::User)?)
+    Ok(engine.edit(&caller.user_id, id, edit, caller.actor)?)
 }
 
 /// How to forget one memory.
@@ -268,7 +268,7 @@ pub fn forget(
     id: &str,
     req: ForgetRequest,
 ) -> ToolResult<Memory> {
-    Ok(engine.forget(&caller.user_id, id, req.purge, req.reason, Actor::User)?)
+    Ok(engine.forget(&caller.user_id, id, req.purge, req.reason, caller.actor)?)
 }
 
 /// Forget the memories matching a query: first without `confirm` to see what would go and
@@ -333,7 +333,7 @@ pub fn forget_by_query(
             &m.id,
             false,
             req.reason.clone(),
-            Actor::User,
+            caller.actor,
         )?);
     }
     Ok(ForgetByQueryResponse {
@@ -357,7 +357,7 @@ fn confirm_token(memories: &[Memory]) -> String {
 
 /// Makes a forgotten or superseded memory of the caller's current again.
 pub fn restore(engine: &Engine, caller: &Caller, id: &str) -> ToolResult<Memory> {
-    Ok(engine.restore(&caller.user_id, id, Actor::User)?)
+    Ok(engine.restore(&caller.user_id, id, caller.actor)?)
 }
 
 /// A memory's history.

@@ -45,7 +45,7 @@ pub use memories::{
 pub use search::{search, SearchHit, SearchRequest, SearchResponse};
 pub use turns::{search_turns, SearchTurnsRequest, SearchTurnsResponse, TurnSearchHit};
 
-use mnemo_core::{Scope, Timestamp};
+use mnemo_core::{Actor, Scope, Timestamp};
 
 /// Who is asking. Built by a face from its credentials; tools never widen it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +56,9 @@ pub struct Caller {
     pub agent_id: Option<String>,
     /// Whole-database figures (stats) and replacing records on import.
     pub admin: bool,
+    /// Who a change is recorded as in a memory's history: [`Actor::User`] for API and
+    /// chat callers, [`Actor::Cli`] for the CLI's commands.
+    pub actor: Actor,
 }
 
 impl Caller {
@@ -65,7 +68,13 @@ impl Caller {
             user_id: user_id.into(),
             agent_id: None,
             admin: false,
+            actor: Actor::User,
         }
+    }
+
+    /// The same caller, recording its changes as `actor`.
+    pub fn acting_as(self, actor: Actor) -> Self {
+        Caller { actor, ..self }
     }
 
     /// The scope the caller reads and writes.

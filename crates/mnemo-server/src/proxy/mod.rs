@@ -160,6 +160,7 @@ async fn prepare(
                 user_id: u.trim().to_owned(),
                 agent_id: None,
                 admin: true,
+                actor: mnemo_core::Actor::User,
             };
         }
     }

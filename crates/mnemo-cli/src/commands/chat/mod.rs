@@ -19,7 +19,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use mnemo_core::{ids, Actor, MemoryFilter, Scope};
 use mnemo_engine::{
-    keyvalue, Engine, NewMemory, Pattern, PipelineLlm, RecallQuery, Section, WorkerHandle,
+    keyvalue, tools, Engine, NewMemory, Pattern, PipelineLlm, RecallQuery, Section, WorkerHandle,
 };
 use mnemo_llm::{LlmConfig, ProviderKind};
 use signal_hook::consts::{SIGHUP, SIGTERM};
@@ -312,7 +312,7 @@ fn failure_summary(e: &mnemo_llm::LlmError) -> String {
 
 fn command(chat: &mut ChatSession, reader: &mut Reader, input: Input) -> Result<()> {
     let engine = chat.engine;
-    let outcome: mnemo_core::Result<()> = (|| {
+    let outcome: Result<()> = (|| {
         match input {
             Input::RememberKey(kv) => {
                 let (k, v) = keyvalue::parse(&kv)?;
@@ -392,57 +392,47 @@ fn memories(chat: &ChatSession, query: Option<&str>) -> mnemo_core::Result<()> {
 }
 
 /// `/forget ID|QUERY`: one id, or the matches of a query after confirmation when several.
-fn forget(chat: &ChatSession, reader: &mut Reader, what: &str) -> mnemo_core::Result<()> {
-    let engine = chat.engine;
+fn forget(chat: &ChatSession, reader: &mut Reader, what: &str) -> Result<()> {
+    let (engine, caller) = (chat.engine, chat.caller());
     if ids::looks_like_id(what) {
-        if let Ok(m) = engine.forget(
-            &chat.scope.user_id,
-            what,
-            false,
-            Some("forgotten in chat".into()),
-            Actor::User,
-        ) {
+        let by_id = tools::ForgetRequest {
+            purge: false,
+            reason: Some("forgotten in chat".into()),
+        };
+        if let Ok(m) = tools::forget(engine, &caller, what, by_id) {
             eprintln!("[memory] forgot {}: {}", ids::short(&m.id), m.content);
             return Ok(());
         }
     }
-    let hits = engine.recall(
-        &chat.scope,
-        &RecallQuery {
-            text: what.into(),
-            limit: Some(10),
-            ..Default::default()
-        },
-    )?;
-    if hits.is_empty() {
+    let mut req = tools::ForgetByQueryRequest {
+        query: what.into(),
+        limit: Some(10),
+        confirm: None,
+        reason: Some(format!("forgotten in chat: {what}")),
+    };
+    let preview = tools::forget_by_query(engine, &caller, req.clone())?;
+    let Some(token) = preview.confirm_token else {
         eprintln!("nothing matches `{what}`");
         return Ok(());
-    }
-    if hits.len() > 1 {
-        for h in &hits {
-            println!("{}", crate::output::memory_line(&h.memory));
+    };
+    if preview.memories.len() > 1 {
+        for m in &preview.memories {
+            println!("{}", crate::output::memory_line(m));
         }
         let answer = reader
-            .read(&format!("forget these {} memories? [y/N] ", hits.len()))
-            .map_err(|e| mnemo_core::Error::invalid("answer", e.to_string()))?;
+            .read(&format!(
+                "forget these {} memories? [y/N] ",
+                preview.memories.len()
+            ))
+            .context("reading the answer")?;
         if !matches!(answer, Read::Line(ref a) if matches!(a.trim(), "y" | "Y" | "yes")) {
             eprintln!("nothing forgotten");
             return Ok(());
         }
     }
-    for h in hits {
-        engine.forget(
-            &chat.scope.user_id,
-            &h.memory.id,
-            false,
-            Some(format!("forgotten in chat: {what}")),
-            Actor::User,
-        )?;
-        eprintln!(
-            "[memory] forgot {}: {}",
-            ids::short(&h.memory.id),
-            h.memory.content
-        );
+    req.confirm = Some(token);
+    for m in tools::forget_by_query(engine, &caller, req)?.memories {
+        eprintln!("[memory] forgot {}: {}", ids::short(&m.id), m.content);
     }
     Ok(())
 }

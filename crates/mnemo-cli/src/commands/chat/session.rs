@@ -12,8 +12,9 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
-use mnemo_core::{Job, NewTurn, Role, Scope};
+use mnemo_core::{Actor, Job, NewTurn, Role, Scope};
 use mnemo_engine::pipeline::tags::TagSource;
+use mnemo_engine::tools::Caller;
 use mnemo_engine::{Context, ContextRequest, Engine, Pattern};
 use mnemo_llm::{ChatRequest, LlmConfig, LlmError, LlmProvider, Message, StopReason, Task};
 use serde_json::json;
@@ -62,6 +63,17 @@ pub struct ChatSession<'a> {
 }
 
 impl ChatSession<'_> {
+    /// The tools layer's caller for this chat: its user and agent, changes recorded as the
+    /// user's (the slash commands are the user speaking).
+    pub fn caller(&self) -> Caller {
+        Caller {
+            user_id: self.scope.user_id.clone(),
+            agent_id: self.scope.agent_id.clone(),
+            admin: false,
+            actor: Actor::User,
+        }
+    }
+
     /// Sends one message; `show` receives reply text as it streams (tags already hidden).
     /// Model failures are reported in the [`Exchange`]; an error here is a storage error.
     pub fn send(
