@@ -211,3 +211,12 @@ fn forget_by_query_asks_before_deleting_several() {
     chat(&m, &server, &[], "/forget tea\ny\n");
     assert!(m.json(&["list"]).as_array().unwrap().is_empty());
 }
+
+#[test]
+fn a_budget_the_context_tool_refuses_is_a_clear_error_before_anything_is_recorded() {
+    let m = Mnemo::new();
+    m.ok(&["remember", "Likes green tea"]);
+    let err = m.fails(&["chat", "--budget", "50", "--once", "hello"], 2);
+    assert!(err.contains("--budget 100 to 32000"), "{err}");
+    assert!(m.json(&["log"]).as_array().unwrap().is_empty());
+}

@@ -20,6 +20,7 @@ mod conversation;
 mod error;
 mod jobs;
 mod memories;
+mod prompt;
 mod search;
 mod turns;
 
@@ -41,6 +42,9 @@ pub use memories::{
     update_memory, AddMemoryRequest, AddMemoryResponse, ForgetByQueryRequest,
     ForgetByQueryResponse, ForgetRequest, HistoryResponse, ListMemoriesRequest,
     ListMemoriesResponse, MemoryDetail, UpdateMemoryRequest, View,
+};
+pub use prompt::{
+    chat_prompt, prompt_messages, with_memory, ChatPrompt, MEMORY_TAG_INSTRUCTIONS, SYSTEM_PROMPT,
 };
 pub use search::{search, SearchHit, SearchRequest, SearchResponse};
 pub use turns::{search_turns, SearchTurnsRequest, SearchTurnsResponse, TurnSearchHit};

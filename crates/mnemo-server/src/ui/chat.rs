@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use mnemo_core::{NewTurn, Role};
 use mnemo_engine::tools::{self as t, Caller};
 use mnemo_engine::{Context, Engine, Pattern};
-use mnemo_llm::{ChatRequest, LlmError, LlmProvider, Message, StopReason};
+use mnemo_llm::{ChatRequest, LlmError, LlmProvider, StopReason};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -28,11 +28,6 @@ use crate::auth::Authed;
 use crate::error::ApiError;
 use crate::rest::{blocking, Body};
 use crate::AppState;
-
-/// The system prompt of the UI's chat; the memory block is appended to it.
-const SYSTEM_PROMPT: &str = "You are a helpful, persistent assistant with long-term memory of \
-this user. Use what you remember naturally, without announcing that you are using memory. Be \
-concise, direct and useful.";
 
 /// One message to answer.
 #[derive(Deserialize)]
@@ -132,7 +127,7 @@ fn answer(
     ctx: &Context,
     tx: &mpsc::Sender<Bytes>,
 ) -> Value {
-    let req = ChatRequest::new(messages(ctx, message));
+    let req = ChatRequest::new(t::prompt_messages(t::SYSTEM_PROMPT, ctx, message));
     let mut raw = String::new();
     let mut on_token = |text: &str| {
         raw.push_str(text);
@@ -192,23 +187,6 @@ fn answer(
             json!({"type": "error", "code": e.code, "message": e.message})
         }
     }
-}
-
-/// The prompt: the system prompt with the memory block, the replayed turns, the message.
-fn messages(ctx: &Context, message: &str) -> Vec<Message> {
-    let system = match &ctx.memory_block {
-        Some(block) => format!("{SYSTEM_PROMPT}\n\n{block}"),
-        None => SYSTEM_PROMPT.to_owned(),
-    };
-    let mut out = vec![Message::system(system)];
-    for turn in &ctx.recent_turns {
-        out.push(match turn.role {
-            Role::Assistant => Message::assistant(turn.content.clone()),
-            _ => Message::user(turn.content.clone()),
-        });
-    }
-    out.push(Message::user(message));
-    out
 }
 
 /// The closing line for a model failure, saying plainly when the model is unreachable.

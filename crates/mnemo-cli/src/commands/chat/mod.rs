@@ -37,6 +37,16 @@ static IN_REPLY: AtomicBool = AtomicBool::new(false);
 
 pub fn chat(engine: &Engine, cfg: &Config, a: ChatArgs) -> Result<()> {
     let llm = llm_config(cfg, &a)?;
+    if !(100..=32_000).contains(&a.budget) {
+        return Err(mnemo_core::Error::invalid(
+            "budget",
+            format!(
+                "{} tokens is out of range; give --budget 100 to 32000",
+                a.budget
+            ),
+        )
+        .into());
+    }
     // The memory pipeline uses the same provider settings; without a usable model its jobs
     // wait in the queue and the chat still works.
     let engine = &match PipelineLlm::from_config(&llm) {
