@@ -4,9 +4,9 @@ use std::io::IsTerminal;
 
 use anyhow::{bail, Context, Result};
 use mnemo_core::{ids, Actor, MemoryFilter, TimeView};
-use mnemo_engine::{keyvalue, Engine, MemoryEdit, NewMemory, RecallQuery, RememberOutcome};
+use mnemo_engine::{keyvalue, tools, Engine, MemoryEdit, NewMemory, RecallQuery, RememberOutcome};
 
-use super::{date, kinds, scope};
+use super::{caller, date, kinds, scope};
 use crate::cli::{EditArgs, ForgetArgs, ListArgs, RecallArgs, RememberArgs};
 use crate::config::Config;
 use crate::output::{self, Out};
@@ -120,7 +120,7 @@ pub fn list(engine: &Engine, cfg: &Config, a: ListArgs) -> Result<()> {
 }
 
 pub fn show(engine: &Engine, cfg: &Config, id: &str) -> Result<()> {
-    let view = engine.show(&cfg.user, id)?;
+    let view = tools::get_memory(engine, &caller(cfg), id)?;
     let mut out = Out::new();
     if cfg.json {
         out.json(&view)?;
@@ -210,7 +210,11 @@ pub fn forget(engine: &Engine, cfg: &Config, a: ForgetArgs) -> Result<()> {
     let Some(id) = a.id else {
         return forget_user(engine, cfg, a.yes);
     };
-    let m = engine.forget(&cfg.user, &id, a.purge, a.reason, Actor::Cli)?;
+    let req = tools::ForgetRequest {
+        purge: a.purge,
+        reason: a.reason,
+    };
+    let m = tools::forget(engine, &caller(cfg), &id, req)?;
     let mut out = Out::new();
     if cfg.json {
         out.json(&serde_json::json!({ "forgotten": m.id, "purged": a.purge }))?;
@@ -265,7 +269,7 @@ fn confirm(question: &str) -> Result<bool> {
 }
 
 pub fn restore(engine: &Engine, cfg: &Config, id: &str) -> Result<()> {
-    let m = engine.restore(&cfg.user, id, Actor::Cli)?;
+    let m = tools::restore(engine, &caller(cfg), id)?;
     let mut out = Out::new();
     if cfg.json {
         out.json(&m)?;

@@ -2,6 +2,8 @@
 //! a stable machine-readable `code`, and a message for people. Built from
 //! [`mnemo_core::Error`] so that storage and model failures keep their kind.
 
+use std::sync::Arc;
+
 use mnemo_core::{Error, ModelErrorKind};
 
 /// What class of failure; each face maps these in one place.
@@ -30,25 +32,43 @@ pub enum ErrorKind {
 }
 
 /// An error of a tool call.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct ToolError {
     pub kind: ErrorKind,
     /// Stable, machine-readable (`invalid_value`, `not_found`, `ambiguous_id`, ...).
     pub code: &'static str,
     pub message: String,
+    /// The engine error it was made from, for a face that maps those itself (the CLI's
+    /// exit codes and hints). Not a `source`: the message already says it.
+    engine: Option<Arc<Error>>,
 }
+
+/// Equal when kind, code and message are: what a client sees.
+impl PartialEq for ToolError {
+    fn eq(&self, other: &Self) -> bool {
+        (self.kind, self.code, &self.message) == (other.kind, other.code, &other.message)
+    }
+}
+
+impl Eq for ToolError {}
 
 /// Result of a tool call.
 pub type ToolResult<T> = Result<T, ToolError>;
 
 impl ToolError {
+    /// The engine error this came from; `None` for the tools' own checks.
+    pub fn engine_error(&self) -> Option<&Error> {
+        self.engine.as_deref()
+    }
+
     /// A bad value in field `field`.
     pub fn invalid(field: &str, reason: impl std::fmt::Display) -> Self {
         ToolError {
             kind: ErrorKind::Invalid,
             code: "invalid_value",
             message: format!("invalid {field}: {reason}"),
+            engine: None,
         }
     }
 
@@ -58,6 +78,7 @@ impl ToolError {
             kind: ErrorKind::Conflict,
             code,
             message: message.into(),
+            engine: None,
         }
     }
 
@@ -67,6 +88,7 @@ impl ToolError {
             kind: ErrorKind::NotFound,
             code: "not_found",
             message: format!("no {what} with id `{id}`"),
+            engine: None,
         }
     }
 }
@@ -88,6 +110,7 @@ impl From<Error> for ToolError {
             kind,
             code,
             message: e.to_string(),
+            engine: Some(Arc::new(e)),
         }
     }
 }
