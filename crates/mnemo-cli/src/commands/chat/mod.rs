@@ -17,10 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use mnemo_core::{ids, Actor, MemoryFilter, Scope};
-use mnemo_engine::{
-    keyvalue, tools, Engine, NewMemory, Pattern, PipelineLlm, RecallQuery, Section, WorkerHandle,
-};
+use mnemo_core::{ids, Memory, Scope};
+use mnemo_engine::{keyvalue, tools, Engine, Pattern, PipelineLlm, Section, WorkerHandle};
 use mnemo_llm::{LlmConfig, ProviderKind};
 use signal_hook::consts::{SIGHUP, SIGTERM};
 
@@ -326,20 +324,12 @@ fn command(chat: &mut ChatSession, reader: &mut Reader, input: Input) -> Result<
         match input {
             Input::RememberKey(kv) => {
                 let (k, v) = keyvalue::parse(&kv)?;
-                let mut m = NewMemory::keyed(k.clone(), v.clone());
-                m.session_id = Some(chat.session_id.clone());
-                engine.remember(&chat.scope, m, Actor::User)?;
+                remember(chat, Some(k.clone()), v.clone())?;
                 eprintln!("[memory] stored: {k} = {v}");
             }
             Input::Remember(text) => {
-                let mut m = NewMemory::text(text);
-                m.session_id = Some(chat.session_id.clone());
-                let out = engine.remember(&chat.scope, m, Actor::User)?;
-                eprintln!(
-                    "[memory] stored {}: {}",
-                    ids::short(&out.memory().id),
-                    out.memory().content
-                );
+                let m = remember(chat, None, text)?;
+                eprintln!("[memory] stored {}: {}", ids::short(&m.id), m.content);
             }
             Input::Forget(what) => forget(chat, reader, &what)?,
             Input::Memories(q) => memories(chat, q.as_deref())?,
@@ -371,25 +361,44 @@ fn command(chat: &mut ChatSession, reader: &mut Reader, input: Input) -> Result<
     Ok(())
 }
 
-fn memories(chat: &ChatSession, query: Option<&str>) -> mnemo_core::Result<()> {
-    let list = match query {
-        Some(q) => chat
-            .engine
-            .recall(
-                &chat.scope,
-                &RecallQuery {
-                    text: q.into(),
-                    limit: Some(20),
-                    ..Default::default()
-                },
-            )?
-            .into_iter()
-            .map(|h| h.memory)
-            .collect(),
+/// `/remember`: a memory of this session, through the tools layer.
+fn remember(chat: &ChatSession, key: Option<String>, content: String) -> Result<Memory> {
+    let req = tools::AddMemoryRequest {
+        content,
+        kind: None,
+        key,
+        topic: None,
+        salience: None,
+        pinned: None,
+        expires_at: None,
+        session_id: Some(chat.session_id.clone()),
+        reason: None,
+    };
+    Ok(tools::add_memory(chat.engine, &chat.caller(), req)?.memory)
+}
+
+/// `/memories [QUERY]`: the best matches of a query, or the newest current memories.
+fn memories(chat: &ChatSession, query: Option<&str>) -> Result<()> {
+    let caller = chat.caller();
+    let list: Vec<Memory> = match query {
+        Some(q) => {
+            let req = tools::SearchRequest {
+                query: q.into(),
+                limit: Some(20),
+                ..Default::default()
+            };
+            tools::search(chat.engine, &caller, req)?
+                .hits
+                .into_iter()
+                .map(|h| h.memory)
+                .collect()
+        }
         None => {
-            let mut f = MemoryFilter::scope(chat.scope.clone());
-            f.limit = Some(50);
-            chat.engine.list(&f)?
+            let req = tools::ListMemoriesRequest {
+                limit: Some(50),
+                ..Default::default()
+            };
+            tools::list_memories(chat.engine, &caller, req)?.memories
         }
     };
     if list.is_empty() {
