@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use anyhow::{bail, Context, Result};
 use mnemo_core::{ids, Actor, MemoryFilter, TimeView};
-use mnemo_engine::{keyvalue, tools, Engine, MemoryEdit, NewMemory, RecallQuery, RememberOutcome};
+use mnemo_engine::{keyvalue, tools, Engine, NewMemory, RecallQuery, RememberOutcome};
 
 use super::{caller, date, kinds, scope};
 use crate::cli::{EditArgs, ForgetArgs, ListArgs, RecallArgs, RememberArgs};
@@ -141,11 +141,15 @@ pub fn show(engine: &Engine, cfg: &Config, id: &str) -> Result<()> {
 }
 
 pub fn edit(engine: &Engine, cfg: &Config, a: EditArgs) -> Result<()> {
-    let mut edit = MemoryEdit {
+    // The CLI's own parsing first, so its messages name its options.
+    let kind = a.kind.map(|k| k.parse()).transpose()?;
+    date(a.expires.as_deref())?;
+    let mut req = tools::UpdateMemoryRequest {
         content: a.text,
-        kind: a.kind.map(|k| k.parse()).transpose()?,
-        key: a.key.map(|k| Some(k).filter(|k| !k.trim().is_empty())),
-        topic: a.topic.map(|t| Some(t).filter(|t| !t.trim().is_empty())),
+        kind,
+        // An empty key or topic clears it (the tool's convention as well).
+        key: a.key,
+        topic: a.topic,
         salience: a.salience,
         pinned: if a.pin {
             Some(true)
@@ -155,20 +159,21 @@ pub fn edit(engine: &Engine, cfg: &Config, a: EditArgs) -> Result<()> {
             None
         },
         expires_at: if a.no_expiry {
-            Some(None)
+            Some(String::new())
         } else {
-            date(a.expires.as_deref())?.map(Some)
+            a.expires
         },
         reason: a.reason,
     };
-    if edit.is_empty() {
-        let current = engine.show(&cfg.user, &a.id)?.memory.content;
+    let caller = caller(cfg);
+    if nothing_to_change(&req) {
+        let current = tools::get_memory(engine, &caller, &a.id)?.memory.content;
         match edit_in_editor(&current)? {
-            Some(text) => edit.content = Some(text),
+            Some(text) => req.content = Some(text),
             None => bail!("the text was not changed; nothing to do"),
         }
     }
-    let m = engine.edit(&cfg.user, &a.id, edit, Actor::Cli)?;
+    let m = tools::update_memory(engine, &caller, &a.id, req)?;
     let mut out = Out::new();
     if cfg.json {
         out.json(&m)?;
@@ -176,6 +181,18 @@ pub fn edit(engine: &Engine, cfg: &Config, a: EditArgs) -> Result<()> {
         out.line(format!("{} updated", ids::short(&m.id)))?;
     }
     out.flush()
+}
+
+/// Whether `mnemo edit ID` was given no change (then the editor opens); a reason alone
+/// is not a change.
+fn nothing_to_change(r: &tools::UpdateMemoryRequest) -> bool {
+    r.content.is_none()
+        && r.kind.is_none()
+        && r.key.is_none()
+        && r.topic.is_none()
+        && r.salience.is_none()
+        && r.pinned.is_none()
+        && r.expires_at.is_none()
 }
 
 /// Opens `$VISUAL`/`$EDITOR` on the text; `None` when it came back unchanged.
