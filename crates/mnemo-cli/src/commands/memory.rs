@@ -3,8 +3,8 @@
 use std::io::IsTerminal;
 
 use anyhow::{bail, Context, Result};
-use mnemo_core::{ids, Actor, MemoryFilter, TimeView};
-use mnemo_engine::{keyvalue, tools, Engine, NewMemory, RecallQuery, RememberOutcome};
+use mnemo_core::{ids, MemoryFilter, TimeView};
+use mnemo_engine::{keyvalue, tools, Engine, RecallQuery};
 
 use super::{caller, date, kinds, scope};
 use crate::cli::{EditArgs, ForgetArgs, ListArgs, RecallArgs, RememberArgs};
@@ -13,45 +13,44 @@ use crate::output::{self, Out};
 
 pub fn remember(engine: &Engine, cfg: &Config, a: RememberArgs) -> Result<()> {
     let text = a.text.join(" ");
-    let mut new = if a.key.is_none() && !a.literal && keyvalue::looks_like_key_value(&text) {
-        let (k, v) = keyvalue::parse(&text)?;
-        NewMemory::keyed(k, v)
-    } else {
-        let mut n = NewMemory::text(text);
-        n.key = a.key;
-        if n.key.is_some() {
-            n.kind = mnemo_core::Kind::Fact;
-        }
-        n
+    let (key, content, salience) =
+        if a.key.is_none() && !a.literal && keyvalue::looks_like_key_value(&text) {
+            let (k, v) = keyvalue::parse(&text)?;
+            (Some(k), v, a.salience)
+        } else {
+            // `--key K TEXT` is a fact at the plain default salience, as it always was.
+            let salience = a.salience.or(a.key.as_ref().map(|_| 0.5));
+            (a.key, text, salience)
+        };
+    // The CLI's own parsing first, so its messages name its options.
+    let kind = a.kind.map(|k| k.parse()).transpose()?;
+    date(a.expires.as_deref())?;
+    let req = tools::AddMemoryRequest {
+        content,
+        kind,
+        key,
+        topic: a.topic,
+        salience,
+        pinned: Some(a.pin),
+        expires_at: a.expires,
+        session_id: a.session,
+        reason: None,
     };
-    if let Some(k) = a.kind {
-        new.kind = k.parse()?;
-    }
-    new.topic = a.topic;
-    if let Some(s) = a.salience {
-        new.salience = s;
-    }
-    new.pinned = a.pin;
-    new.expires_at = date(a.expires.as_deref())?;
-    new.session_id = a.session;
-    let outcome = engine.remember(&scope(cfg), new, Actor::Cli)?;
+    let added = tools::add_memory(engine, &caller(cfg), req)?;
     let mut out = Out::new();
     if cfg.json {
-        out.json(&outcome)?;
+        out.json(&added)?;
     } else {
-        let m = outcome.memory();
-        let what = match &outcome {
-            RememberOutcome::Added { .. } => "remembered".to_string(),
-            RememberOutcome::Superseded { previous, .. } => {
-                format!(
-                    "updated (replaces {}: {})",
-                    ids::short(&previous.id),
-                    previous.content
-                )
-            }
-            RememberOutcome::Unchanged { .. } => "already known, nothing changed".to_string(),
+        let what = match &added.previous {
+            Some(previous) => format!(
+                "updated (replaces {}: {})",
+                ids::short(&previous.id),
+                previous.content
+            ),
+            None if added.outcome == "unchanged" => "already known, nothing changed".to_string(),
+            None => "remembered".to_string(),
         };
-        out.line(format!("{} {what}", ids::short(&m.id)))?;
+        out.line(format!("{} {what}", ids::short(&added.memory.id)))?;
     }
     out.flush()
 }

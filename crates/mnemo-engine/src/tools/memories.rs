@@ -50,7 +50,8 @@ pub struct AddMemoryResponse {
     /// `added`, `superseded` (a keyed memory replaced the current one) or `unchanged`.
     pub outcome: String,
     pub memory: Memory,
-    /// The memory it superseded.
+    /// The memory it superseded (absent unless `superseded`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub previous: Option<Memory>,
 }
 
