@@ -191,24 +191,64 @@ fn answer(
 
 /// The closing line for a model failure, saying plainly when the model is unreachable.
 fn model_error(e: &LlmError) -> Value {
-    let code = match e {
-        LlmError::Unreachable { .. } | LlmError::Connection { .. } | LlmError::Timeout { .. } => {
-            "model_unreachable"
-        }
-        LlmError::RateLimited { .. } => "rate_limited",
-        LlmError::Unauthorized { .. } | LlmError::MissingApiKey { .. } => "model_auth",
-        _ => "model_error",
-    };
-    let message = if code == "model_unreachable" {
+    // The same kinds and codes as every other face (`model_rate_limited`, `model_auth`, ...).
+    let tool = t::ToolError::from(mnemo_engine::pipeline::model_error(e));
+    let message = if tool.kind == t::ErrorKind::ModelUnavailable && is_unreachable(e) {
         format!("The model is unreachable: {e}")
     } else {
         e.to_string()
     };
-    json!({"type": "error", "code": code, "message": message})
+    json!({"type": "error", "code": tool.code, "message": message})
+}
+
+fn is_unreachable(e: &LlmError) -> bool {
+    matches!(
+        e,
+        LlmError::Unreachable { .. } | LlmError::Connection { .. } | LlmError::Timeout { .. }
+    )
 }
 
 fn line(v: &Value) -> Bytes {
     let mut s = v.to_string();
     s.push('\n');
     Bytes::from(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_failures_close_the_stream_with_the_tools_codes() {
+        let code = |e: LlmError| model_error(&e)["code"].as_str().unwrap().to_owned();
+        let limited = LlmError::RateLimited {
+            provider: "openai",
+            message: "slow down".into(),
+            retry_after: None,
+        };
+        assert_eq!(code(limited), "model_rate_limited");
+        let key = LlmError::MissingApiKey {
+            provider: "openai",
+            env_var: "OPENAI_API_KEY",
+        };
+        assert_eq!(code(key), "model_auth");
+        let rejected = LlmError::Http {
+            provider: "openai",
+            status: 400,
+            message: "bad".into(),
+        };
+        assert_eq!(code(rejected), "model_bad_request");
+        let down = LlmError::Unreachable {
+            provider: "ollama",
+            url: "http://127.0.0.1:9".into(),
+            detail: "refused".into(),
+            hint: "start it".into(),
+        };
+        let line = model_error(&down);
+        assert_eq!(line["code"], "model_unavailable");
+        assert!(line["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("The model is unreachable"));
+    }
 }
