@@ -225,6 +225,14 @@ fn a_budget_the_context_tool_refuses_is_a_clear_error_before_anything_is_recorde
 fn slash_remember_memories_and_forget_by_id_keep_the_session_and_the_users_name() {
     let m = Mnemo::new();
     let server = FakeOllama::start(|_| "ok".into());
+    // A /remember before the session's first message (the session has no turns yet).
+    let first = chat(&m, &server, &[], "/remember Likes rain\n");
+    assert!(
+        text(&first.stderr).contains("[memory] stored"),
+        "{}",
+        text(&first.stderr)
+    );
+    m.ok(&["forget", m.json(&["list"])[0]["id"].as_str().unwrap()]);
     let out = chat(
         &m,
         &server,

@@ -205,3 +205,15 @@ fn edit_sets_and_clears_attributes_and_is_recorded_as_the_cli() {
     let last = history.as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["actor"], "cli", "{history}");
 }
+
+#[test]
+fn remember_may_name_a_session_that_has_no_turns_yet() {
+    let m = Mnemo::new();
+    for session in ["my-project", "ab"] {
+        let text = format!("Deadline of {session} is Friday");
+        let out = m.json(&["remember", "--session", session, &text]);
+        assert_eq!(out["memory"]["session_id"], session, "{out}");
+    }
+    let listed = m.json(&["list", "--session", "my-project"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+}

@@ -38,7 +38,8 @@ pub struct AddMemoryRequest {
     pub pinned: Option<bool>,
     /// When it stops being current (RFC 3339 or YYYY-MM-DD, in the future).
     pub expires_at: Option<String>,
-    /// A session of the caller's this memory was learned in.
+    /// The session this memory was learned in: one of the caller's (id or unique prefix),
+    /// or a new session id.
     pub session_id: Option<String>,
     /// Why it is added (kept in its history).
     pub reason: Option<String>,
@@ -72,10 +73,12 @@ pub fn add_memory(
     new.salience = req.salience.unwrap_or(new.salience);
     new.pinned = req.pinned.unwrap_or(false);
     new.expires_at = parse_time("expires_at", req.expires_at.as_deref())?;
-    new.session_id = req
-        .session_id
-        .map(|s| own_session(engine, caller, &s))
-        .transpose()?;
+    // A memory may start a session, as a message may (the chat's `/remember` before its
+    // first message, `mnemo remember --session NAME`).
+    new.session_id = match req.session_id.filter(|s| !s.trim().is_empty()) {
+        Some(id) => Some(session_for_write(engine, caller, Some(id))?),
+        None => None,
+    };
     new.reason = req.reason;
     let outcome = engine.remember(&caller.scope(), new, caller.actor)?;
     Ok(match outcome {
@@ -92,6 +95,23 @@ fn response(outcome: &str, memory: Memory, previous: Option<Memory>) -> AddMemor
         outcome: outcome.into(),
         memory,
         previous,
+    }
+}
+
+/// The session to write to: the caller's (by id or prefix), or a new one.
+pub(super) fn session_for_write(
+    engine: &Engine,
+    caller: &Caller,
+    id: Option<String>,
+) -> ToolResult<String> {
+    let Some(id) = id.filter(|s| !s.trim().is_empty()) else {
+        return Ok(engine.new_session_id());
+    };
+    match own_session(engine, caller, &id) {
+        Ok(full) => Ok(full),
+        // A new session id; the store refuses one that another user already holds.
+        Err(e) if e.kind == super::ErrorKind::NotFound => Ok(id.trim().to_owned()),
+        Err(e) => Err(e),
     }
 }
 
