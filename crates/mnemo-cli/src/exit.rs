@@ -11,6 +11,7 @@
 use std::process::ExitCode;
 
 use mnemo_core::Error;
+use mnemo_engine::tools::{ErrorKind, ToolError};
 
 /// Bad input.
 pub const INVALID: u8 = 2;
@@ -25,11 +26,31 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     eprintln!("error: {err:#}");
-    let engine_err = err.chain().find_map(|e| e.downcast_ref::<Error>());
+    // A command that went through the tools layer carries the engine error inside.
+    let tool_err = err.chain().find_map(|e| e.downcast_ref::<ToolError>());
+    let engine_err = err
+        .chain()
+        .find_map(|e| e.downcast_ref::<Error>())
+        .or_else(|| tool_err.and_then(ToolError::engine_error));
     if let Some(hint) = engine_err.and_then(hint) {
         eprintln!("hint: {hint}");
     }
-    ExitCode::from(engine_err.map_or(1, code))
+    let code = match (engine_err, tool_err) {
+        (Some(e), _) => code(e),
+        (None, Some(t)) => tool_code(t),
+        (None, None) => 1,
+    };
+    ExitCode::from(code)
+}
+
+/// The code of a tools layer's own error (one not made from an engine error).
+fn tool_code(e: &ToolError) -> u8 {
+    match e.kind {
+        ErrorKind::Invalid => INVALID,
+        ErrorKind::NotFound => NOT_FOUND,
+        ErrorKind::Busy | ErrorKind::Storage => DATABASE,
+        _ => 1,
+    }
 }
 
 fn code(e: &Error) -> u8 {

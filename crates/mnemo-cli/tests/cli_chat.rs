@@ -211,3 +211,49 @@ fn forget_by_query_asks_before_deleting_several() {
     chat(&m, &server, &[], "/forget tea\ny\n");
     assert!(m.json(&["list"]).as_array().unwrap().is_empty());
 }
+
+#[test]
+fn a_budget_the_context_tool_refuses_is_a_clear_error_before_anything_is_recorded() {
+    let m = Mnemo::new();
+    m.ok(&["remember", "Likes green tea"]);
+    let err = m.fails(&["chat", "--budget", "50", "--once", "hello"], 2);
+    assert!(err.contains("--budget 100 to 32000"), "{err}");
+    assert!(m.json(&["log"]).as_array().unwrap().is_empty());
+}
+
+#[test]
+fn slash_remember_memories_and_forget_by_id_keep_the_session_and_the_users_name() {
+    let m = Mnemo::new();
+    let server = FakeOllama::start(|_| "ok".into());
+    // A /remember before the session's first message (the session has no turns yet).
+    let first = chat(&m, &server, &[], "/remember Likes rain\n");
+    assert!(
+        text(&first.stderr).contains("[memory] stored"),
+        "{}",
+        text(&first.stderr)
+    );
+    m.ok(&["forget", m.json(&["list"])[0]["id"].as_str().unwrap()]);
+    let out = chat(
+        &m,
+        &server,
+        &[],
+        "hello\n/remember Prefers dark mode\nremember city=Lyon\n/memories\n/memories dark\n",
+    );
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(stderr.contains("[memory] stored: city = Lyon"), "{stderr}");
+    assert_eq!(stdout.matches("Prefers dark mode").count(), 2, "{stdout}");
+    let sid = m.json(&["sessions"])[0]["id"].as_str().unwrap().to_string();
+    let list = m.json(&["list", "--key", "city"]);
+    let city = &list[0];
+    assert_eq!(city["content"], "Lyon");
+    assert_eq!(city["session_id"], sid.as_str());
+    let id = city["id"].as_str().unwrap().to_string();
+    // Changes made in the chat are the user's; the same change from the CLI is the CLI's.
+    let history = |m: &Mnemo| m.json(&["show", &id])["history"].clone();
+    assert_eq!(history(&m)[0]["actor"], "user");
+    chat(&m, &server, &[], &format!("/forget {id}\n"));
+    assert_eq!(history(&m)[1]["op"], "delete");
+    assert_eq!(history(&m)[1]["actor"], "user");
+    m.ok(&["restore", &id]);
+    assert_eq!(history(&m)[2]["actor"], "cli");
+}

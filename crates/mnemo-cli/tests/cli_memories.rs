@@ -170,3 +170,50 @@ fn ids_resolve_by_unique_prefix_but_not_too_short_ones() {
     assert!(e.contains(&a[..3]), "{e}");
     assert_eq!(m.json(&["show", &a[..6]])["memory"]["content"], "alpha");
 }
+
+#[test]
+fn edit_sets_and_clears_attributes_and_is_recorded_as_the_cli() {
+    let m = Mnemo::new();
+    let id = m.json(&["remember", "Works at Acme", "--topic", "work"])["memory"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let e = m.fails(&["edit", &id, "--expires", "soonish"], 2);
+    assert!(e.contains("YYYY-MM-DD"), "{e}");
+    let out = m.json(&[
+        "edit",
+        &id,
+        "--pin",
+        "--expires",
+        "2999-01-01",
+        "--topic",
+        "",
+    ]);
+    assert_eq!(out["pinned"], true);
+    assert!(
+        out["expires_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2999-01-01"),
+        "{out}"
+    );
+    assert!(out["topic"].is_null(), "{out}");
+    let out = m.json(&["edit", &id, "--no-expiry", "--unpin"]);
+    assert!(out["expires_at"].is_null(), "{out}");
+    assert_eq!(out["pinned"], false);
+    let history = m.json(&["show", &id])["history"].clone();
+    let last = history.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["actor"], "cli", "{history}");
+}
+
+#[test]
+fn remember_may_name_a_session_that_has_no_turns_yet() {
+    let m = Mnemo::new();
+    for session in ["my-project", "ab"] {
+        let text = format!("Deadline of {session} is Friday");
+        let out = m.json(&["remember", "--session", session, &text]);
+        assert_eq!(out["memory"]["session_id"], session, "{out}");
+    }
+    let listed = m.json(&["list", "--session", "my-project"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+}

@@ -52,9 +52,33 @@ pub enum Error {
     /// A JSON value could not be encoded or decoded.
     #[error("JSON error: {0}")]
     Json(#[from] serde_json::Error),
-    /// A model (embedder or LLM) failed.
+    /// A model (embedder or LLM) failed; treated as unavailable (see [`Error::ModelCall`]).
     #[error("model error: {0}")]
     Model(String),
+    /// A model provider's call failed, with the kind of failure kept so a face can answer
+    /// differently (a server: 429 for rate limited, 400 for a rejected request, 502 else).
+    #[error("model error: {message}")]
+    ModelCall {
+        kind: ModelErrorKind,
+        message: String,
+    },
+}
+
+/// Why a model provider's call failed, as far as a caller can act on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ModelErrorKind {
+    /// The provider asks us to slow down.
+    RateLimited,
+    /// The provider cannot be reached, failed on its side or answered unusably: the same
+    /// request may work later.
+    Unavailable,
+    /// The provider rejected this request; sending it again cannot help.
+    BadRequest,
+    /// A missing or rejected API key.
+    Auth,
+    /// mnemo's model settings cannot work (unknown provider or model, malformed URL).
+    Config,
 }
 
 impl Error {

@@ -17,7 +17,7 @@ pub mod store;
 pub mod time;
 pub mod vectors;
 
-pub use error::{Error, Result};
+pub use error::{Error, ModelErrorKind, Result};
 pub use jobs::{
     Dedup, Job, JobCounts, JobFilter, JobKind, JobStatus, JobStore, NewJob, RangeJob, UsageFilter,
     UsageGroup, UsageRecord, UsageRow,

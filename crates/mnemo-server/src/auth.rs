@@ -230,6 +230,7 @@ fn caller_for(key: ApiKey, named: Option<String>) -> std::result::Result<Caller,
         user_id,
         agent_id: if own { key.agent_id } else { None },
         admin: key.admin,
+        actor: mnemo_core::Actor::User,
     })
 }
 

@@ -60,6 +60,8 @@ impl From<ToolError> for ApiError {
             ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::ModelUnavailable => StatusCode::BAD_GATEWAY,
+            ErrorKind::ModelRejected => StatusCode::BAD_REQUEST,
+            ErrorKind::ModelMisconfigured => StatusCode::BAD_GATEWAY,
             ErrorKind::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Storage => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -93,5 +95,55 @@ impl IntoResponse for ApiError {
             );
         }
         res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mnemo_core::{Error, ModelErrorKind};
+
+    fn status_and_code(kind: ModelErrorKind) -> (StatusCode, &'static str) {
+        let e = ApiError::from(ToolError::from(Error::ModelCall {
+            kind,
+            message: "provider said no".into(),
+        }));
+        (e.status, e.code)
+    }
+
+    #[test]
+    fn a_rate_limited_model_answers_429() {
+        assert_eq!(
+            status_and_code(ModelErrorKind::RateLimited),
+            (StatusCode::TOO_MANY_REQUESTS, "model_rate_limited")
+        );
+    }
+
+    #[test]
+    fn an_unavailable_model_answers_502() {
+        assert_eq!(
+            status_and_code(ModelErrorKind::Unavailable),
+            (StatusCode::BAD_GATEWAY, "model_unavailable")
+        );
+    }
+
+    #[test]
+    fn a_request_the_model_rejected_answers_400() {
+        assert_eq!(
+            status_and_code(ModelErrorKind::BadRequest),
+            (StatusCode::BAD_REQUEST, "model_bad_request")
+        );
+    }
+
+    #[test]
+    fn auth_and_config_answer_502_with_their_own_codes() {
+        assert_eq!(
+            status_and_code(ModelErrorKind::Auth),
+            (StatusCode::BAD_GATEWAY, "model_auth")
+        );
+        assert_eq!(
+            status_and_code(ModelErrorKind::Config),
+            (StatusCode::BAD_GATEWAY, "model_config")
+        );
     }
 }

@@ -37,6 +37,7 @@ pub fn mcp(cfg: &Config, a: McpArgs) -> Result<()> {
         user_id: cfg.user.clone(),
         agent_id: cfg.agent.clone(),
         admin: false,
+        actor: mnemo_core::Actor::User,
     };
     eprintln!(
         "mnemo mcp: serving MCP on stdio for user `{}` ({})",

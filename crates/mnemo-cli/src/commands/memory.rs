@@ -3,55 +3,54 @@
 use std::io::IsTerminal;
 
 use anyhow::{bail, Context, Result};
-use mnemo_core::{ids, Actor, MemoryFilter, TimeView};
-use mnemo_engine::{keyvalue, Engine, MemoryEdit, NewMemory, RecallQuery, RememberOutcome};
+use mnemo_core::{ids, MemoryFilter, TimeView};
+use mnemo_engine::{keyvalue, tools, Engine, RecallQuery};
 
-use super::{date, kinds, scope};
+use super::{caller, date, kinds, scope};
 use crate::cli::{EditArgs, ForgetArgs, ListArgs, RecallArgs, RememberArgs};
 use crate::config::Config;
 use crate::output::{self, Out};
 
 pub fn remember(engine: &Engine, cfg: &Config, a: RememberArgs) -> Result<()> {
     let text = a.text.join(" ");
-    let mut new = if a.key.is_none() && !a.literal && keyvalue::looks_like_key_value(&text) {
-        let (k, v) = keyvalue::parse(&text)?;
-        NewMemory::keyed(k, v)
-    } else {
-        let mut n = NewMemory::text(text);
-        n.key = a.key;
-        if n.key.is_some() {
-            n.kind = mnemo_core::Kind::Fact;
-        }
-        n
+    let (key, content, salience) =
+        if a.key.is_none() && !a.literal && keyvalue::looks_like_key_value(&text) {
+            let (k, v) = keyvalue::parse(&text)?;
+            (Some(k), v, a.salience)
+        } else {
+            // `--key K TEXT` is a fact at the plain default salience, as it always was.
+            let salience = a.salience.or(a.key.as_ref().map(|_| 0.5));
+            (a.key, text, salience)
+        };
+    // The CLI's own parsing first, so its messages name its options.
+    let kind = a.kind.map(|k| k.parse()).transpose()?;
+    date(a.expires.as_deref())?;
+    let req = tools::AddMemoryRequest {
+        content,
+        kind,
+        key,
+        topic: a.topic,
+        salience,
+        pinned: Some(a.pin),
+        expires_at: a.expires,
+        session_id: a.session,
+        reason: None,
     };
-    if let Some(k) = a.kind {
-        new.kind = k.parse()?;
-    }
-    new.topic = a.topic;
-    if let Some(s) = a.salience {
-        new.salience = s;
-    }
-    new.pinned = a.pin;
-    new.expires_at = date(a.expires.as_deref())?;
-    new.session_id = a.session;
-    let outcome = engine.remember(&scope(cfg), new, Actor::Cli)?;
+    let added = tools::add_memory(engine, &caller(cfg), req)?;
     let mut out = Out::new();
     if cfg.json {
-        out.json(&outcome)?;
+        out.json(&added)?;
     } else {
-        let m = outcome.memory();
-        let what = match &outcome {
-            RememberOutcome::Added { .. } => "remembered".to_string(),
-            RememberOutcome::Superseded { previous, .. } => {
-                format!(
-                    "updated (replaces {}: {})",
-                    ids::short(&previous.id),
-                    previous.content
-                )
-            }
-            RememberOutcome::Unchanged { .. } => "already known, nothing changed".to_string(),
+        let what = match &added.previous {
+            Some(previous) => format!(
+                "updated (replaces {}: {})",
+                ids::short(&previous.id),
+                previous.content
+            ),
+            None if added.outcome == "unchanged" => "already known, nothing changed".to_string(),
+            None => "remembered".to_string(),
         };
-        out.line(format!("{} {what}", ids::short(&m.id)))?;
+        out.line(format!("{} {what}", ids::short(&added.memory.id)))?;
     }
     out.flush()
 }
@@ -120,7 +119,7 @@ pub fn list(engine: &Engine, cfg: &Config, a: ListArgs) -> Result<()> {
 }
 
 pub fn show(engine: &Engine, cfg: &Config, id: &str) -> Result<()> {
-    let view = engine.show(&cfg.user, id)?;
+    let view = tools::get_memory(engine, &caller(cfg), id)?;
     let mut out = Out::new();
     if cfg.json {
         out.json(&view)?;
@@ -141,11 +140,15 @@ pub fn show(engine: &Engine, cfg: &Config, id: &str) -> Result<()> {
 }
 
 pub fn edit(engine: &Engine, cfg: &Config, a: EditArgs) -> Result<()> {
-    let mut edit = MemoryEdit {
+    // The CLI's own parsing first, so its messages name its options.
+    let kind = a.kind.map(|k| k.parse()).transpose()?;
+    date(a.expires.as_deref())?;
+    let mut req = tools::UpdateMemoryRequest {
         content: a.text,
-        kind: a.kind.map(|k| k.parse()).transpose()?,
-        key: a.key.map(|k| Some(k).filter(|k| !k.trim().is_empty())),
-        topic: a.topic.map(|t| Some(t).filter(|t| !t.trim().is_empty())),
+        kind,
+        // An empty key or topic clears it (the tool's convention as well).
+        key: a.key,
+        topic: a.topic,
         salience: a.salience,
         pinned: if a.pin {
             Some(true)
@@ -155,20 +158,21 @@ pub fn edit(engine: &Engine, cfg: &Config, a: EditArgs) -> Result<()> {
             None
         },
         expires_at: if a.no_expiry {
-            Some(None)
+            Some(String::new())
         } else {
-            date(a.expires.as_deref())?.map(Some)
+            a.expires
         },
         reason: a.reason,
     };
-    if edit.is_empty() {
-        let current = engine.show(&cfg.user, &a.id)?.memory.content;
+    let caller = caller(cfg);
+    if nothing_to_change(&req) {
+        let current = tools::get_memory(engine, &caller, &a.id)?.memory.content;
         match edit_in_editor(&current)? {
-            Some(text) => edit.content = Some(text),
+            Some(text) => req.content = Some(text),
             None => bail!("the text was not changed; nothing to do"),
         }
     }
-    let m = engine.edit(&cfg.user, &a.id, edit, Actor::Cli)?;
+    let m = tools::update_memory(engine, &caller, &a.id, req)?;
     let mut out = Out::new();
     if cfg.json {
         out.json(&m)?;
@@ -176,6 +180,18 @@ pub fn edit(engine: &Engine, cfg: &Config, a: EditArgs) -> Result<()> {
         out.line(format!("{} updated", ids::short(&m.id)))?;
     }
     out.flush()
+}
+
+/// Whether `mnemo edit ID` was given no change (then the editor opens); a reason alone
+/// is not a change.
+fn nothing_to_change(r: &tools::UpdateMemoryRequest) -> bool {
+    r.content.is_none()
+        && r.kind.is_none()
+        && r.key.is_none()
+        && r.topic.is_none()
+        && r.salience.is_none()
+        && r.pinned.is_none()
+        && r.expires_at.is_none()
 }
 
 /// Opens `$VISUAL`/`$EDITOR` on the text; `None` when it came back unchanged.
@@ -210,7 +226,11 @@ pub fn forget(engine: &Engine, cfg: &Config, a: ForgetArgs) -> Result<()> {
     let Some(id) = a.id else {
         return forget_user(engine, cfg, a.yes);
     };
-    let m = engine.forget(&cfg.user, &id, a.purge, a.reason, Actor::Cli)?;
+    let req = tools::ForgetRequest {
+        purge: a.purge,
+        reason: a.reason,
+    };
+    let m = tools::forget(engine, &caller(cfg), &id, req)?;
     let mut out = Out::new();
     if cfg.json {
         out.json(&serde_json::json!({ "forgotten": m.id, "purged": a.purge }))?;
@@ -265,7 +285,7 @@ fn confirm(question: &str) -> Result<bool> {
 }
 
 pub fn restore(engine: &Engine, cfg: &Config, id: &str) -> Result<()> {
-    let m = engine.restore(&cfg.user, id, Actor::Cli)?;
+    let m = tools::restore(engine, &caller(cfg), id)?;
     let mut out = Out::new();
     if cfg.json {
         out.json(&m)?;

@@ -98,6 +98,17 @@ fn scope(cfg: &Config) -> Scope {
     Scope::user(cfg.user.clone()).with_agent(cfg.agent.clone())
 }
 
+/// The tools layer's caller for a CLI command: `--user`/`--agent`, changes recorded as the
+/// CLI's in a memory's history.
+fn caller(cfg: &Config) -> mnemo_engine::tools::Caller {
+    mnemo_engine::tools::Caller {
+        user_id: cfg.user.clone(),
+        agent_id: cfg.agent.clone(),
+        admin: false,
+        actor: mnemo_core::Actor::Cli,
+    }
+}
+
 /// Parses repeated `--kind` values.
 fn kinds(values: &[String]) -> Result<Vec<Kind>> {
     Ok(values.iter().map(|k| k.parse()).collect::<Result<_, _>>()?)

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use mnemo_core::{Error, Job, UsageRecord};
+use mnemo_core::{Error, Job, ModelErrorKind, UsageRecord};
 use mnemo_llm::{extract_json, ChatRequest, ChatResponse, ErrorKind, LlmError, StopReason};
 use serde_json::Value;
 
@@ -89,6 +89,22 @@ impl From<Error> for StepError {
             }
             other => StepError::retry(other.to_string()),
         }
+    }
+}
+
+/// A provider's error as the library error, its kind kept (so a face can answer 429, 400
+/// or 502); a reply that could not be used counts as the provider being unavailable.
+pub fn model_error(e: &LlmError) -> Error {
+    let kind = match e.kind() {
+        ErrorKind::RateLimited => ModelErrorKind::RateLimited,
+        ErrorKind::BadRequest => ModelErrorKind::BadRequest,
+        ErrorKind::Auth => ModelErrorKind::Auth,
+        ErrorKind::Config => ModelErrorKind::Config,
+        _ => ModelErrorKind::Unavailable,
+    };
+    Error::ModelCall {
+        kind,
+        message: e.to_string(),
     }
 }
 
@@ -240,5 +256,26 @@ mod tests {
         }
         let core: Error = StepError::Permanent("x".into()).into();
         assert!(matches!(core, Error::Model(_)));
+    }
+
+    #[test]
+    fn provider_errors_keep_their_kind_in_the_library_error() {
+        let kind = |e: LlmError| match model_error(&e) {
+            Error::ModelCall { kind, .. } => kind,
+            other => panic!("{other:?}"),
+        };
+        let http = |status| LlmError::Http {
+            provider: "openai",
+            status,
+            message: "x".into(),
+        };
+        assert_eq!(kind(http(429)), ModelErrorKind::RateLimited);
+        assert_eq!(kind(http(503)), ModelErrorKind::Unavailable);
+        assert_eq!(kind(http(400)), ModelErrorKind::BadRequest);
+        assert_eq!(kind(http(401)), ModelErrorKind::Auth);
+        assert_eq!(
+            kind(LlmError::Config("bad url".into())),
+            ModelErrorKind::Config
+        );
     }
 }

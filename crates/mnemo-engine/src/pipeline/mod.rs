@@ -37,6 +37,7 @@ pub mod extract;
 pub mod guards;
 mod lifecycle;
 mod llm;
+pub use llm::model_error;
 mod prompts;
 pub mod reconcile;
 mod record;
@@ -194,7 +195,7 @@ impl PipelineLlm {
     /// Builds the configured provider, with the configured model per task. Fails only on
     /// configuration errors (a missing API key, a malformed URL); it contacts no server.
     pub fn from_config(cfg: &LlmConfig) -> Result<Self, Error> {
-        let provider = cfg.build().map_err(|e| Error::Model(e.to_string()))?;
+        let provider = cfg.build().map_err(|e| llm::model_error(&e))?;
         Ok(PipelineLlm {
             provider: Arc::from(provider),
             extract_model: cfg.model_for(Task::Extract).map(str::to_owned),

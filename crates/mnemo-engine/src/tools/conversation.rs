@@ -8,7 +8,7 @@ use mnemo_core::{NewTurn, Role, Session, SessionSummary, Topic, Turn, TurnFilter
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::memories::own_session;
+use super::memories::{own_session, session_for_write};
 use super::{limit, parse_time, Caller, ToolError, ToolResult};
 use crate::engine::check_turn;
 use crate::{tokens, Context, ContextRequest, Engine, Pattern};
@@ -92,19 +92,6 @@ pub fn add_messages(
         turns,
         job_ids: job_ids.into_iter().collect(),
     })
-}
-
-/// The session to write to: the caller's (by id or prefix), or a new one.
-fn session_for_write(engine: &Engine, caller: &Caller, id: Option<String>) -> ToolResult<String> {
-    let Some(id) = id.filter(|s| !s.trim().is_empty()) else {
-        return Ok(engine.new_session_id());
-    };
-    match own_session(engine, caller, &id) {
-        Ok(full) => Ok(full),
-        // A new session id; the store refuses one that another user already holds.
-        Err(e) if e.kind == super::ErrorKind::NotFound => Ok(id.trim().to_owned()),
-        Err(e) => Err(e),
-    }
 }
 
 /// What context to assemble.

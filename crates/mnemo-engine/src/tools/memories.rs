@@ -2,7 +2,7 @@
 //! source turns), update, forget (by id, or by query after a confirmation), restore,
 //! history. Every id resolves inside the caller's user.
 
-use mnemo_core::{Actor, HistoryEvent, Kind, Memory, MemoryFilter, TimeView, Timestamp, Turn};
+use mnemo_core::{HistoryEvent, Kind, Memory, MemoryFilter, TimeView, Timestamp, Turn};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -38,7 +38,8 @@ pub struct AddMemoryRequest {
     pub pinned: Option<bool>,
     /// When it stops being current (RFC 3339 or YYYY-MM-DD, in the future).
     pub expires_at: Option<String>,
-    /// A session of the caller's this memory was learned in.
+    /// The session this memory was learned in: one of the caller's (id or unique prefix),
+    /// or a new session id.
     pub session_id: Option<String>,
     /// Why it is added (kept in its history).
     pub reason: Option<String>,
@@ -50,7 +51,8 @@ pub struct AddMemoryResponse {
     /// `added`, `superseded` (a keyed memory replaced the current one) or `unchanged`.
     pub outcome: String,
     pub memory: Memory,
-    /// The memory it superseded.
+    /// The memory it superseded (absent unless `superseded`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub previous: Option<Memory>,
 }
 
@@ -71,12 +73,14 @@ pub fn add_memory(
     new.salience = req.salience.unwrap_or(new.salience);
     new.pinned = req.pinned.unwrap_or(false);
     new.expires_at = parse_time("expires_at", req.expires_at.as_deref())?;
-    new.session_id = req
-        .session_id
-        .map(|s| own_session(engine, caller, &s))
-        .transpose()?;
+    // A memory may start a session, as a message may (the chat's `/remember` before its
+    // first message, `mnemo remember --session NAME`).
+    new.session_id = match req.session_id.filter(|s| !s.trim().is_empty()) {
+        Some(id) => Some(session_for_write(engine, caller, Some(id))?),
+        None => None,
+    };
     new.reason = req.reason;
-    let outcome = engine.remember(&caller.scope(), new, Actor::User)?;
+    let outcome = engine.remember(&caller.scope(), new, caller.actor)?;
     Ok(match outcome {
         RememberOutcome::Added { memory } => response("added", memory, None),
         RememberOutcome::Superseded { memory, previous } => {
@@ -91,6 +95,23 @@ fn response(outcome: &str, memory: Memory, previous: Option<Memory>) -> AddMemor
         outcome: outcome.into(),
         memory,
         previous,
+    }
+}
+
+/// The session to write to: the caller's (by id or prefix), or a new one.
+pub(super) fn session_for_write(
+    engine: &Engine,
+    caller: &Caller,
+    id: Option<String>,
+) -> ToolResult<String> {
+    let Some(id) = id.filter(|s| !s.trim().is_empty()) else {
+        return Ok(engine.new_session_id());
+    };
+    match own_session(engine, caller, &id) {
+        Ok(full) => Ok(full),
+        // A new session id; the store refuses one that another user already holds.
+        Err(e) if e.kind == super::ErrorKind::NotFound => Ok(id.trim().to_owned()),
+        Err(e) => Err(e),
     }
 }
 
@@ -248,7 +269,7 @@ pub fn update_memory(
         expires_at,
         reason: req.reason,
     };
-    Ok(engine.edit(&caller.user_id, id, edit, Actor::User)?)
+    Ok(engine.edit(&caller.user_id, id, edit, caller.actor)?)
 }
 
 /// How to forget one memory.
@@ -268,7 +289,7 @@ pub fn forget(
     id: &str,
     req: ForgetRequest,
 ) -> ToolResult<Memory> {
-    Ok(engine.forget(&caller.user_id, id, req.purge, req.reason, Actor::User)?)
+    Ok(engine.forget(&caller.user_id, id, req.purge, req.reason, caller.actor)?)
 }
 
 /// Forget the memories matching a query: first without `confirm` to see what would go and
@@ -333,7 +354,7 @@ pub fn forget_by_query(
             &m.id,
             false,
             req.reason.clone(),
-            Actor::User,
+            caller.actor,
         )?);
     }
     Ok(ForgetByQueryResponse {
@@ -357,7 +378,7 @@ fn confirm_token(memories: &[Memory]) -> String {
 
 /// Makes a forgotten or superseded memory of the caller's current again.
 pub fn restore(engine: &Engine, caller: &Caller, id: &str) -> ToolResult<Memory> {
-    Ok(engine.restore(&caller.user_id, id, Actor::User)?)
+    Ok(engine.restore(&caller.user_id, id, caller.actor)?)
 }
 
 /// A memory's history.

@@ -20,6 +20,7 @@ mod conversation;
 mod error;
 mod jobs;
 mod memories;
+mod prompt;
 mod search;
 mod turns;
 
@@ -42,10 +43,13 @@ pub use memories::{
     ForgetByQueryResponse, ForgetRequest, HistoryResponse, ListMemoriesRequest,
     ListMemoriesResponse, MemoryDetail, UpdateMemoryRequest, View,
 };
+pub use prompt::{
+    chat_prompt, prompt_messages, with_memory, ChatPrompt, MEMORY_TAG_INSTRUCTIONS, SYSTEM_PROMPT,
+};
 pub use search::{search, SearchHit, SearchRequest, SearchResponse};
 pub use turns::{search_turns, SearchTurnsRequest, SearchTurnsResponse, TurnSearchHit};
 
-use mnemo_core::{Scope, Timestamp};
+use mnemo_core::{Actor, Scope, Timestamp};
 
 /// Who is asking. Built by a face from its credentials; tools never widen it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +60,9 @@ pub struct Caller {
     pub agent_id: Option<String>,
     /// Whole-database figures (stats) and replacing records on import.
     pub admin: bool,
+    /// Who a change is recorded as in a memory's history: [`Actor::User`] for API and
+    /// chat callers, [`Actor::Cli`] for the CLI's commands.
+    pub actor: Actor,
 }
 
 impl Caller {
@@ -65,7 +72,13 @@ impl Caller {
             user_id: user_id.into(),
             agent_id: None,
             admin: false,
+            actor: Actor::User,
         }
+    }
+
+    /// The same caller, recording its changes as `actor`.
+    pub fn acting_as(self, actor: Actor) -> Self {
+        Caller { actor, ..self }
     }
 
     /// The scope the caller reads and writes.

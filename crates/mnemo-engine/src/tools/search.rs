@@ -10,7 +10,7 @@ use super::{limit, parse_time, Caller, ToolResult, View};
 use crate::{Engine, RecallQuery, ScoreParts};
 
 /// A search of the caller's memories.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
     /// What to look for, in plain words.

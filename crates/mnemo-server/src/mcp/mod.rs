@@ -218,6 +218,10 @@ fn hint(e: &ToolError) -> String {
         ErrorKind::Busy | ErrorKind::ModelUnavailable | ErrorKind::RateLimited => {
             format!("{}; try again in a moment", e.message)
         }
+        ErrorKind::ModelMisconfigured => format!(
+            "{}; the memory server's model settings need fixing by its operator",
+            e.message
+        ),
         _ => e.message.clone(),
     }
 }

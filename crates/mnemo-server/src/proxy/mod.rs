@@ -160,6 +160,7 @@ async fn prepare(
                 user_id: u.trim().to_owned(),
                 agent_id: None,
                 admin: true,
+                actor: mnemo_core::Actor::User,
             };
         }
     }
@@ -253,10 +254,7 @@ fn inject(messages: &mut Vec<Value>, block: &str) {
         .find(|m| m["role"] == "system" || m["role"] == "developer");
     match system {
         Some(m) => match &mut m["content"] {
-            Value::String(s) => {
-                s.push_str("\n\n");
-                s.push_str(block);
-            }
+            Value::String(s) => *s = tools::with_memory(s, Some(block)),
             Value::Array(parts) => parts.push(json!({"type": "text", "text": block})),
             other => *other = Value::String(block.to_owned()),
         },

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use mnemo_core::{NewTurn, Role};
 use mnemo_engine::tools::{self as t, Caller};
 use mnemo_engine::{Context, Engine, Pattern};
-use mnemo_llm::{ChatRequest, LlmError, LlmProvider, Message, StopReason};
+use mnemo_llm::{ChatRequest, LlmError, LlmProvider, StopReason};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -28,11 +28,6 @@ use crate::auth::Authed;
 use crate::error::ApiError;
 use crate::rest::{blocking, Body};
 use crate::AppState;
-
-/// The system prompt of the UI's chat; the memory block is appended to it.
-const SYSTEM_PROMPT: &str = "You are a helpful, persistent assistant with long-term memory of \
-this user. Use what you remember naturally, without announcing that you are using memory. Be \
-concise, direct and useful.";
 
 /// One message to answer.
 #[derive(Deserialize)]
@@ -132,7 +127,7 @@ fn answer(
     ctx: &Context,
     tx: &mpsc::Sender<Bytes>,
 ) -> Value {
-    let req = ChatRequest::new(messages(ctx, message));
+    let req = ChatRequest::new(t::prompt_messages(t::SYSTEM_PROMPT, ctx, message));
     let mut raw = String::new();
     let mut on_token = |text: &str| {
         raw.push_str(text);
@@ -194,43 +189,66 @@ fn answer(
     }
 }
 
-/// The prompt: the system prompt with the memory block, the replayed turns, the message.
-fn messages(ctx: &Context, message: &str) -> Vec<Message> {
-    let system = match &ctx.memory_block {
-        Some(block) => format!("{SYSTEM_PROMPT}\n\n{block}"),
-        None => SYSTEM_PROMPT.to_owned(),
-    };
-    let mut out = vec![Message::system(system)];
-    for turn in &ctx.recent_turns {
-        out.push(match turn.role {
-            Role::Assistant => Message::assistant(turn.content.clone()),
-            _ => Message::user(turn.content.clone()),
-        });
-    }
-    out.push(Message::user(message));
-    out
-}
-
 /// The closing line for a model failure, saying plainly when the model is unreachable.
 fn model_error(e: &LlmError) -> Value {
-    let code = match e {
-        LlmError::Unreachable { .. } | LlmError::Connection { .. } | LlmError::Timeout { .. } => {
-            "model_unreachable"
-        }
-        LlmError::RateLimited { .. } => "rate_limited",
-        LlmError::Unauthorized { .. } | LlmError::MissingApiKey { .. } => "model_auth",
-        _ => "model_error",
-    };
-    let message = if code == "model_unreachable" {
+    // The same kinds and codes as every other face (`model_rate_limited`, `model_auth`, ...).
+    let tool = t::ToolError::from(mnemo_engine::pipeline::model_error(e));
+    let message = if tool.kind == t::ErrorKind::ModelUnavailable && is_unreachable(e) {
         format!("The model is unreachable: {e}")
     } else {
         e.to_string()
     };
-    json!({"type": "error", "code": code, "message": message})
+    json!({"type": "error", "code": tool.code, "message": message})
+}
+
+fn is_unreachable(e: &LlmError) -> bool {
+    matches!(
+        e,
+        LlmError::Unreachable { .. } | LlmError::Connection { .. } | LlmError::Timeout { .. }
+    )
 }
 
 fn line(v: &Value) -> Bytes {
     let mut s = v.to_string();
     s.push('\n');
     Bytes::from(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_failures_close_the_stream_with_the_tools_codes() {
+        let code = |e: LlmError| model_error(&e)["code"].as_str().unwrap().to_owned();
+        let limited = LlmError::RateLimited {
+            provider: "openai",
+            message: "slow down".into(),
+            retry_after: None,
+        };
+        assert_eq!(code(limited), "model_rate_limited");
+        let key = LlmError::MissingApiKey {
+            provider: "openai",
+            env_var: "OPENAI_API_KEY",
+        };
+        assert_eq!(code(key), "model_auth");
+        let rejected = LlmError::Http {
+            provider: "openai",
+            status: 400,
+            message: "bad".into(),
+        };
+        assert_eq!(code(rejected), "model_bad_request");
+        let down = LlmError::Unreachable {
+            provider: "ollama",
+            url: "http://127.0.0.1:9".into(),
+            detail: "refused".into(),
+            hint: "start it".into(),
+        };
+        let line = model_error(&down);
+        assert_eq!(line["code"], "model_unavailable");
+        assert!(line["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("The model is unreachable"));
+    }
 }

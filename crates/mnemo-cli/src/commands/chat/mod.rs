@@ -17,10 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use mnemo_core::{ids, Actor, MemoryFilter, Scope};
-use mnemo_engine::{
-    keyvalue, Engine, NewMemory, Pattern, PipelineLlm, RecallQuery, Section, WorkerHandle,
-};
+use mnemo_core::{ids, Memory, Scope};
+use mnemo_engine::{keyvalue, tools, Engine, Pattern, PipelineLlm, Section, WorkerHandle};
 use mnemo_llm::{LlmConfig, ProviderKind};
 use signal_hook::consts::{SIGHUP, SIGTERM};
 
@@ -37,6 +35,16 @@ static IN_REPLY: AtomicBool = AtomicBool::new(false);
 
 pub fn chat(engine: &Engine, cfg: &Config, a: ChatArgs) -> Result<()> {
     let llm = llm_config(cfg, &a)?;
+    if !(100..=32_000).contains(&a.budget) {
+        return Err(mnemo_core::Error::invalid(
+            "budget",
+            format!(
+                "{} tokens is out of range; give --budget 100 to 32000",
+                a.budget
+            ),
+        )
+        .into());
+    }
     // The memory pipeline uses the same provider settings; without a usable model its jobs
     // wait in the queue and the chat still works.
     let engine = &match PipelineLlm::from_config(&llm) {
@@ -321,24 +329,16 @@ fn failure_summary(e: &mnemo_llm::LlmError) -> String {
 
 fn command(chat: &mut ChatSession, reader: &mut Reader, input: Input) -> Result<()> {
     let engine = chat.engine;
-    let outcome: mnemo_core::Result<()> = (|| {
+    let outcome: Result<()> = (|| {
         match input {
             Input::RememberKey(kv) => {
                 let (k, v) = keyvalue::parse(&kv)?;
-                let mut m = NewMemory::keyed(k.clone(), v.clone());
-                m.session_id = Some(chat.session_id.clone());
-                engine.remember(&chat.scope, m, Actor::User)?;
+                remember(chat, Some(k.clone()), v.clone())?;
                 eprintln!("[memory] stored: {k} = {v}");
             }
             Input::Remember(text) => {
-                let mut m = NewMemory::text(text);
-                m.session_id = Some(chat.session_id.clone());
-                let out = engine.remember(&chat.scope, m, Actor::User)?;
-                eprintln!(
-                    "[memory] stored {}: {}",
-                    ids::short(&out.memory().id),
-                    out.memory().content
-                );
+                let m = remember(chat, None, text)?;
+                eprintln!("[memory] stored {}: {}", ids::short(&m.id), m.content);
             }
             Input::Forget(what) => forget(chat, reader, &what)?,
             Input::Memories(q) => memories(chat, q.as_deref())?,
@@ -370,25 +370,44 @@ fn command(chat: &mut ChatSession, reader: &mut Reader, input: Input) -> Result<
     Ok(())
 }
 
-fn memories(chat: &ChatSession, query: Option<&str>) -> mnemo_core::Result<()> {
-    let list = match query {
-        Some(q) => chat
-            .engine
-            .recall(
-                &chat.scope,
-                &RecallQuery {
-                    text: q.into(),
-                    limit: Some(20),
-                    ..Default::default()
-                },
-            )?
-            .into_iter()
-            .map(|h| h.memory)
-            .collect(),
+/// `/remember`: a memory of this session, through the tools layer.
+fn remember(chat: &ChatSession, key: Option<String>, content: String) -> Result<Memory> {
+    let req = tools::AddMemoryRequest {
+        content,
+        kind: None,
+        key,
+        topic: None,
+        salience: None,
+        pinned: None,
+        expires_at: None,
+        session_id: Some(chat.session_id.clone()),
+        reason: None,
+    };
+    Ok(tools::add_memory(chat.engine, &chat.caller(), req)?.memory)
+}
+
+/// `/memories [QUERY]`: the best matches of a query, or the newest current memories.
+fn memories(chat: &ChatSession, query: Option<&str>) -> Result<()> {
+    let caller = chat.caller();
+    let list: Vec<Memory> = match query {
+        Some(q) => {
+            let req = tools::SearchRequest {
+                query: q.into(),
+                limit: Some(20),
+                ..Default::default()
+            };
+            tools::search(chat.engine, &caller, req)?
+                .hits
+                .into_iter()
+                .map(|h| h.memory)
+                .collect()
+        }
         None => {
-            let mut f = MemoryFilter::scope(chat.scope.clone());
-            f.limit = Some(50);
-            chat.engine.list(&f)?
+            let req = tools::ListMemoriesRequest {
+                limit: Some(50),
+                ..Default::default()
+            };
+            tools::list_memories(chat.engine, &caller, req)?.memories
         }
     };
     if list.is_empty() {
@@ -401,57 +420,47 @@ fn memories(chat: &ChatSession, query: Option<&str>) -> mnemo_core::Result<()> {
 }
 
 /// `/forget ID|QUERY`: one id, or the matches of a query after confirmation when several.
-fn forget(chat: &ChatSession, reader: &mut Reader, what: &str) -> mnemo_core::Result<()> {
-    let engine = chat.engine;
+fn forget(chat: &ChatSession, reader: &mut Reader, what: &str) -> Result<()> {
+    let (engine, caller) = (chat.engine, chat.caller());
     if ids::looks_like_id(what) {
-        if let Ok(m) = engine.forget(
-            &chat.scope.user_id,
-            what,
-            false,
-            Some("forgotten in chat".into()),
-            Actor::User,
-        ) {
+        let by_id = tools::ForgetRequest {
+            purge: false,
+            reason: Some("forgotten in chat".into()),
+        };
+        if let Ok(m) = tools::forget(engine, &caller, what, by_id) {
             eprintln!("[memory] forgot {}: {}", ids::short(&m.id), m.content);
             return Ok(());
         }
     }
-    let hits = engine.recall(
-        &chat.scope,
-        &RecallQuery {
-            text: what.into(),
-            limit: Some(10),
-            ..Default::default()
-        },
-    )?;
-    if hits.is_empty() {
+    let mut req = tools::ForgetByQueryRequest {
+        query: what.into(),
+        limit: Some(10),
+        confirm: None,
+        reason: Some(format!("forgotten in chat: {what}")),
+    };
+    let preview = tools::forget_by_query(engine, &caller, req.clone())?;
+    let Some(token) = preview.confirm_token else {
         eprintln!("nothing matches `{what}`");
         return Ok(());
-    }
-    if hits.len() > 1 {
-        for h in &hits {
-            println!("{}", crate::output::memory_line(&h.memory));
+    };
+    if preview.memories.len() > 1 {
+        for m in &preview.memories {
+            println!("{}", crate::output::memory_line(m));
         }
         let answer = reader
-            .read(&format!("forget these {} memories? [y/N] ", hits.len()))
-            .map_err(|e| mnemo_core::Error::invalid("answer", e.to_string()))?;
+            .read(&format!(
+                "forget these {} memories? [y/N] ",
+                preview.memories.len()
+            ))
+            .context("reading the answer")?;
         if !matches!(answer, Read::Line(ref a) if matches!(a.trim(), "y" | "Y" | "yes")) {
             eprintln!("nothing forgotten");
             return Ok(());
         }
     }
-    for h in hits {
-        engine.forget(
-            &chat.scope.user_id,
-            &h.memory.id,
-            false,
-            Some(format!("forgotten in chat: {what}")),
-            Actor::User,
-        )?;
-        eprintln!(
-            "[memory] forgot {}: {}",
-            ids::short(&h.memory.id),
-            h.memory.content
-        );
+    req.confirm = Some(token);
+    for m in tools::forget_by_query(engine, &caller, req)?.memories {
+        eprintln!("[memory] forgot {}: {}", ids::short(&m.id), m.content);
     }
     Ok(())
 }

@@ -12,21 +12,14 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
-use mnemo_core::{Job, NewTurn, Role, Scope};
+use mnemo_core::{Actor, Job, NewTurn, Role, Scope};
 use mnemo_engine::pipeline::tags::TagSource;
-use mnemo_engine::{Context, ContextRequest, Engine, Pattern};
-use mnemo_llm::{ChatRequest, LlmConfig, LlmError, LlmProvider, Message, StopReason, Task};
+use mnemo_engine::tools::{self, Caller};
+use mnemo_engine::{Context, Engine, Pattern};
+use mnemo_llm::{ChatRequest, LlmConfig, LlmError, LlmProvider, StopReason, Task};
 use serde_json::json;
 
 use super::tagfilter::TagFilter;
-
-/// The assistant's standing instructions; the memory block is appended below them.
-const SYSTEM_PROMPT: &str = "You are a helpful, persistent assistant with long-term memory of \
-this user. Use what you remember naturally, without announcing that you are using memory. Be \
-concise, direct and useful.\n\nWhen the user tells you something worth remembering for future \
-conversations (who they are, their preferences, projects, decisions, plans), add on its own line \
-a tag of the form [MEMORY: kind|the fact] where kind is one of fact, preference, plan, decision, \
-task, risk. Use it only for durable facts, never for small talk.";
 
 /// What one exchange produced. The user's turn is always recorded; the rest depends on
 /// how the model answered.
@@ -62,6 +55,17 @@ pub struct ChatSession<'a> {
 }
 
 impl ChatSession<'_> {
+    /// The tools layer's caller for this chat: its user and agent, changes recorded as the
+    /// user's (the slash commands are the user speaking).
+    pub fn caller(&self) -> Caller {
+        Caller {
+            user_id: self.scope.user_id.clone(),
+            agent_id: self.scope.agent_id.clone(),
+            admin: false,
+            actor: Actor::User,
+        }
+    }
+
     /// Sends one message; `show` receives reply text as it streams (tags already hidden).
     /// Model failures are reported in the [`Exchange`]; an error here is a storage error.
     pub fn send(
@@ -156,24 +160,23 @@ impl ChatSession<'_> {
     /// The request for `message`: the system prompt with the memory block, the replayed
     /// turns of this session, and the message (already recorded).
     fn request(&mut self, message: &str) -> Result<ChatRequest> {
-        let mut req = ContextRequest::new(self.scope.clone(), self.session_id.clone(), message);
-        req.pattern = self.pattern;
-        req.budget_tokens = self.budget_tokens;
-        let ctx = self.engine.assemble_context(&req)?;
-        let system = match &ctx.memory_block {
-            Some(block) => format!("{SYSTEM_PROMPT}\n\n{block}"),
-            None => SYSTEM_PROMPT.to_string(),
+        let req = tools::ContextToolRequest {
+            message: message.to_owned(),
+            session_id: Some(self.session_id.clone()),
+            pattern: Some(self.pattern),
+            budget_tokens: Some(self.budget_tokens),
+            max_memories: None,
+            max_recent_turns: None,
         };
-        let mut messages = vec![Message::system(system.clone())];
-        for t in &ctx.recent_turns {
-            messages.push(match t.role {
-                Role::Assistant => Message::assistant(t.content.clone()),
-                _ => Message::user(t.content.clone()),
-            });
-        }
-        messages.push(Message::user(message));
-        self.last_context = Some((system, ctx));
-        Ok(ChatRequest::new(messages).with_model(self.llm.model_for(Task::Chat)))
+        // This chat turns memory tags in replies into memories, so the model is told how.
+        let system = format!(
+            "{}\n\n{}",
+            tools::SYSTEM_PROMPT,
+            tools::MEMORY_TAG_INSTRUCTIONS
+        );
+        let prompt = tools::chat_prompt(self.engine, &self.caller(), req, &system)?;
+        self.last_context = Some((prompt.system, prompt.context));
+        Ok(ChatRequest::new(prompt.messages).with_model(self.llm.model_for(Task::Chat)))
     }
 
     fn new_turn(&self, role: Role, content: &str, meta: serde_json::Value) -> NewTurn {
