@@ -57,12 +57,27 @@ pub fn extract_json(raw: &str) -> Result<Value, JsonRepairError> {
 }
 
 /// The body of the first ```` ``` ```` fence (language tag skipped), up to the closing
-/// fence or the end of the text when the reply was cut off inside it.
+/// fence or the end of the text when the reply was cut off inside it. As in Markdown, a
+/// fence opens a line (after indentation only): three backticks inside a JSON string are
+/// text, not a fence.
 fn fenced_block(text: &str) -> Option<&str> {
-    let start = text.find("```")?;
+    let start = line_fence(text)?;
     let after = &text[start + 3..];
     let body = &after[after.find('\n').map_or(after.len(), |i| i + 1)..];
-    Some(body.find("```").map_or(body, |end| &body[..end]))
+    Some(line_fence(body).map_or(body, |end| &body[..end]))
+}
+
+/// Where the first ```` ``` ```` that begins a line (after indentation only) starts.
+fn line_fence(text: &str) -> Option<usize> {
+    let mut line_start = 0;
+    for line in text.split_inclusive('\n') {
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        if line[indent..].starts_with("```") {
+            return Some(line_start + indent);
+        }
+        line_start += line.len();
+    }
+    None
 }
 
 /// One successfully scanned candidate.

@@ -13,6 +13,15 @@ fn repairs_what_models_write() {
         ("```json\n{\"a\": [1, 2]}\n```", json!({"a": [1, 2]})),
         ("```\n[true]\n```\nHope this helps!", json!([true])),
         ("```json\n42\n```", json!(42)),
+        // Backticks inside a JSON string are text, not a fence (found by the property test).
+        (
+            "[\n  {\n    \"\": \"```\"\n  },\n  []\n] '",
+            json!([{"": "```"}, []]),
+        ),
+        (
+            "  ```json\n{\"note\": \"use ``` for code\"}\n  ```",
+            json!({"note": "use ``` for code"}),
+        ),
         (
             "Sure! Here are the memories:\n[{\"kind\": \"fact\"}]\nLet me know.",
             json!([{"kind": "fact"}]),
