@@ -3,11 +3,11 @@
 use std::io::Read;
 
 use anyhow::{Context, Result};
-use mnemo_core::{ids, NewTurn, TurnFilter};
-use mnemo_engine::{Engine, TurnQuery, TurnScoreParts};
+use mnemo_core::{ids, NewTurn};
+use mnemo_engine::{tools, Engine, TurnQuery, TurnScoreParts};
 use serde_json::Value;
 
-use super::{date, scope};
+use super::{caller, date, scope};
 use crate::cli::{LogArgs, SessionsArgs, TurnAddArgs, TurnCommand};
 use crate::config::Config;
 use crate::output::{self, Out};
@@ -20,18 +20,11 @@ pub fn log(engine: &Engine, cfg: &Config, a: LogArgs) -> Result<()> {
     if let Some(text) = &a.search {
         return search(engine, cfg, text, session_id, &a);
     }
-    let filter = TurnFilter {
-        scope: Some(scope(cfg)),
-        include_user_wide: true,
+    let req = tools::ListTurnsRequest {
         session_id,
-        newest_first: a.limit.is_some(),
-        limit: a.limit,
-        ..Default::default()
+        limit: a.limit.map(clamp_u32),
     };
-    let mut turns = engine.turns(&filter)?;
-    if filter.newest_first {
-        turns.reverse();
-    }
+    let turns = tools::list_turns(engine, &caller(cfg), req)?.turns;
     let mut out = Out::new();
     if cfg.json {
         out.json(&turns)?;
@@ -43,6 +36,11 @@ pub fn log(engine: &Engine, cfg: &Config, a: LogArgs) -> Result<()> {
         }
     }
     out.flush()
+}
+
+/// A count the user typed, as the tools' `u32` (a larger one means "all" anyway).
+fn clamp_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// `log --search`: the turns that best answer `text`, with their scores.
@@ -93,19 +91,21 @@ fn explain(parts: &TurnScoreParts) -> Result<String> {
 }
 
 pub fn sessions(engine: &Engine, cfg: &Config, a: SessionsArgs) -> Result<()> {
-    let sessions = engine.sessions(&scope(cfg), a.limit)?;
+    let req = tools::SessionsRequest {
+        limit: a.limit.map(clamp_u32),
+        unbounded: true,
+        count_turns: !cfg.json,
+    };
+    let found = tools::sessions(engine, &caller(cfg), req)?;
+    let sessions = found.sessions;
     let mut out = Out::new();
     if cfg.json {
         out.json(&sessions)?;
     } else if sessions.is_empty() {
         out.line("no sessions")?;
     } else {
-        for s in &sessions {
-            let filter = TurnFilter {
-                session_id: Some(s.id.clone()),
-                ..Default::default()
-            };
-            let n = engine.turns(&filter)?.len();
+        let counts = found.turn_counts.unwrap_or_default();
+        for (s, n) in sessions.iter().zip(counts) {
             out.line(output::session_line(s, n))?;
         }
     }

@@ -147,12 +147,25 @@ pub struct SessionsRequest {
     /// Most sessions (default 50, at most 500).
     #[schemars(range(min = 1))]
     pub limit: Option<u32>,
+    /// No default and no cap on `limit`: every session when it is absent (the CLI's
+    /// `sessions`). Not settable over the wire, where a listing stays bounded.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub unbounded: bool,
+    /// Also count each session's turns (one query per session: the CLI's text listing).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub count_turns: bool,
 }
 
 /// Sessions, newest first.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct SessionsResponse {
     pub sessions: Vec<Session>,
+    /// Each session's number of turns, in the order of `sessions`, when asked for.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub turn_counts: Option<Vec<usize>>,
 }
 
 /// The caller's sessions.
@@ -161,9 +174,31 @@ pub fn sessions(
     caller: &Caller,
     req: SessionsRequest,
 ) -> ToolResult<SessionsResponse> {
-    let n = limit(req.limit, 50, 500)?;
+    let n = if req.unbounded {
+        req.limit.map(|n| n as usize)
+    } else {
+        Some(limit(req.limit, 50, 500)?)
+    };
+    let sessions = engine.sessions(&caller.scope(), n)?;
+    let turn_counts = if req.count_turns {
+        let counts = sessions
+            .iter()
+            .map(|s| {
+                let filter = TurnFilter {
+                    scope: Some(mnemo_core::Scope::user(caller.user_id.clone())),
+                    session_id: Some(s.id.clone()),
+                    ..Default::default()
+                };
+                Ok(engine.turns(&filter)?.len())
+            })
+            .collect::<ToolResult<Vec<_>>>()?;
+        Some(counts)
+    } else {
+        None
+    };
     Ok(SessionsResponse {
-        sessions: engine.sessions(&caller.scope(), Some(n))?,
+        sessions,
+        turn_counts,
     })
 }
 

@@ -47,7 +47,10 @@ pub use prompt::{
     chat_prompt, prompt_messages, with_memory, ChatPrompt, MEMORY_TAG_INSTRUCTIONS, SYSTEM_PROMPT,
 };
 pub use search::{search, SearchHit, SearchRequest, SearchResponse};
-pub use turns::{search_turns, SearchTurnsRequest, SearchTurnsResponse, TurnSearchHit};
+pub use turns::{
+    list_turns, search_turns, ListTurnsRequest, ListTurnsResponse, SearchTurnsRequest,
+    SearchTurnsResponse, TurnSearchHit,
+};
 
 use mnemo_core::{Actor, Scope, Timestamp};
 

@@ -1,14 +1,63 @@
-//! Turn search: the caller's past conversation turns ranked by the engine's turn ranker
-//! (full text, vectors, neighbouring turns, sessions), each hit with its score parts. The
-//! web UI's Conversations page searches with it; the REST API has no face for it yet.
+//! The caller's conversation turns: listed in conversation order (the CLI's `log`), and
+//! searched with the engine's turn ranker (full text, vectors, neighbouring turns,
+//! sessions), each hit with its score parts. The web UI's Conversations page and the CLI's
+//! `log --search` search with it; the REST API has no face for either yet.
 
-use mnemo_core::Turn;
+use mnemo_core::{Turn, TurnFilter};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::memories::own_session;
 use super::{limit, parse_time, Caller, ToolError, ToolResult};
 use crate::{Engine, TurnQuery};
+
+/// Which of the caller's turns to list.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListTurnsRequest {
+    /// Only turns of this session of the caller's (id or id prefix).
+    pub session_id: Option<String>,
+    /// Only the newest N turns (still returned oldest first); default every turn.
+    #[schemars(range(min = 1))]
+    pub limit: Option<u32>,
+}
+
+/// Turns in conversation order, oldest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListTurnsResponse {
+    pub turns: Vec<Turn>,
+}
+
+/// Lists the caller's turns: its agent's and the user-wide ones, as the log shows them.
+pub fn list_turns(
+    engine: &Engine,
+    caller: &Caller,
+    req: ListTurnsRequest,
+) -> ToolResult<ListTurnsResponse> {
+    let session_id = req
+        .session_id
+        .map(|s| own_session(engine, caller, &s))
+        .transpose()?;
+    let limit = match req.limit {
+        Some(0) => return Err(ToolError::invalid("limit", "must be at least 1")),
+        l => l.map(|n| n as usize),
+    };
+    let filter = TurnFilter {
+        scope: Some(caller.scope()),
+        include_user_wide: true,
+        session_id,
+        newest_first: limit.is_some(),
+        limit,
+        ..Default::default()
+    };
+    let mut turns = engine.turns(&filter)?;
+    if filter.newest_first {
+        turns.reverse();
+    }
+    // Turns never cross users, whatever the store returns.
+    turns.retain(|t| t.user_id == caller.user_id);
+    Ok(ListTurnsResponse { turns })
+}
 
 /// A search of the caller's conversation turns.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
