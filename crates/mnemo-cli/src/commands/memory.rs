@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use anyhow::{bail, Context, Result};
 use mnemo_core::{ids, MemoryFilter, TimeView};
-use mnemo_engine::{keyvalue, tools, Engine, RecallQuery};
+use mnemo_engine::{keyvalue, tools, Engine};
 
 use super::{caller, date, kinds, scope};
 use crate::cli::{EditArgs, ForgetArgs, ListArgs, RecallArgs, RememberArgs};
@@ -56,16 +56,18 @@ pub fn remember(engine: &Engine, cfg: &Config, a: RememberArgs) -> Result<()> {
 }
 
 pub fn recall(engine: &Engine, cfg: &Config, a: RecallArgs) -> Result<()> {
-    let query = RecallQuery {
-        text: a.query.join(" "),
-        limit: a.limit,
+    let req = tools::SearchRequest {
+        query: a.query.join(" "),
+        limit: a.limit.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
         kinds: kinds(&a.kind)?,
         topic: a.topic,
-        session_id: None,
-        view: date(a.as_of.as_deref())?.map_or(TimeView::Current, TimeView::AsOf),
-        touch: true,
+        as_of: a.as_of,
+        // The parts are always in --json's output, and printed with --explain.
+        explain: true,
+        uncapped: true,
+        ..Default::default()
     };
-    let found = engine.recall_noted(&scope(cfg), &query)?;
+    let found = tools::search(engine, &caller(cfg), req)?;
     warn_fallback(found.fallback.as_deref(), cfg.json);
     let hits = found.hits;
     let mut out = Out::new();
@@ -80,8 +82,7 @@ pub fn recall(engine: &Engine, cfg: &Config, a: RecallArgs) -> Result<()> {
                 h.score,
                 output::memory_line(&h.memory)
             ))?;
-            if a.explain {
-                let p = &h.parts;
+            if let (true, Some(p)) = (a.explain, &h.parts) {
                 out.line(format!(
                     "       relevance {:.3} (bm25 {:.3} -> {:.3}, cosine {:.3} -> {:.3})  salience {:.3}  recency {:.3}  pinned {:.0}  total {:.3}",
                     p.relevance, p.bm25, p.lexical, p.cosine, p.dense, p.salience, p.recency, p.pinned, p.total

@@ -20,6 +20,9 @@ pub struct SearchRequest {
     #[schemars(range(min = 1))]
     pub limit: Option<u32>,
     pub kind: Option<Kind>,
+    /// Only memories of any of these kinds (together with `kind`).
+    #[serde(default)]
+    pub kinds: Vec<Kind>,
     pub topic: Option<String>,
     /// Only memories learned in this session of the caller's.
     pub session_id: Option<String>,
@@ -30,6 +33,11 @@ pub struct SearchRequest {
     /// Include each hit's score parts.
     #[serde(default)]
     pub explain: bool,
+    /// No cap on `limit`, and the engine's configured recall limit when it is absent (the
+    /// CLI's `recall`). Not settable over the wire, where a search stays bounded.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub uncapped: bool,
 }
 
 /// One hit.
@@ -46,6 +54,12 @@ pub struct SearchHit {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct SearchResponse {
     pub hits: Vec<SearchHit>,
+    /// Why semantic search was unavailable, when the hits come from full-text search only
+    /// (the CLI warns with it; kept off the wire, where an embedder's error is not the
+    /// client's business).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub fallback: Option<String>,
 }
 
 /// Searches the caller's memories.
@@ -55,10 +69,17 @@ pub fn search(engine: &Engine, caller: &Caller, req: SearchRequest) -> ToolResul
         (None, Some(View::All)) => TimeView::All,
         (None, _) => TimeView::Current,
     };
+    let mut kinds: Vec<Kind> = req.kind.into_iter().chain(req.kinds).collect();
+    kinds.sort_unstable_by_key(|k| k.to_string());
+    kinds.dedup();
     let query = RecallQuery {
         text: req.query,
-        limit: Some(limit(req.limit, 10, 100)?),
-        kinds: req.kind.into_iter().collect(),
+        limit: if req.uncapped {
+            req.limit.map(|n| n as usize)
+        } else {
+            Some(limit(req.limit, 10, 100)?)
+        },
+        kinds,
         topic: req.topic,
         session_id: req
             .session_id
@@ -67,9 +88,11 @@ pub fn search(engine: &Engine, caller: &Caller, req: SearchRequest) -> ToolResul
         view,
         touch: true,
     };
-    let hits = engine.recall(&caller.scope(), &query)?;
+    let found = engine.recall_noted(&caller.scope(), &query)?;
     Ok(SearchResponse {
-        hits: hits
+        fallback: found.fallback,
+        hits: found
+            .hits
             .into_iter()
             .map(|h| SearchHit {
                 memory: h.memory,
