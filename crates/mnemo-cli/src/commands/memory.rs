@@ -3,10 +3,10 @@
 use std::io::IsTerminal;
 
 use anyhow::{bail, Context, Result};
-use mnemo_core::{ids, MemoryFilter, TimeView};
+use mnemo_core::ids;
 use mnemo_engine::{keyvalue, tools, Engine};
 
-use super::{caller, date, kinds, scope};
+use super::{caller, date, kinds};
 use crate::cli::{EditArgs, ForgetArgs, ListArgs, RecallArgs, RememberArgs};
 use crate::config::Config;
 use crate::output::{self, Out};
@@ -94,18 +94,18 @@ pub fn recall(engine: &Engine, cfg: &Config, a: RecallArgs) -> Result<()> {
 }
 
 pub fn list(engine: &Engine, cfg: &Config, a: ListArgs) -> Result<()> {
-    let mut filter = MemoryFilter::scope(scope(cfg));
-    filter.kinds = kinds(&a.kind)?;
-    filter.topic = a.topic;
-    filter.key = a.key.map(|k| keyvalue::valid_key(&k)).transpose()?;
-    filter.session_id = a.session;
-    filter.limit = a.limit;
-    filter.view = match (a.all, date(a.as_of.as_deref())?) {
-        (true, _) => TimeView::All,
-        (false, Some(t)) => TimeView::AsOf(t),
-        (false, None) => TimeView::Current,
+    let req = tools::ListMemoriesRequest {
+        kinds: kinds(&a.kind)?,
+        topic: a.topic,
+        key: a.key.map(|k| keyvalue::valid_key(&k)).transpose()?,
+        session_id: a.session,
+        view: a.all.then_some(tools::View::All),
+        as_of: a.as_of,
+        limit: a.limit.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+        unbounded: true,
+        ..Default::default()
     };
-    let memories = engine.list(&filter)?;
+    let memories = tools::list_memories(engine, &caller(cfg), req)?.memories;
     let mut out = Out::new();
     if cfg.json {
         out.json(&memories)?;

@@ -120,11 +120,26 @@ pub(super) fn own_session(engine: &Engine, caller: &Caller, id: &str) -> ToolRes
     Ok(engine.session(&caller.user_id, id)?.id)
 }
 
+/// The session id a read filter uses: a session of the caller's by id or prefix, else the
+/// id as given, since a memory may name a session that has no turns (and so no session
+/// record) yet. The filter is scoped to the caller, so another user's id matches nothing.
+fn session_filter(engine: &Engine, caller: &Caller, id: &str) -> ToolResult<String> {
+    match own_session(engine, caller, id) {
+        Err(e) if e.kind == super::ErrorKind::NotFound => Ok(id.trim().to_owned()),
+        other => other,
+    }
+}
+
 /// Which memories to list.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListMemoriesRequest {
     pub kind: Option<Kind>,
+    /// Only memories of any of these kinds, together with `kind` (the CLI's repeated
+    /// `--kind`; not settable over the wire, where a query string carries one `kind`).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub kinds: Vec<Kind>,
     pub topic: Option<String>,
     pub key: Option<String>,
     /// Only memories learned in this session of the caller's.
@@ -138,6 +153,11 @@ pub struct ListMemoriesRequest {
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// No page: every memory when `limit` is absent, and no cap on it (the CLI's `list`).
+    /// Not settable over the wire, where a listing stays paged.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub unbounded: bool,
 }
 
 /// One page of memories, newest first.
@@ -154,14 +174,20 @@ pub fn list_memories(
     caller: &Caller,
     req: ListMemoriesRequest,
 ) -> ToolResult<ListMemoriesResponse> {
-    let page = limit(req.limit, 50, 500)?;
+    let page = if req.unbounded {
+        req.limit.map(|n| n as usize)
+    } else {
+        Some(limit(req.limit, 50, 500)?)
+    };
     let mut filter = MemoryFilter::scope(caller.scope());
-    filter.kinds = req.kind.into_iter().collect();
+    filter.kinds = req.kind.into_iter().chain(req.kinds).collect();
+    filter.kinds.sort_unstable_by_key(|k| k.to_string());
+    filter.kinds.dedup();
     filter.topic = req.topic;
     filter.key = req.key;
     filter.session_id = req
         .session_id
-        .map(|s| own_session(engine, caller, &s))
+        .map(|s| session_filter(engine, caller, &s))
         .transpose()?;
     filter.view = match (parse_time("as_of", req.as_of.as_deref())?, req.view) {
         (Some(t), _) => TimeView::AsOf(t),
@@ -169,13 +195,14 @@ pub fn list_memories(
         (None, _) => TimeView::Current,
     };
     filter.after = req.cursor.as_deref().map(parse_cursor).transpose()?;
-    filter.limit = Some(page + 1);
+    filter.limit = page.map(|p| p + 1);
     let mut memories = engine.list(&filter)?;
-    let next_cursor = if memories.len() > page {
-        memories.truncate(page);
-        memories.last().map(cursor)
-    } else {
-        None
+    let next_cursor = match page {
+        Some(page) if memories.len() > page => {
+            memories.truncate(page);
+            memories.last().map(cursor)
+        }
+        _ => None,
     };
     Ok(ListMemoriesResponse {
         memories,
