@@ -261,7 +261,7 @@ fn forget_user(engine: &Engine, cfg: &Config, yes: bool) -> Result<()> {
     {
         bail!("nothing deleted");
     }
-    let report = engine.forget_user(&cfg.user)?;
+    let report = tools::forget_user(engine, &caller(cfg), &cfg.user)?;
     let mut out = Out::new();
     if cfg.json {
         out.json(&report)?;

@@ -1,8 +1,11 @@
-//! Whole-user tools: counts, and export/import of the caller's own data (the JSON Lines
-//! records of `mnemo export`). An import may only hold the caller's records, so it can
-//! neither plant data in another user's name nor replace another user's rows.
+//! Whole-user tools: counts, export/import of the caller's own data (the JSON Lines
+//! records of `mnemo export`), and deleting all of a user's data. An import may only hold
+//! the caller's records, so it can neither plant data in another user's name nor replace
+//! another user's rows; only an admin may delete another user.
 
-use mnemo_core::{ImportMode, ImportReport, JobCounts, MemoryFilter, Record, Stats, TimeView};
+use mnemo_core::{
+    ForgetReport, ImportMode, ImportReport, JobCounts, MemoryFilter, Record, Stats, TimeView,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -138,4 +141,14 @@ fn owner(r: &Record) -> &str {
         Record::Topic(t) => &t.user_id,
         Record::Summary(s) => &s.user_id,
     }
+}
+
+/// Deletes every memory, turn, session, history event, topic and summary of `user_id`
+/// (the caller's own user, or any user for an admin caller): `mnemo forget --user`.
+pub fn forget_user(engine: &Engine, caller: &Caller, user_id: &str) -> ToolResult<ForgetReport> {
+    if user_id != caller.user_id && !caller.admin {
+        // Another user's data is not the caller's to see, so not even to name.
+        return Err(ToolError::not_found("user", user_id));
+    }
+    Ok(engine.forget_user(user_id)?)
 }

@@ -425,3 +425,9 @@ pub fn history(engine: &Engine, caller: &Caller, id: &str) -> ToolResult<History
         events,
     })
 }
+
+/// The caller's key facts: keyed facts and preferences, the chat's `/facts` and what its
+/// prompt injects first.
+pub fn facts(engine: &Engine, caller: &Caller) -> ToolResult<Vec<Memory>> {
+    Ok(engine.key_facts(&caller.scope())?)
+}

@@ -25,7 +25,8 @@ mod search;
 mod turns;
 
 pub use admin::{
-    export, import, stats, ExportResponse, ImportRequest, ImportResponse, StatsResponse, UserStats,
+    export, forget_user, import, stats, ExportResponse, ImportRequest, ImportResponse,
+    StatsResponse, UserStats,
 };
 pub use conversation::{
     add_messages, context, get_session, sessions, summaries, topics, AddMessagesRequest,
@@ -38,7 +39,7 @@ pub use jobs::{
     UsageResponse,
 };
 pub use memories::{
-    add_memory, forget, forget_by_query, get_memory, history, list_memories, restore,
+    add_memory, facts, forget, forget_by_query, get_memory, history, list_memories, restore,
     update_memory, AddMemoryRequest, AddMemoryResponse, ForgetByQueryRequest,
     ForgetByQueryResponse, ForgetRequest, HistoryResponse, ListMemoriesRequest,
     ListMemoriesResponse, MemoryDetail, UpdateMemoryRequest, View,

@@ -343,7 +343,7 @@ fn command(chat: &mut ChatSession, reader: &mut Reader, input: Input) -> Result<
             Input::Forget(what) => forget(chat, reader, &what)?,
             Input::Memories(q) => memories(chat, q.as_deref())?,
             Input::Facts => {
-                let facts = engine.key_facts(&chat.scope)?;
+                let facts = tools::facts(engine, &chat.caller())?;
                 if facts.is_empty() {
                     println!("no facts yet");
                 }
@@ -491,8 +491,9 @@ fn show_context(chat: &ChatSession) {
     println!("--- system prompt as sent ---\n{system}");
 }
 
-fn summaries(chat: &ChatSession) -> mnemo_core::Result<()> {
-    let sums = chat.engine.store().list_summaries(&chat.scope, None)?;
+fn summaries(chat: &ChatSession) -> anyhow::Result<()> {
+    let req = tools::SummariesRequest::default();
+    let sums = tools::summaries(chat.engine, &chat.caller(), req)?.summaries;
     if sums.is_empty() {
         println!("no session summaries yet");
     }
