@@ -4,7 +4,7 @@ use std::io::Read;
 
 use anyhow::{Context, Result};
 use mnemo_core::{ids, NewTurn};
-use mnemo_engine::{tools, Engine, TurnQuery, TurnScoreParts};
+use mnemo_engine::{tools, Engine, TurnScoreParts};
 use serde_json::Value;
 
 use super::{caller, date, scope};
@@ -51,11 +51,14 @@ fn search(
     session_id: Option<String>,
     a: &LogArgs,
 ) -> Result<()> {
-    let query = TurnQuery {
+    let req = tools::SearchTurnsRequest {
+        query: text.to_string(),
+        limit: Some(a.limit.map_or(10, clamp_u32)),
         session_id,
-        ..TurnQuery::new(text, a.limit.unwrap_or(10))
+        uncapped: true,
+        ..Default::default()
     };
-    let found = engine.search_turns_noted(&scope(cfg), &query)?;
+    let found = tools::search_turns(engine, &caller(cfg), req)?;
     super::memory::warn_fallback(found.fallback.as_deref(), cfg.json);
     let hits = found.hits;
     let mut out = Out::new();

@@ -60,7 +60,7 @@ pub fn list_turns(
 }
 
 /// A search of the caller's conversation turns.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchTurnsRequest {
     /// What to look for, in plain words.
@@ -75,6 +75,10 @@ pub struct SearchTurnsRequest {
     pub since: Option<String>,
     /// Only turns said before this time.
     pub until: Option<String>,
+    /// No cap on `limit` (the CLI's `log --search`); not settable over the wire.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub uncapped: bool,
 }
 
 /// One turn found.
@@ -90,6 +94,10 @@ pub struct TurnSearchHit {
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchTurnsResponse {
     pub hits: Vec<TurnSearchHit>,
+    /// Why semantic search was unavailable, when the hits come from full-text search only
+    /// (the CLI warns with it; kept off the wire).
+    #[serde(skip)]
+    pub fallback: Option<String>,
 }
 
 /// Searches the caller's turns with the turn ranker.
@@ -104,16 +112,22 @@ pub fn search_turns(
             "the query is empty; give words to look for",
         ));
     }
-    let mut q = TurnQuery::new(req.query, limit(req.limit, 10, 100)?);
+    let n = match (req.uncapped, req.limit) {
+        (true, Some(n)) => n as usize,
+        _ => limit(req.limit, 10, 100)?,
+    };
+    let mut q = TurnQuery::new(req.query, n);
     q.session_id = req
         .session_id
         .map(|s| own_session(engine, caller, &s))
         .transpose()?;
     q.since = parse_time("since", req.since.as_deref())?;
     q.until = parse_time("until", req.until.as_deref())?;
-    let hits = engine.search_turns(&caller.scope(), &q)?;
+    let found = engine.search_turns_noted(&caller.scope(), &q)?;
     Ok(SearchTurnsResponse {
-        hits: hits
+        fallback: found.fallback,
+        hits: found
+            .hits
             .into_iter()
             // Provenance never crosses users, whatever the index holds.
             .filter(|h| h.turn.user_id == caller.user_id)
