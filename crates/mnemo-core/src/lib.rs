@@ -15,6 +15,7 @@ pub mod query;
 pub mod record;
 pub mod store;
 pub mod time;
+pub mod validate;
 pub mod vectors;
 
 pub use error::{Error, ModelErrorKind, Result};
