@@ -221,24 +221,3 @@ fn workers_in_separate_processes_share_the_queue_and_survive_a_kill() {
         .collect();
     assert_eq!(contents, expected, "every turn's memory exactly once");
 }
-
-#[test]
-fn serve_and_keys_say_they_need_sqlite_instead_of_making_a_file() {
-    let db = PgBackend::new();
-    let m = on_postgres(&db);
-    for args in [&["serve", "--no-auth"][..], &["keys", "list"]] {
-        let out = m.run(args);
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("SQLite database only"), "{args:?}: {err}");
-    }
-    let strays: Vec<_> = std::fs::read_dir(".")
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with("postgres"))
-        .collect();
-    assert!(
-        strays.is_empty(),
-        "a file was made from the URL: {strays:?}"
-    );
-}

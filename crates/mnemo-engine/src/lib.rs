@@ -37,7 +37,10 @@ pub use embedders::{embedder_from_spec, embedder_with, EmbedderSettings};
 pub use engine::Engine;
 pub use memories::{MemoryEdit, MemoryView, NewMemory, RememberOutcome};
 pub use mnemo_store_sqlite::Create;
-pub use open::{copy_store, db_label, store_from_uri, CopyReport, DbLocation};
+pub use open::{
+    copy_store, db_label, server_stores_from_uri, store_from_uri, CopyReport, DbLocation,
+    ServerStores,
+};
 pub use pipeline::{
     Exchange, PipelineLlm, PipelineSettings, RecordedExchange, RecordedTurn, WorkerHandle,
     WorkerOptions,

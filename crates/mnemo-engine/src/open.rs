@@ -9,7 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use mnemo_core::{Clock, ImportMode, ImportReport, Result, Store, SystemClock, VectorRecord};
+use mnemo_core::{
+    Clock, ImportMode, ImportReport, KeyStore, Result, Store, SystemClock, VectorRecord,
+};
 use mnemo_store_postgres::PgStore;
 use mnemo_store_sqlite::{Create, SqliteStore};
 use serde::Serialize;
@@ -61,6 +63,39 @@ pub fn store_from_uri(uri: &str, create: Create, clock: Arc<dyn Clock>) -> Resul
             Arc::new(SqliteStore::open_with(&path, create)?.with_clock(clock))
         }
         DbLocation::Postgres(url) => Arc::new(PgStore::open(&url)?.with_clock(clock)),
+    })
+}
+
+/// A database opened for a server: its records and its API keys, on one handle (one
+/// connection pool on PostgreSQL).
+#[derive(Clone)]
+pub struct ServerStores {
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<dyn KeyStore>,
+}
+
+/// Opens the database `uri` names (see [`store_from_uri`]) with its API keys: what
+/// `mnemo serve` and `mnemo keys` need, on SQLite and on PostgreSQL alike.
+pub fn server_stores_from_uri(
+    uri: &str,
+    create: Create,
+    clock: Arc<dyn Clock>,
+) -> Result<ServerStores> {
+    Ok(match DbLocation::parse(uri) {
+        DbLocation::Sqlite(path) => {
+            let s = Arc::new(SqliteStore::open_with(&path, create)?.with_clock(clock));
+            ServerStores {
+                store: s.clone(),
+                keys: s,
+            }
+        }
+        DbLocation::Postgres(url) => {
+            let s = Arc::new(PgStore::open(&url)?.with_clock(clock));
+            ServerStores {
+                store: s.clone(),
+                keys: s,
+            }
+        }
     })
 }
 

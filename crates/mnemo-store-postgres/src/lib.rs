@@ -18,6 +18,7 @@
 //! Module map: `schema` (migrations), `pool`, `db` (statements prepared once per
 //! connection), `sql` (filters, placeholders), `rows`,
 //! `turns`, `memories`, `search`, `topics`, `admin`, `export_import`, `vectors`, `jobs`,
+//! `keys` (API keys of `mnemo serve`),
 //! `validate`, `errors`.
 
 mod admin;
@@ -26,6 +27,7 @@ mod errors;
 mod export_import;
 mod jobs;
 mod jobs_rows;
+mod keys;
 mod lookup;
 mod memories;
 mod pool;

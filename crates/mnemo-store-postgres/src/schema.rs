@@ -13,7 +13,10 @@ use crate::errors::DbResult;
 
 /// The migrations, in order; migration `i` (0-based) brings the schema to version `i + 1`.
 /// Never edit or reorder an entry that has been released: add a new file instead.
-pub(crate) const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+pub(crate) const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_api_keys.sql"),
+];
 
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, OnceLock};
 
-use mnemo_core::{FixedClock, Store};
+use mnemo_core::{FixedClock, KeyStore, Store};
 use mnemo_store_postgres::PgStore;
 use mnemo_store_sqlite::SqliteStore;
 
@@ -22,6 +22,8 @@ use crate::fixtures::now;
 pub trait Backend: Sync {
     /// A new handle (new connections) on this database; "now" is [`now`].
     fn open(&self) -> Arc<dyn Store>;
+    /// A new handle on the same database's API keys (what `mnemo serve` authenticates with).
+    fn open_keys(&self) -> Arc<dyn KeyStore>;
     /// A short name for messages ("sqlite", "postgres").
     fn name(&self) -> &'static str;
 }
@@ -57,6 +59,10 @@ impl Backend for SqliteBackend {
                 .expect("open SQLite store")
                 .with_clock(Arc::new(FixedClock(now()))),
         )
+    }
+
+    fn open_keys(&self) -> Arc<dyn KeyStore> {
+        Arc::new(SqliteStore::open(&self.path).expect("open SQLite store"))
     }
 
     fn name(&self) -> &'static str {
@@ -104,6 +110,10 @@ impl Backend for PgBackend {
                 .expect("open PostgreSQL store")
                 .with_clock(Arc::new(FixedClock(now()))),
         )
+    }
+
+    fn open_keys(&self) -> Arc<dyn KeyStore> {
+        Arc::new(PgStore::open(&self.url).expect("open PostgreSQL store"))
     }
 
     fn name(&self) -> &'static str {

@@ -1,6 +1,6 @@
 //! The backend-agnostic conformance suite: every behaviour the engine relies on from a
 //! store (supersession, as-of views, cascading forget, history, jobs and leases, the
-//! change feed, vectors and model ids, export/import, concurrent writers), written once
+//! change feed, vectors and model ids, export/import, concurrent writers, API keys), written once
 //! as functions over a [`Backend`] and run against each backend by
 //! [`conformance_tests!`] (see `tests/sqlite.rs` and `tests/postgres.rs`).
 //!
@@ -12,6 +12,7 @@ mod backends;
 mod concurrency;
 mod feed_vectors;
 pub mod fixtures;
+mod keys;
 mod lifecycle;
 mod memories;
 mod search;
@@ -26,6 +27,7 @@ pub use concurrency::{
 pub use feed_vectors::{
     epochs_and_the_change_feed_reach_other_handles, vectors_keep_their_model_ids,
 };
+pub use keys::api_keys_are_shared_revoked_and_touched;
 pub use lifecycle::{
     idle_sessions_are_found_oldest_first, keyset_pages_of_memories,
     leases_are_handed_back_and_queued_jobs_forced, records_waiting_for_vectors_are_counted,
@@ -73,6 +75,7 @@ macro_rules! conformance_tests {
             leases_are_handed_back_and_queued_jobs_forced,
             records_waiting_for_vectors_are_counted,
             keyset_pages_of_memories,
+            api_keys_are_shared_revoked_and_touched,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

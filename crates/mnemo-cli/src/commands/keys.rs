@@ -3,8 +3,7 @@
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
-use mnemo_core::{ids, KeyStore};
-use mnemo_store_sqlite::SqliteStore;
+use mnemo_core::ids;
 
 use crate::config::Config;
 use crate::output::{when, Out};
@@ -35,7 +34,7 @@ pub struct RevokeArgs {
 }
 
 pub fn keys(cfg: &Config, cmd: KeysCommand) -> Result<()> {
-    let store = SqliteStore::open(&super::sqlite_only(cfg, "keys")?)?;
+    let store = super::server_stores(cfg, std::sync::Arc::new(mnemo_core::SystemClock))?.keys;
     let now = mnemo_core::time::truncate(chrono::Utc::now());
     let mut out = Out::new();
     match cmd {

@@ -80,16 +80,20 @@ fn open_with(cfg: &Config, create: Create) -> Result<Engine> {
     index::with_configured_embedder(engine.with_pipeline_settings(cfg.pipeline.clone()), cfg)
 }
 
-/// The SQLite file of the configured database, for the commands that work on SQLite only
-/// (`serve` and `keys` keep their API keys in the SQLite file); a PostgreSQL URL is refused
-/// with a clear message instead of being taken for a file name.
-fn sqlite_only(cfg: &Config, command: &str) -> Result<std::path::PathBuf> {
-    match mnemo_engine::DbLocation::parse(&cfg.db.to_string_lossy()) {
-        mnemo_engine::DbLocation::Sqlite(path) => Ok(path),
-        mnemo_engine::DbLocation::Postgres(_) => anyhow::bail!(
-            "`mnemo {command}` runs on a SQLite database only for now (its API keys are kept \
-             in the SQLite file); point --db / MNEMO_DB at a SQLite file"
-        ),
+/// The configured database with its API keys (`serve`, `keys`), SQLite or PostgreSQL. Keys
+/// are records, so a missing SQLite file is created as `open_writing` would.
+fn server_stores(
+    cfg: &Config,
+    clock: std::sync::Arc<dyn mnemo_core::Clock>,
+) -> Result<mnemo_engine::ServerStores> {
+    let create = if cfg.db_explicit {
+        Create::File
+    } else {
+        Create::FileAndDirs
+    };
+    match mnemo_engine::server_stores_from_uri(&cfg.db.to_string_lossy(), create, clock) {
+        Err(e @ mnemo_core::Error::NoDatabase { .. }) => Err(e.into()),
+        other => other.with_context(|| format!("cannot open database {}", db_label(&cfg.db))),
     }
 }
 

@@ -11,7 +11,6 @@ use mnemo_core::{Clock, KeyStore, SystemClock};
 use mnemo_engine::{Engine, PipelineLlm, WorkerOptions};
 use mnemo_server::auth::KeyAuth;
 use mnemo_server::{AppState, AuthMode};
-use mnemo_store_sqlite::SqliteStore;
 
 use crate::config::Config;
 
@@ -36,13 +35,9 @@ pub fn serve(cfg: &Config, a: ServeArgs) -> Result<()> {
         format!("`{listen}` is not an address to listen on; give IP:PORT such as 127.0.0.1:7437")
     })?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let path = super::sqlite_only(cfg, "serve")?;
-    let store = Arc::new(
-        SqliteStore::open(&path)
-            .with_context(|| format!("cannot open database {}", path.display()))?
-            .with_clock(clock.clone()),
-    );
-    let (auth, mode) = auth_mode(cfg, &store, &addr, a.no_auth)?;
+    let stores = super::server_stores(cfg, clock.clone())?;
+    let (auth, mode) = auth_mode(cfg, &stores.keys, &addr, a.no_auth)?;
+    let store = stores.store;
     let engine = Engine::new(store, cfg.engine.clone(), clock)
         .with_pipeline_settings(cfg.pipeline.clone())
         .with_batched_touches();
@@ -87,7 +82,7 @@ pub fn serve(cfg: &Config, a: ServeArgs) -> Result<()> {
 /// How requests are authenticated, and the words the start-up line uses for it.
 fn auth_mode(
     cfg: &Config,
-    store: &Arc<SqliteStore>,
+    keys: &Arc<dyn KeyStore>,
     addr: &SocketAddr,
     no_auth: bool,
 ) -> Result<(AuthMode, String)> {
@@ -108,7 +103,7 @@ fn auth_mode(
             words,
         ));
     }
-    let live = store
+    let live = keys
         .list_keys()?
         .into_iter()
         .filter(|k| k.revoked_at.is_none())
@@ -116,12 +111,11 @@ fn auth_mode(
     if live == 0 {
         bail!(
             "no API keys in {}: create one with `mnemo keys create --user NAME`, or use --no-auth on a loopback address",
-            cfg.db.display()
+            mnemo_engine::db_label(&cfg.db)
         );
     }
-    let keys: Arc<dyn KeyStore> = store.clone();
     Ok((
-        AuthMode::Keys(KeyAuth::new(keys)),
+        AuthMode::Keys(KeyAuth::new(keys.clone())),
         format!("API keys required; {live} active"),
     ))
 }
