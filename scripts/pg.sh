@@ -4,7 +4,8 @@
 # pgvector's vector.so). Nothing is downloaded but that package, into a virtualenv under
 # ~/.cache (reused when present).
 #
-#   scripts/pg.sh start [--owner-pid PID]   start a server; prints its URL on stdout
+#   scripts/pg.sh start [--owner-pid PID] [--durable]
+#                                           start a server; prints its URL on stdout
 #   scripts/pg.sh url                       print the URL of the running server
 #   scripts/pg.sh stop                      stop it and delete its data directory
 #
@@ -14,6 +15,9 @@
 # script creates (once) the system user `mnemo-pg` and runs the server as that user.
 # With --owner-pid, a watchdog stops the server and removes its directory when that process
 # exits (the test suites use this: a test process starts one server and leaves nothing).
+# A test server runs without fsync (fast, and nothing to keep); --durable keeps
+# PostgreSQL's defaults (fsync, synchronous commit, full-page writes), for benchmarks that
+# should pay what a real deployment pays.
 set -euo pipefail
 
 PKG_VERSION=0.6.0
@@ -80,8 +84,14 @@ url() {
 }
 
 start() {
-    local owner=""
-    if [ "${1:-}" = "--owner-pid" ]; then owner="${2:?--owner-pid needs a pid}"; fi
+    local owner="" unsafe="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --owner-pid) owner="${2:?--owner-pid needs a pid}"; shift 2 ;;
+            --durable) unsafe=""; shift ;;
+            *) die "unknown option $1 (start takes --owner-pid PID and --durable)" ;;
+        esac
+    done
     install
     ensure_user
     if [ -f "$DIR/url" ] && as_pg "$PGBIN/pg_ctl" -D "$DIR/data" status >/dev/null 2>&1; then
@@ -98,8 +108,8 @@ start() {
     while :; do
         port="$(free_port)"
         if as_pg "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 30 start \
-            -o "-c listen_addresses=127.0.0.1 -p $port -k $DIR -c fsync=off \
-                -c synchronous_commit=off -c full_page_writes=off -c max_connections=400" \
+            -o "-c listen_addresses=127.0.0.1 -p $port -k $DIR $unsafe \
+                -c max_connections=400" \
             >/dev/null; then
             break
         fi
@@ -133,5 +143,5 @@ case "${1:-}" in
     start) shift; start "$@" ;;
     stop) stop ;;
     url) url ;;
-    *) die "usage: scripts/pg.sh start [--owner-pid PID] | url | stop" ;;
+    *) die "usage: scripts/pg.sh start [--owner-pid PID] [--durable] | url | stop" ;;
 esac

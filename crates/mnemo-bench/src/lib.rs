@@ -9,8 +9,11 @@
 //! - [`serve`]: `mnemo serve` under concurrent loopback HTTP clients (throughput, p50/p99
 //!   per operation, cross-tenant results, server RSS; optionally a SIGKILL and what a
 //!   restart finds).
+//! - [`replicas`]: two `mnemo serve` replicas on one PostgreSQL database, one killed with
+//!   SIGKILL mid-run: acknowledged turns, jobs run once, memories searchable through both.
 
 pub mod locomo;
+pub mod replicas;
 pub mod scale;
 pub mod serve;
 pub mod setup;

@@ -29,12 +29,14 @@ pub struct ScaleReport {
     pub insert_per_s: f64,
     pub fts_p50_ms: f64,
     pub fts_p95_ms: f64,
+    pub fts_p99_ms: f64,
     /// Building the in-memory full-text index (first recall).
     pub fts_build_s: f64,
     /// Embedding every memory and building the vector index (first hybrid recall).
     pub vector_build_s: f64,
     pub hybrid_p50_ms: f64,
     pub hybrid_p95_ms: f64,
+    pub hybrid_p99_ms: f64,
     /// Overlap of the int8 index's top 10 by exact scan with exact f32 search's top 10,
     /// over the queries.
     pub int8_recall_at_10: f64,
@@ -233,10 +235,12 @@ pub fn run_on(
         insert_per_s: insert_per_s.round(),
         fts_p50_ms: round(percentile(&fts_ms, 50.0)),
         fts_p95_ms: round(percentile(&fts_ms, 95.0)),
+        fts_p99_ms: round(percentile(&fts_ms, 99.0)),
         fts_build_s: round(fts_build_s),
         vector_build_s: round(vector_build_s),
         hybrid_p50_ms: round(percentile(&hybrid_ms, 50.0)),
         hybrid_p95_ms: round(percentile(&hybrid_ms, 95.0)),
+        hybrid_p99_ms: round(percentile(&hybrid_ms, 99.0)),
         recall_after_write_p50_ms: round(percentile(&after_write, 50.0)),
         int8_recall_at_10: round(vs.int8_recall),
         ann_recall_at_10: round(vs.ann_recall),

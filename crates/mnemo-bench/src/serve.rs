@@ -216,13 +216,15 @@ fn make_keys(db: &Path, users: usize) -> Result<Vec<String>, Box<dyn std::error:
         .collect()
 }
 
-struct ServerProcess {
-    child: Child,
-    url: String,
+/// A `mnemo serve` child process and its URL.
+pub(crate) struct ServerProcess {
+    pub(crate) child: Child,
+    pub(crate) url: String,
 }
 
 impl ServerProcess {
-    fn stop(&mut self) {
+    /// SIGTERM, then waits.
+    pub(crate) fn stop(&mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
@@ -231,16 +233,36 @@ impl ServerProcess {
 }
 
 fn start_server(o: &Options, db: &Path) -> Result<ServerProcess, Box<dyn std::error::Error>> {
+    spawn_serve(
+        &o.mnemo,
+        &[
+            ("MNEMO_DB", db.display().to_string()),
+            (
+                "MNEMO_CONFIG",
+                o.dir.join("no-config.toml").display().to_string(),
+            ),
+        ],
+    )
+}
+
+/// Starts `mnemo serve --listen 127.0.0.1:0` with `envs` (no model unless `envs` names
+/// one) and waits for its start-up line.
+pub(crate) fn spawn_serve(
+    mnemo: &Path,
+    envs: &[(&str, String)],
+) -> Result<ServerProcess, Box<dyn std::error::Error>> {
     use std::io::BufRead;
-    let mut child = Command::new(&o.mnemo)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("MNEMO_DB", db)
-        .env("MNEMO_CONFIG", o.dir.join("no-config.toml"))
+    let mut cmd = Command::new(mnemo);
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
         .env_remove("MNEMO_LLM_PROVIDER")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
         .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", o.mnemo.display()))?;
+        .map_err(|e| format!("cannot start {}: {e}", mnemo.display()))?;
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?).read_line(&mut line)?;
     let addr = line
@@ -264,7 +286,7 @@ struct Shared {
     gone: AtomicBool,
 }
 
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -370,12 +392,14 @@ fn foreign_results(v: &Value, user: &str) -> u64 {
         .count() as u64
 }
 
-enum Failure {
+pub(crate) enum Failure {
     Status,
     Transport,
 }
 
-fn read(res: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Value, Failure> {
+pub(crate) fn read(
+    res: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<Value, Failure> {
     let mut res = res.map_err(|_| Failure::Transport)?;
     let ok = res.status().is_success();
     let text = res
@@ -388,7 +412,7 @@ fn read(res: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Va
     serde_json::from_str(&text).map_err(|_| Failure::Status)
 }
 
-fn post(
+pub(crate) fn post(
     agent: &ureq::Agent,
     url: &str,
     path: &str,
@@ -404,7 +428,7 @@ fn post(
     )
 }
 
-fn get(agent: &ureq::Agent, url: &str, path: &str, key: &str) -> Result<Value, Failure> {
+pub(crate) fn get(agent: &ureq::Agent, url: &str, path: &str, key: &str) -> Result<Value, Failure> {
     read(
         agent
             .get(format!("{url}{path}"))
@@ -414,7 +438,7 @@ fn get(agent: &ureq::Agent, url: &str, path: &str, key: &str) -> Result<Value, F
 }
 
 /// Resident and peak resident memory of a process, from /proc (0 where unavailable).
-fn rss_mb(pid: u32) -> (f64, f64) {
+pub(crate) fn rss_mb(pid: u32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status

@@ -46,8 +46,10 @@ fn model(req: &Value) -> String {
         numbers.dedup();
         let memories: Vec<Value> = numbers
             .iter()
-            .map(|n| json!({"kind": "fact", "topic": "gym", "salience": 0.8,
-                            "content": format!("Locker number is {n}")}))
+            .map(|n| {
+                json!({"kind": "fact", "topic": "gym", "salience": 0.8,
+                            "content": format!("Locker number is {n}")})
+            })
             .collect();
         return json!({ "memories": memories }).to_string();
     }
@@ -168,7 +170,12 @@ fn keys_and_memories_are_shared_by_replicas_at_once() {
     // A revocation reaches a replica that had not cached the key at once.
     let id = bob.split('_').nth(1).unwrap().to_owned();
     s.m.ok(&["keys", "revoke", &id]);
-    let (status, _) = a.call("POST", "/v1/search", Some(&bob), Some(&json!({"query": "x"})));
+    let (status, _) = a.call(
+        "POST",
+        "/v1/search",
+        Some(&bob),
+        Some(&json!({"query": "x"})),
+    );
     assert_eq!(status, 401, "a revoked key is refused");
     let listed = s.m.json(&["keys", "list"]);
     assert_eq!(listed.as_array().unwrap().len(), 3, "{listed}");
@@ -306,7 +313,10 @@ fn replicas_share_the_queue_and_a_killed_one_loses_nothing_acknowledged() {
         .iter()
         .map(|j| j["attempts"].as_u64().unwrap().saturating_sub(1))
         .sum();
-    assert!(reruns <= 1, "only the killed replica's job may run twice: {jobs}");
+    assert!(
+        reruns <= 1,
+        "only the killed replica's job may run twice: {jobs}"
+    );
 
     // Every acknowledged locker number became one memory, found through both the
     // surviving replica and a restarted one.

@@ -26,10 +26,13 @@ fn row(r: &Row) -> DbResult<ApiKey> {
 }
 
 fn by_id(c: &mut impl Sql, id: &str) -> DbResult<Option<ApiKey>> {
-    c.query_opt(&format!("SELECT {COLS} FROM api_keys WHERE id = $1"), &[&id])?
-        .as_ref()
-        .map(row)
-        .transpose()
+    c.query_opt(
+        &format!("SELECT {COLS} FROM api_keys WHERE id = $1"),
+        &[&id],
+    )?
+    .as_ref()
+    .map(row)
+    .transpose()
 }
 
 /// The one key whose id is `input` or starts with it (at least 4 characters).

@@ -38,14 +38,22 @@ pub fn api_keys_are_shared_revoked_and_touched(b: &dyn Backend) {
     // Another handle (another replica) finds it, every field intact.
     assert_eq!(reader.key_by_id("abcd1111").unwrap(), Some(admin.clone()));
     assert_eq!(reader.key_by_id("abcd").unwrap(), None, "lookup is exact");
-    let order: Vec<String> = reader.list_keys().unwrap().into_iter().map(|k| k.id).collect();
+    let order: Vec<String> = reader
+        .list_keys()
+        .unwrap()
+        .into_iter()
+        .map(|k| k.id)
+        .collect();
     assert_eq!(order, ["abcd2222", "abcd1111", "ffff0000"], "newest first");
 
     // The same id twice is refused, the first key unchanged.
     assert!(writer
         .insert_key(&key("abcd1111", "eve", "2026-01-04T00:00:00Z"))
         .is_err());
-    assert_eq!(reader.key_by_id("abcd1111").unwrap().unwrap().user_id, "ops");
+    assert_eq!(
+        reader.key_by_id("abcd1111").unwrap().unwrap().user_id,
+        "ops"
+    );
 
     // Revoke by a unique prefix (with or without `mnemo_`); an ambiguous one says so.
     match writer.revoke_key("abcd", ts("2026-02-01T00:00:00Z")) {
@@ -72,6 +80,9 @@ pub fn api_keys_are_shared_revoked_and_touched(b: &dyn Backend) {
         .touch_key("abcd2222", ts("2026-02-02T10:00:00.123456Z"))
         .unwrap();
     let touched = reader.key_by_id("abcd2222").unwrap().unwrap();
-    assert_eq!(touched.last_used_at, Some(ts("2026-02-02T10:00:00.123456Z")));
+    assert_eq!(
+        touched.last_used_at,
+        Some(ts("2026-02-02T10:00:00.123456Z"))
+    );
     assert_eq!(touched.revoked_at, None);
 }
