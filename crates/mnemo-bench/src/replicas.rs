@@ -111,10 +111,11 @@ struct Replicas {
 }
 
 impl Replicas {
-    fn pick(&self, n: usize) -> (usize, String) {
+    /// Replica A for even `n` while it is up, else B.
+    fn pick(&self, n: usize) -> String {
         match self.a.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            Some(a) if n % 2 == 0 => (0, a.clone()),
-            _ => (1, self.b.clone()),
+            Some(a) if n.is_multiple_of(2) => a.clone(),
+            _ => self.b.clone(),
         }
     }
 }
@@ -309,7 +310,7 @@ fn client(
             break;
         }
         let u = n % keys.len();
-        let (_, url) = replicas.pick(n / keys.len() + c);
+        let url = replicas.pick(n / keys.len() + c);
         let user_text = format!("{} And my locker number is {n}.", gen.memory());
         let body = json!({
             "session_id": format!("{}-c{c}", user_name(u)),
@@ -362,7 +363,7 @@ fn probe(replicas: &Replicas, keys: &[String], seen: &Seen, done: &AtomicBool) {
             continue;
         };
         i += 1;
-        let (from, to) = if i % 2 == 0 {
+        let (from, to) = if i.is_multiple_of(2) {
             (a, replicas.b.clone())
         } else {
             (replicas.b.clone(), a)

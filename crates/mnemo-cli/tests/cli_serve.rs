@@ -55,10 +55,22 @@ fn leaks(body: &Value, asked: &str, a: &Seeded) -> bool {
 
 #[test]
 fn no_endpoint_crosses_tenants_by_id_prefix_or_filter() {
-    let m = Mnemo::new();
-    let anna = create_key(&m, "anna", &[]);
-    let ben = create_key(&m, "ben", &[]);
-    let s = Server::start(&m, &["--no-worker"]);
+    no_endpoint_crosses_tenants(&Mnemo::new());
+}
+
+/// The same probes with the server on PostgreSQL (its own SQL for every lookup).
+#[test]
+fn no_endpoint_crosses_tenants_on_postgres() {
+    let db = mnemo_store_tests::PgBackend::new();
+    let mut m = Mnemo::new();
+    m.db = db.url().into();
+    no_endpoint_crosses_tenants(&m);
+}
+
+fn no_endpoint_crosses_tenants(m: &Mnemo) {
+    let anna = create_key(m, "anna", &[]);
+    let ben = create_key(m, "ben", &[]);
+    let s = Server::start(m, &["--no-worker"]);
     let a = seed(&s, &anna);
     let before = s.call("GET", "/v1/export", Some(&anna), None).1;
 
@@ -98,6 +110,12 @@ fn no_endpoint_crosses_tenants_by_id_prefix_or_filter() {
             "/v1/messages".into(),
             Some(json!({ "session_id": id, "messages": [{ "role": "user", "content": "hi" }] })),
         ));
+        probes.push(("GET", format!("/v1/messages?session_id={id}"), None));
+        probes.push((
+            "POST",
+            "/v1/messages/search".into(),
+            Some(json!({ "query": "Porto", "session_id": id })),
+        ));
     }
     for id in [job.clone(), job[..8].to_owned()] {
         probes.push(("GET", format!("/v1/jobs/{id}"), None));
@@ -129,6 +147,12 @@ fn no_endpoint_crosses_tenants_by_id_prefix_or_filter() {
         "POST",
         "/v1/context".into(),
         Some(json!({ "message": "what does Anna drink", "pattern": "buffer" })),
+    ));
+    probes.push(("GET", "/v1/messages?limit=50".into(), None));
+    probes.push((
+        "POST",
+        "/v1/messages/search".into(),
+        Some(json!({ "query": "where did Anna move, Porto?" })),
     ));
     probes.push((
         "POST",
@@ -330,4 +354,69 @@ fn the_cli_and_the_server_see_each_others_writes_and_shutdown_is_graceful() {
     assert!(s.terminate(), "SIGTERM ends the server cleanly");
     let jobs = m.json(&["jobs"]);
     assert!(jobs.to_string().contains("queued"), "{jobs}");
+}
+
+#[test]
+fn messages_are_listed_in_order_and_searched() {
+    let m = Mnemo::new();
+    let anna = create_key(&m, "anna", &[]);
+    let s = Server::start(&m, &["--no-worker"]);
+    let a = seed(&s, &anna);
+    let (st, more) = s.call(
+        "POST",
+        "/v1/messages",
+        Some(&anna),
+        Some(&json!({ "session_id": a.session_id, "messages": [
+            { "role": "user", "content": "My sister Lena plays the violin" }
+        ]})),
+    );
+    assert_eq!(st, 202, "{more}");
+    let (st, all) = s.call(
+        "GET",
+        &format!("/v1/messages?session_id={}", &a.session_id[..8]),
+        Some(&anna),
+        None,
+    );
+    assert_eq!(st, 200, "{all}");
+    let contents: Vec<&str> = all["turns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        contents,
+        [
+            "Anna moved to Porto last spring",
+            "Porto is lovely",
+            "My sister Lena plays the violin"
+        ]
+    );
+    let (_, newest) = s.call("GET", "/v1/messages?limit=1", Some(&anna), None);
+    assert_eq!(
+        newest["turns"][0]["content"], "My sister Lena plays the violin",
+        "{newest}"
+    );
+    let (st, bad) = s.call("GET", "/v1/messages?limit=0", Some(&anna), None);
+    assert_eq!(st, 400, "{bad}");
+    let (st, found) = s.call(
+        "POST",
+        "/v1/messages/search",
+        Some(&anna),
+        Some(&json!({ "query": "who plays the violin?" })),
+    );
+    assert_eq!(st, 200, "{found}");
+    assert_eq!(
+        found["hits"][0]["turn"]["content"], "My sister Lena plays the violin",
+        "{found}"
+    );
+    assert_eq!(found["full_text_only"], false, "{found}");
+    assert!(found["hits"][0]["parts"]["bm25"].as_f64().unwrap() > 0.0);
+    let (st, _) = s.call(
+        "POST",
+        "/v1/messages/search",
+        Some(&anna),
+        Some(&json!({ "query": "   " })),
+    );
+    assert_eq!(st, 400);
 }

@@ -36,11 +36,11 @@ fn model(req: &Value) -> String {
     std::thread::sleep(Duration::from_millis(40));
     let system = req["messages"][0]["content"].as_str().unwrap_or("");
     if system.starts_with("You are the memory manager") {
-        let shown = req["messages"]
+        let shown: Vec<String> = req["messages"]
             .as_array()
             .map(|m| m[1..].iter().map(|m| m["content"].to_string()).collect())
-            .unwrap_or_else(Vec::new)
-            .join(" ");
+            .unwrap_or_default();
+        let shown = shown.join(" ");
         let mut numbers = lockers(&shown);
         numbers.sort();
         numbers.dedup();

@@ -336,6 +336,24 @@ fn operations(d: &mut Doc) {
         202,
     )
     .with_body::<t::AddMessagesRequest>();
+    d.op::<t::ListTurnsResponse>(
+        "get",
+        "/v1/messages",
+        "listMessages",
+        c,
+        "Conversation turns in order, oldest first (of one session, or the newest N)",
+        200,
+    )
+    .with_query::<t::ListTurnsRequest>();
+    d.op::<t::SearchTurnsResponse>(
+        "post",
+        "/v1/messages/search",
+        "searchMessages",
+        c,
+        "Search conversation turns (full text, vectors, neighbouring turns, sessions), each hit with its score parts",
+        200,
+    )
+    .with_body::<t::SearchTurnsRequest>();
     d.op::<mnemo_engine::Context>(
         "post",
         "/v1/context",

@@ -38,7 +38,7 @@ use super::turn_index::TurnIndex;
 use super::RetrievalParams;
 
 /// The components of a turn hit's score; `total` combines them (see the module docs).
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, schemars::JsonSchema)]
 pub struct TurnScoreParts {
     /// Raw BM25 of the turn's own text.
     pub bm25: f64,

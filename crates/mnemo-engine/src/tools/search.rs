@@ -54,6 +54,10 @@ pub struct SearchHit {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct SearchResponse {
     pub hits: Vec<SearchHit>,
+    /// True when semantic search was unavailable (the embedder could not be reached, or
+    /// the stored vectors are of another model) and the hits come from full-text search
+    /// only.
+    pub full_text_only: bool,
     /// Why semantic search was unavailable, when the hits come from full-text search only
     /// (the CLI warns with it; kept off the wire, where an embedder's error is not the
     /// client's business).
@@ -90,6 +94,7 @@ pub fn search(engine: &Engine, caller: &Caller, req: SearchRequest) -> ToolResul
     };
     let found = engine.recall_noted(&caller.scope(), &query)?;
     Ok(SearchResponse {
+        full_text_only: found.fallback.is_some(),
         fallback: found.fallback,
         hits: found
             .hits

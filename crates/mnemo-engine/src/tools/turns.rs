@@ -1,7 +1,7 @@
 //! The caller's conversation turns: listed in conversation order (the CLI's `log`), and
 //! searched with the engine's turn ranker (full text, vectors, neighbouring turns,
 //! sessions), each hit with its score parts. The web UI's Conversations page and the CLI's
-//! `log --search` search with it; the REST API has no face for either yet.
+//! `log --search` search with it; REST has `GET /v1/messages` and `POST /v1/messages/search`.
 
 use mnemo_core::{Turn, TurnFilter};
 use schemars::JsonSchema;
@@ -23,7 +23,7 @@ pub struct ListTurnsRequest {
 }
 
 /// Turns in conversation order, oldest first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ListTurnsResponse {
     pub turns: Vec<Turn>,
 }
@@ -82,7 +82,7 @@ pub struct SearchTurnsRequest {
 }
 
 /// One turn found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct TurnSearchHit {
     pub turn: Turn,
     pub score: f64,
@@ -91,12 +91,16 @@ pub struct TurnSearchHit {
 }
 
 /// Hits, best first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct SearchTurnsResponse {
     pub hits: Vec<TurnSearchHit>,
+    /// True when semantic search was unavailable and the hits come from full-text search
+    /// only.
+    pub full_text_only: bool,
     /// Why semantic search was unavailable, when the hits come from full-text search only
     /// (the CLI warns with it; kept off the wire).
     #[serde(skip)]
+    #[schemars(skip)]
     pub fallback: Option<String>,
 }
 
@@ -125,6 +129,7 @@ pub fn search_turns(
     q.until = parse_time("until", req.until.as_deref())?;
     let found = engine.search_turns_noted(&caller.scope(), &q)?;
     Ok(SearchTurnsResponse {
+        full_text_only: found.fallback.is_some(),
         fallback: found.fallback,
         hits: found
             .hits

@@ -117,6 +117,26 @@ pub(crate) async fn add_messages(
     Ok((StatusCode::ACCEPTED, Json(out)))
 }
 
+pub(crate) async fn list_messages(
+    State(s): State<AppState>,
+    Authed(c): Authed,
+    Q(req): Q<t::ListTurnsRequest>,
+) -> Res<t::ListTurnsResponse> {
+    blocking(&s, move |e| t::list_turns(e, &c, req))
+        .await
+        .map(Json)
+}
+
+pub(crate) async fn search_messages(
+    State(s): State<AppState>,
+    Authed(c): Authed,
+    Body(req): Body<t::SearchTurnsRequest>,
+) -> Res<t::SearchTurnsResponse> {
+    blocking(&s, move |e| t::search_turns(e, &c, req))
+        .await
+        .map(Json)
+}
+
 pub(crate) async fn context(
     State(s): State<AppState>,
     Authed(c): Authed,
