@@ -26,6 +26,10 @@ pub(crate) fn forget_user(conn: &Connection, user_id: &str) -> DbResult<ForgetRe
          OR session_id IN (SELECT id FROM sessions WHERE user_id = ?1)")?;
     let sessions = del("DELETE FROM sessions WHERE user_id = ?1")?;
     let topics = del("DELETE FROM topics WHERE user_id = ?1")?;
+    // Migration 0003's trigger takes these with the user's sessions; a user who never had
+    // one (memories and jobs only) needs them deleted here.
+    del("DELETE FROM jobs WHERE user_id = ?1")?;
+    del("DELETE FROM llm_usage WHERE user_id = ?1")?;
     // The memory change feed (0004) names the user: cut it up to the user's newest entry.
     // Cutting the front, not just the user's rows, keeps the feed whole from its first row
     // on, so an index that needed the cut rows finds the feed too short and rebuilds.

@@ -389,4 +389,51 @@ pub fn forgetting_a_user_cascades(b: &dyn Backend) {
     );
     assert!(store.index_epoch(OwnerKind::Memory, "alice").unwrap() > epoch_before);
     let _: &Scope = &alice;
+
+    // A user who never had a session (memories only, a job, model usage) is forgotten
+    // whole too: nothing of theirs is left in the queue or the usage table.
+    let cyd = scope("cyd", None);
+    put(
+        store.as_ref(),
+        &memory(&cyd, "cyd likes figs", "2026-01-01T00:00:00Z"),
+    );
+    store
+        .enqueue_jobs(
+            &[NewJob::new(
+                mnemo_core::JobKind::Reconcile,
+                cyd.clone(),
+                "y",
+                json!({}),
+            )],
+            now(),
+        )
+        .unwrap();
+    store
+        .record_usage(&mnemo_core::UsageRecord {
+            job_id: None,
+            user_id: "cyd".into(),
+            agent_id: None,
+            task: "extract".into(),
+            provider: "ollama".into(),
+            model: "m".into(),
+            input_tokens: 5,
+            output_tokens: 1,
+            at: now(),
+        })
+        .unwrap();
+    store.forget_user("cyd").unwrap();
+    let left = store
+        .list_jobs(&mnemo_core::JobFilter {
+            user_id: Some("cyd".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(left.is_empty(), "jobs left: {left:?}");
+    let usage = store
+        .usage(&mnemo_core::UsageFilter {
+            user_id: Some("cyd".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(usage.is_empty(), "usage left: {usage:?}");
 }
