@@ -68,6 +68,15 @@ fn code(e: &Error) -> u8 {
 
 fn hint(e: &Error) -> Option<&'static str> {
     Some(match e {
+        Error::NotFound {
+            what: "API key", ..
+        } => "`mnemo keys list` shows key ids",
+        Error::NotFound { what: "job", .. } => {
+            "`mnemo jobs` shows job ids; ids are per user (--user)"
+        }
+        Error::NotFound {
+            what: "session", ..
+        } => "`mnemo sessions` shows session ids; ids are per user (--user)",
         Error::NotFound { .. } => "`mnemo list --all` shows ids; ids are per user (--user)",
         Error::ImportLine { .. } => "nothing was imported; fix that line and run the import again",
         Error::Busy(_) => "another mnemo process holds the database; retry when it finishes",
