@@ -282,7 +282,8 @@ struct Shared {
     errors: AtomicU64,
     transport_errors: AtomicU64,
     cross: AtomicU64,
-    acknowledged: Mutex<Vec<String>>,
+    /// (user, turn id) of every acknowledged turn.
+    acknowledged: Mutex<Vec<(String, String)>>,
     gone: AtomicBool,
 }
 
@@ -352,11 +353,9 @@ fn client(
                             .acknowledged
                             .lock()
                             .unwrap_or_else(|e| e.into_inner());
-                        acked.extend(
-                            turns
-                                .iter()
-                                .filter_map(|t| t["id"].as_str().map(str::to_owned)),
-                        );
+                        acked.extend(turns.iter().filter_map(|t| {
+                            t["id"].as_str().map(|id| (user.clone(), id.to_owned()))
+                        }));
                     }
                 }
             }
@@ -460,9 +459,15 @@ fn after_crash(db: &Path, shared: &Shared) -> Result<CrashReport, Box<dyn std::e
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
+    let mut by_user: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for (user, id) in &acked {
+        by_user.entry(user).or_default().push(id.clone());
+    }
     let mut found = 0;
-    for chunk in acked.chunks(500) {
-        found += store.get_turns(chunk)?.len();
+    for (user, ids) in by_user {
+        for chunk in ids.chunks(500) {
+            found += store.get_turns(user, chunk)?.len();
+        }
     }
     let integrity_ok = store.integrity_check()?;
     let counts = mnemo_core::JobStore::job_counts(

@@ -67,8 +67,9 @@ pub trait Store: crate::VectorStore + crate::JobStore + Send + Sync {
     fn add_turn(&self, turn: &NewTurn, tokens: u32, now: Timestamp) -> Result<Turn>;
     /// Turns matching the filter.
     fn list_turns(&self, filter: &TurnFilter) -> Result<Vec<Turn>>;
-    /// Turns by id, in the order given; unknown ids are left out.
-    fn get_turns(&self, ids: &[String]) -> Result<Vec<Turn>>;
+    /// Turns of `user_id` by id, in the order given; unknown ids (and other users') are
+    /// left out.
+    fn get_turns(&self, user_id: &str, ids: &[String]) -> Result<Vec<Turn>>;
     /// Sessions of a scope, newest first.
     fn list_sessions(&self, scope: &Scope, limit: Option<usize>) -> Result<Vec<Session>>;
     /// A session by id or unique id prefix.
@@ -90,18 +91,19 @@ pub trait Store: crate::VectorStore + crate::JobStore + Send + Sync {
         new: &Memory,
         new_event: &HistoryEvent,
     ) -> Result<()>;
-    /// Removes a memory, its history and its index rows for good.
-    fn purge_memory(&self, id: &str) -> Result<()>;
+    /// Removes a memory of `user_id`, its history and its index rows for good.
+    fn purge_memory(&self, user_id: &str, id: &str) -> Result<()>;
     /// A memory by id or unique id prefix, within a user when given.
     fn get_memory(&self, user_id: Option<&str>, id_or_prefix: &str) -> Result<Memory>;
     /// Memories matching the filter, newest first.
     fn list_memories(&self, filter: &MemoryFilter) -> Result<Vec<Memory>>;
     /// The current memory with this key in exactly this scope, if any.
     fn current_by_key(&self, scope: &Scope, key: &str) -> Result<Option<Memory>>;
-    /// History of one memory, oldest first.
-    fn history(&self, memory_id: &str) -> Result<Vec<HistoryEvent>>;
-    /// Records that memories were returned to a caller.
-    fn touch_memories(&self, ids: &[String], at: Timestamp) -> Result<()>;
+    /// History of one memory of `user_id`, oldest first.
+    fn history(&self, user_id: &str, memory_id: &str) -> Result<Vec<HistoryEvent>>;
+    /// Records that memories of `user_id` were returned to a caller (ids of other users'
+    /// memories are ignored).
+    fn touch_memories(&self, user_id: &str, ids: &[String], at: Timestamp) -> Result<()>;
 
     // --- full-text search -----------------------------------------------------------
     /// Full-text search over memories matching the filter; the store builds a safe query

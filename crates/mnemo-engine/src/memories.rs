@@ -209,8 +209,10 @@ impl Engine {
     /// A memory by id or unique prefix, with history and provenance.
     pub fn show(&self, user_id: &str, id: &str) -> Result<MemoryView> {
         let memory = self.store.get_memory(Some(user_id), id)?;
-        let history = self.store.history(&memory.id)?;
-        let sources = self.store.get_turns(&memory.source_turns)?;
+        let history = self.store.history(&memory.user_id, &memory.id)?;
+        let sources = self
+            .store
+            .get_turns(&memory.user_id, &memory.source_turns)?;
         let current = memory.is_current(self.now());
         Ok(MemoryView {
             memory,
@@ -295,7 +297,7 @@ impl Engine {
     ) -> Result<Memory> {
         let mut m = self.store.get_memory(Some(user_id), id)?;
         if purge {
-            self.store.purge_memory(&m.id)?;
+            self.store.purge_memory(&m.user_id, &m.id)?;
             return Ok(m);
         }
         if m.deleted {

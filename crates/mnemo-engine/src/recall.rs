@@ -153,8 +153,8 @@ impl Engine {
         if query.touch && !ranked.is_empty() {
             let ids: Vec<String> = ranked.iter().map(|h| h.memory.id.clone()).collect();
             match &self.touches {
-                Some(batch) => batch.add(&ids, now),
-                None => self.store.touch_memories(&ids, now)?,
+                Some(batch) => batch.add(&scope.user_id, &ids, now),
+                None => self.store.touch_memories(&scope.user_id, &ids, now)?,
             }
             self.note_touched(&scope.user_id, &ids, now);
         }

@@ -8,41 +8,52 @@
 //! of it up to a flush later, with the batch's latest time as `last_accessed`, and a
 //! process killed outright loses at most that last batch of bookkeeping (never a memory).
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use mnemo_core::{Result, Store, Timestamp};
 
 use crate::Engine;
 
+/// Accesses not yet written: memory ids per user, and the latest time.
+type Pending = (BTreeMap<String, Vec<String>>, Option<Timestamp>);
+
 /// Accesses not yet written.
 pub(crate) struct TouchBuffer {
     store: Arc<dyn Store>,
-    pending: Mutex<(Vec<String>, Option<Timestamp>)>,
+    pending: Mutex<Pending>,
 }
 
 impl TouchBuffer {
-    pub(crate) fn add(&self, ids: &[String], at: Timestamp) {
+    pub(crate) fn add(&self, user_id: &str, ids: &[String], at: Timestamp) {
         let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        p.0.extend_from_slice(ids);
+        p.0.entry(user_id.to_owned())
+            .or_default()
+            .extend_from_slice(ids);
         p.1 = Some(p.1.map_or(at, |t| t.max(at)));
     }
 
+    /// One write per user (every statement of the store names its user).
     fn flush(&self) -> Result<usize> {
-        let (ids, at) = {
+        let (by_user, at) = {
             let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             (std::mem::take(&mut p.0), p.1.take())
         };
-        match at {
-            Some(at) if !ids.is_empty() => match self.store.touch_memories(&ids, at) {
-                Ok(()) => Ok(ids.len()),
-                Err(e) => {
-                    // Kept for the next flush (the database may only be busy).
-                    self.add(&ids, at);
-                    Err(e)
+        let Some(at) = at else { return Ok(0) };
+        let mut written = 0;
+        let mut users = by_user.into_iter();
+        while let Some((user, ids)) = users.next() {
+            if let Err(e) = self.store.touch_memories(&user, &ids, at) {
+                // Kept for the next flush (the database may only be busy).
+                self.add(&user, &ids, at);
+                for (user, ids) in users {
+                    self.add(&user, &ids, at);
                 }
-            },
-            _ => Ok(0),
+                return Err(e);
+            }
+            written += ids.len();
         }
+        Ok(written)
     }
 }
 

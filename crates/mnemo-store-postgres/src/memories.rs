@@ -188,10 +188,17 @@ fn write_event(c: &mut Tx<'_>, sql: &str, e: &HistoryEvent) -> DbResult<()> {
     Ok(())
 }
 
-pub(crate) fn purge_memory(c: &mut Tx<'_>, id: &str) -> DbResult<()> {
-    c.execute("DELETE FROM history WHERE memory_id = $1", &[&id])?;
-    // Provenance rows go by cascade, vectors by trigger.
-    let removed = c.execute("DELETE FROM memories WHERE id = $1", &[&id])?;
+pub(crate) fn purge_memory(c: &mut Tx<'_>, user_id: &str, id: &str) -> DbResult<()> {
+    // History first (it refers to the memory); the error below rolls it back when the
+    // user has no such memory. Provenance rows go by cascade, vectors by trigger.
+    c.execute(
+        "DELETE FROM history WHERE memory_id = $1 AND user_id = $2",
+        &[&id, &user_id],
+    )?;
+    let removed = c.execute(
+        "DELETE FROM memories WHERE id = $1 AND user_id = $2",
+        &[&id, &user_id],
+    )?;
     if removed == 0 {
         return Err(Error::not_found("memory", id).into());
     }
@@ -263,23 +270,35 @@ pub(crate) fn current_by_key(c: &mut Tx<'_>, scope: &Scope, key: &str) -> DbResu
     Ok(Some(m))
 }
 
-pub(crate) fn history(c: &mut Tx<'_>, memory_id: &str) -> DbResult<Vec<mnemo_core::HistoryEvent>> {
+pub(crate) fn history(
+    c: &mut Tx<'_>,
+    user_id: &str,
+    memory_id: &str,
+) -> DbResult<Vec<mnemo_core::HistoryEvent>> {
     let found = c.query(
-        &format!("SELECT {HISTORY_COLS} FROM history h WHERE h.memory_id = $1 ORDER BY h.at, h.pk"),
-        &[&memory_id],
+        &format!(
+            "SELECT {HISTORY_COLS} FROM history h WHERE h.memory_id = $1 AND h.user_id = $2 \
+             ORDER BY h.at, h.pk"
+        ),
+        &[&memory_id, &user_id],
     )?;
     rows::all(&found, rows::history)
 }
 
-pub(crate) fn touch_memories(c: &mut Tx<'_>, ids: &[String], at: Timestamp) -> DbResult<()> {
+pub(crate) fn touch_memories(
+    c: &mut Tx<'_>,
+    user_id: &str,
+    ids: &[String],
+    at: Timestamp,
+) -> DbResult<()> {
     // Counted once per mention, like one UPDATE per id.
     c.execute(
         "UPDATE memories m SET access_count = m.access_count + n.times, \
          last_accessed = CASE WHEN m.last_accessed IS NULL OR m.last_accessed < $2 \
          THEN $2 ELSE m.last_accessed END \
          FROM (SELECT id, count(*) AS times FROM unnest($1::text[]) AS u(id) GROUP BY id) n \
-         WHERE m.id = n.id",
-        &[&ids, &at],
+         WHERE m.id = n.id AND m.user_id = $3",
+        &[&ids, &at, &user_id],
     )?;
     Ok(())
 }

@@ -172,10 +172,10 @@ pub(crate) fn list_turns(c: &mut Tx<'_>, filter: &TurnFilter) -> DbResult<Vec<Tu
     rows::all(&query(c, &sql, &conditions.params)?, rows::turn)
 }
 
-pub(crate) fn get_turns(c: &mut Tx<'_>, ids: &[String]) -> DbResult<Vec<Turn>> {
+pub(crate) fn get_turns(c: &mut Tx<'_>, user_id: &str, ids: &[String]) -> DbResult<Vec<Turn>> {
     let found = c.query(
-        &format!("SELECT {TURN_COLS} FROM turns t WHERE t.id = ANY($1)"),
-        &[&ids],
+        &format!("SELECT {TURN_COLS} FROM turns t WHERE t.user_id = $1 AND t.id = ANY($2)"),
+        &[&user_id, &ids],
     )?;
     let by_id: std::collections::HashMap<String, Turn> = found
         .iter()

@@ -310,8 +310,8 @@ impl Store for SqliteStore {
         self.read(|c| turns::list_turns(c, filter))
     }
 
-    fn get_turns(&self, ids: &[String]) -> Result<Vec<Turn>> {
-        self.snapshot(|c| turns::get_turns(c, ids))
+    fn get_turns(&self, user_id: &str, ids: &[String]) -> Result<Vec<Turn>> {
+        self.snapshot(|c| turns::get_turns(c, user_id, ids))
     }
 
     fn list_sessions(&self, scope: &Scope, limit: Option<usize>) -> Result<Vec<Session>> {
@@ -344,8 +344,8 @@ impl Store for SqliteStore {
         self.write(|c| memories::supersede_memory(c, old, old_event, new, new_event))
     }
 
-    fn purge_memory(&self, id: &str) -> Result<()> {
-        self.write(|c| memories::purge_memory(c, id))
+    fn purge_memory(&self, user_id: &str, id: &str) -> Result<()> {
+        self.write(|c| memories::purge_memory(c, user_id, id))
     }
 
     fn get_memory(&self, user_id: Option<&str>, id_or_prefix: &str) -> Result<Memory> {
@@ -361,12 +361,12 @@ impl Store for SqliteStore {
         self.snapshot(|c| memories::current_by_key(c, scope, key))
     }
 
-    fn history(&self, memory_id: &str) -> Result<Vec<HistoryEvent>> {
-        self.read(|c| memories::history(c, memory_id))
+    fn history(&self, user_id: &str, memory_id: &str) -> Result<Vec<HistoryEvent>> {
+        self.read(|c| memories::history(c, user_id, memory_id))
     }
 
-    fn touch_memories(&self, ids: &[String], at: Timestamp) -> Result<()> {
-        self.write(|c| memories::touch_memories(c, ids, at))
+    fn touch_memories(&self, user_id: &str, ids: &[String], at: Timestamp) -> Result<()> {
+        self.write(|c| memories::touch_memories(c, user_id, ids, at))
     }
 
     fn search_memories(

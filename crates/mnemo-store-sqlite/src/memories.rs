@@ -180,13 +180,14 @@ fn write_event(conn: &Connection, sql: &str, e: &HistoryEvent) -> DbResult<()> {
     Ok(())
 }
 
-pub(crate) fn purge_memory(conn: &Connection, id: &str) -> DbResult<()> {
-    conn.prepare_cached("DELETE FROM history WHERE memory_id = ?1")?
-        .execute([id])?;
-    // Provenance rows go by cascade, index rows by trigger.
+pub(crate) fn purge_memory(conn: &Connection, user_id: &str, id: &str) -> DbResult<()> {
+    // History first (it refers to the memory); the error below rolls it back when the
+    // user has no such memory. Provenance rows go by cascade, index rows by trigger.
+    conn.prepare_cached("DELETE FROM history WHERE memory_id = ?1 AND user_id = ?2")?
+        .execute([id, user_id])?;
     let removed = conn
-        .prepare_cached("DELETE FROM memories WHERE id = ?1")?
-        .execute([id])?;
+        .prepare_cached("DELETE FROM memories WHERE id = ?1 AND user_id = ?2")?
+        .execute([id, user_id])?;
     if removed == 0 {
         return Err(Error::not_found("memory", id).into());
     }
@@ -262,25 +263,35 @@ pub(crate) fn current_by_key(
     found.map(|m| with_sources(conn, m)).transpose()
 }
 
-pub(crate) fn history(conn: &Connection, memory_id: &str) -> DbResult<Vec<HistoryEvent>> {
+pub(crate) fn history(
+    conn: &Connection,
+    user_id: &str,
+    memory_id: &str,
+) -> DbResult<Vec<HistoryEvent>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {HISTORY_COLS} FROM history h WHERE h.memory_id = ?1 ORDER BY h.at, h.pk"
+        "SELECT {HISTORY_COLS} FROM history h WHERE h.memory_id = ?1 AND h.user_id = ?2 \
+         ORDER BY h.at, h.pk"
     ))?;
     let out = stmt
-        .query_map([memory_id], rows::history)?
+        .query_map([memory_id, user_id], rows::history)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(out)
 }
 
-pub(crate) fn touch_memories(conn: &Connection, ids: &[String], at: Timestamp) -> DbResult<()> {
+pub(crate) fn touch_memories(
+    conn: &Connection,
+    user_id: &str,
+    ids: &[String],
+    at: Timestamp,
+) -> DbResult<()> {
     let at = ts_text(&at);
     let mut stmt = conn.prepare_cached(
         "UPDATE memories SET access_count = access_count + 1, \
          last_accessed = CASE WHEN last_accessed IS NULL OR last_accessed < ?2 \
-         THEN ?2 ELSE last_accessed END WHERE id = ?1",
+         THEN ?2 ELSE last_accessed END WHERE id = ?1 AND user_id = ?3",
     )?;
     for id in ids {
-        stmt.execute(params![id, at])?;
+        stmt.execute(params![id, at, user_id])?;
     }
     Ok(())
 }

@@ -186,12 +186,13 @@ pub(crate) fn query_with_limit<T>(
     Ok(out)
 }
 
-pub(crate) fn get_turns(conn: &Connection, ids: &[String]) -> DbResult<Vec<Turn>> {
-    let mut stmt =
-        conn.prepare_cached(&format!("SELECT {TURN_COLS} FROM turns t WHERE t.id = ?1"))?;
+pub(crate) fn get_turns(conn: &Connection, user_id: &str, ids: &[String]) -> DbResult<Vec<Turn>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {TURN_COLS} FROM turns t WHERE t.id = ?1 AND t.user_id = ?2"
+    ))?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        if let Some(turn) = stmt.query_row([id], rows::turn).optional()? {
+        if let Some(turn) = stmt.query_row([id, user_id], rows::turn).optional()? {
             out.push(turn);
         }
     }

@@ -55,7 +55,7 @@ fn supersede_closes_the_old_memory_and_as_of_sees_both_periods() {
     );
 
     let ops: Vec<Op> = store
-        .history(&old.id)
+        .history(&old.user_id, &old.id)
         .unwrap()
         .iter()
         .map(|e| e.op)
@@ -87,7 +87,7 @@ fn supersede_is_atomic() {
     assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
     let stored = store.get_memory(None, &old.id).unwrap();
     assert_eq!(stored.valid_to, None, "the old memory must not be closed");
-    assert_eq!(store.history(&old.id).unwrap().len(), 1);
+    assert_eq!(store.history(&old.user_id, &old.id).unwrap().len(), 1);
 }
 
 #[test]
@@ -285,7 +285,7 @@ fn provenance_keeps_its_order_and_updates_replace_it() {
         .update_memory(&m, &event(&m, Op::Update, now()))
         .unwrap();
     assert_eq!(store.get_memory(None, &m.id).unwrap(), m);
-    assert_eq!(store.history(&m.id).unwrap().len(), 2);
+    assert_eq!(store.history(&m.user_id, &m.id).unwrap().len(), 2);
 }
 
 #[test]
@@ -327,27 +327,27 @@ fn touch_counts_accesses_and_purge_removes_everything() {
     let t1 = ts("2026-05-01T00:00:00Z");
     let t0 = ts("2026-04-01T00:00:00Z");
     store
-        .touch_memories(&[m.id.clone(), "unknown".into()], t1)
+        .touch_memories(&m.user_id, &[m.id.clone(), "unknown".into()], t1)
         .unwrap();
     store
-        .touch_memories(std::slice::from_ref(&m.id), t0)
+        .touch_memories(&m.user_id, std::slice::from_ref(&m.id), t0)
         .unwrap();
     let got = store.get_memory(None, &m.id).unwrap();
     assert_eq!(got.access_count, 2);
     assert_eq!(got.last_accessed, Some(t1), "last_accessed never goes back");
 
-    store.purge_memory(&m.id).unwrap();
+    store.purge_memory(&m.user_id, &m.id).unwrap();
     assert!(matches!(
         store.get_memory(None, &m.id),
         Err(Error::NotFound { .. })
     ));
-    assert!(store.history(&m.id).unwrap().is_empty());
+    assert!(store.history(&m.user_id, &m.id).unwrap().is_empty());
     let hits = store
         .search_memories("milk", &MemoryFilter::scope(s.clone()), 10)
         .unwrap();
     assert!(hits.is_empty());
     assert!(matches!(
-        store.purge_memory(&m.id),
+        store.purge_memory(&m.user_id, &m.id),
         Err(Error::NotFound { .. })
     ));
 }

@@ -252,7 +252,7 @@ fn updates_keep_the_index_in_sync() {
         .update_memory(&m, &event(&m, Op::Update, now()))
         .unwrap();
     store
-        .touch_memories(std::slice::from_ref(&m.id), now())
+        .touch_memories(&m.user_id, std::slice::from_ref(&m.id), now())
         .unwrap();
     let f = MemoryFilter::scope(s.clone());
     assert!(store.search_memories("wording", &f, 10).unwrap().is_empty());

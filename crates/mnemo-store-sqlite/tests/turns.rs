@@ -141,7 +141,7 @@ fn turns_list_in_conversation_order_or_newest_first_with_filters() {
     assert_eq!(contents(TurnFilter::default()).len(), 5);
 
     let got = store
-        .get_turns(&[c.id.clone(), "missing".into(), a.id.clone()])
+        .get_turns(&c.user_id, &[c.id.clone(), "missing".into(), a.id.clone()])
         .unwrap();
     assert_eq!(got, vec![c, a]);
     let _ = (b, &mut reply);

@@ -101,7 +101,7 @@ fn the_memory_change_feed_names_what_changed_since_a_position() {
     assert_eq!(mid, store.memory_change_seq().unwrap());
     // Access bookkeeping is not a change; an edit is, and a purge is.
     store
-        .touch_memories(std::slice::from_ref(&a.id), now())
+        .touch_memories(&a.user_id, std::slice::from_ref(&a.id), now())
         .unwrap();
     assert!(store
         .memory_changes_since("alice", mid)
@@ -114,7 +114,7 @@ fn the_memory_change_feed_names_what_changed_since_a_position() {
     store
         .update_memory(&edited, &event(&edited, Op::Update, now()))
         .unwrap();
-    store.purge_memory(&a.id).unwrap();
+    store.purge_memory(&a.user_id, &a.id).unwrap();
     let later = store.memory_changes_since("alice", mid).unwrap().unwrap();
     assert_eq!(later.ids, vec![b.id.clone(), a.id.clone()], "each id once");
     // Vectors of a few owners.

@@ -110,7 +110,7 @@ pub fn epochs_and_the_change_feed_reach_other_handles(b: &dyn Backend) {
     // Access bookkeeping moves neither the epoch nor the feed.
     let seq = reader.memory_change_seq().unwrap();
     writer
-        .touch_memories(std::slice::from_ref(&m.id), now())
+        .touch_memories(&m.user_id, std::slice::from_ref(&m.id), now())
         .unwrap();
     assert_eq!(reader.memory_change_seq().unwrap(), seq);
     assert_eq!(
@@ -127,7 +127,7 @@ pub fn epochs_and_the_change_feed_reach_other_handles(b: &dyn Backend) {
     assert_eq!(changes.seq, seq);
     let none = reader.memory_changes_since("alice", seq).unwrap().unwrap();
     assert!(none.ids.is_empty());
-    writer.purge_memory(&m.id).unwrap();
+    writer.purge_memory(&m.user_id, &m.id).unwrap();
     let gone = reader.memory_changes_since("alice", seq).unwrap().unwrap();
     assert_eq!(gone.ids, vec![m.id.clone()]);
     assert!(reader

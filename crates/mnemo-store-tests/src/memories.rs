@@ -63,7 +63,7 @@ pub fn supersession_and_as_of_views(b: &dyn Backend) {
         vec![new.clone(), old.clone()]
     );
     let ops: Vec<Op> = store
-        .history(&old.id)
+        .history(&old.user_id, &old.id)
         .unwrap()
         .iter()
         .map(|e| e.op)
@@ -176,7 +176,7 @@ pub fn edits_history_touches_and_purge(b: &dyn Backend) {
     e.old_content = Some("drinks coffee".into());
     e.reason = Some("changed".into());
     store.update_memory(&m, &e).unwrap();
-    let history = store.history(&m.id).unwrap();
+    let history = store.history(&m.user_id, &m.id).unwrap();
     assert_eq!(history.len(), 2);
     assert_eq!(history[1], e);
 
@@ -186,11 +186,33 @@ pub fn edits_history_touches_and_purge(b: &dyn Backend) {
     assert!(matches!(refused, Err(Error::Invalid { .. })), "{refused:?}");
 
     store
-        .touch_memories(&[m.id.clone(), m.id.clone()], ts("2026-03-01T00:00:00Z"))
+        .touch_memories(
+            &m.user_id,
+            &[m.id.clone(), m.id.clone()],
+            ts("2026-03-01T00:00:00Z"),
+        )
         .unwrap();
     store
-        .touch_memories(std::slice::from_ref(&m.id), ts("2026-02-15T00:00:00Z"))
+        .touch_memories(
+            &m.user_id,
+            std::slice::from_ref(&m.id),
+            ts("2026-02-15T00:00:00Z"),
+        )
         .unwrap();
+    // Another user naming the id touches, reads and purges nothing.
+    store
+        .touch_memories(
+            "bob",
+            std::slice::from_ref(&m.id),
+            ts("2026-04-01T00:00:00Z"),
+        )
+        .unwrap();
+    assert!(store.history("bob", &m.id).unwrap().is_empty());
+    assert!(matches!(
+        store.purge_memory("bob", &m.id),
+        Err(Error::NotFound { .. })
+    ));
+    assert_eq!(store.history(&m.user_id, &m.id).unwrap().len(), 2);
     let got = store.get_memory(Some("alice"), &m.id[..8]).unwrap();
     assert_eq!(got.access_count, 3);
     assert_eq!(
@@ -211,14 +233,14 @@ pub fn edits_history_touches_and_purge(b: &dyn Backend) {
             vector: vec![1.0, 0.0],
         }])
         .unwrap();
-    store.purge_memory(&m.id).unwrap();
-    assert!(store.history(&m.id).unwrap().is_empty());
+    store.purge_memory(&m.user_id, &m.id).unwrap();
+    assert!(store.history(&m.user_id, &m.id).unwrap().is_empty());
     assert!(store
         .vectors(OwnerKind::Memory, "alice", "m1")
         .unwrap()
         .is_empty());
     assert!(matches!(
-        store.purge_memory(&m.id),
+        store.purge_memory(&m.user_id, &m.id),
         Err(Error::NotFound { .. })
     ));
 }

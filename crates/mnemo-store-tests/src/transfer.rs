@@ -235,6 +235,9 @@ pub fn copy_between_backends_is_lossless(a: &dyn Backend, b: &dyn Backend) {
         })
         .unwrap();
     for m in &hist_from {
-        assert_eq!(from.history(&m.id).unwrap(), to.history(&m.id).unwrap());
+        assert_eq!(
+            from.history(&m.user_id, &m.id).unwrap(),
+            to.history(&m.user_id, &m.id).unwrap()
+        );
     }
 }

@@ -56,10 +56,12 @@ pub fn turns_sessions_and_sequence_numbers(b: &dyn Backend) {
     assert_eq!(all, vec!["first", "second", "other session"]);
     assert_eq!(
         store
-            .get_turns(&[t2.id.clone(), "nope".into(), t1.id.clone()])
+            .get_turns("alice", &[t2.id.clone(), "nope".into(), t1.id.clone()])
             .unwrap(),
-        vec![t2, t1]
+        vec![t2.clone(), t1]
     );
+    // Another user's turn is not found by its id.
+    assert!(store.get_turns("bob", &[t2.id.clone()]).unwrap().is_empty());
     let sessions = store.list_sessions(&s, None).unwrap();
     assert_eq!(
         sessions.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(),

@@ -312,7 +312,7 @@ impl Engine {
         Ok(match kind {
             OwnerKind::Turn => self
                 .store
-                .get_turns(ids)?
+                .get_turns(user_id, ids)?
                 .into_iter()
                 .map(|t| (t.id, t.content))
                 .collect(),

@@ -419,7 +419,7 @@ pub struct HistoryResponse {
 /// The history of a memory of the caller's.
 pub fn history(engine: &Engine, caller: &Caller, id: &str) -> ToolResult<HistoryResponse> {
     let m = engine.store().get_memory(Some(&caller.user_id), id)?;
-    let events = engine.store().history(&m.id)?;
+    let events = engine.store().history(&m.user_id, &m.id)?;
     Ok(HistoryResponse {
         memory_id: m.id,
         events,
