@@ -6,7 +6,7 @@
 //!   session hit rates per category, latency and ingest throughput.
 //! - [`scale`]: a synthetic, seeded store of N memories: insert throughput, full-text and
 //!   hybrid recall latency, resident memory.
-//! - [`serve`]: `mnemo serve` under concurrent loopback HTTP clients (throughput, p50/p99
+//! - [`serve`]: `mnemo serve` (on SQLite or PostgreSQL) under concurrent loopback HTTP clients (throughput, p50/p99
 //!   per operation, cross-tenant results, server RSS; optionally a SIGKILL and what a
 //!   restart finds).
 //! - [`replicas`]: two `mnemo serve` replicas on one PostgreSQL database, one killed with

@@ -5,6 +5,7 @@
 //! user (must be 0), and the server's resident memory. With `crash`, the server is killed
 //! with SIGKILL at the end of the load instead of stopped, and the report adds what a
 //! restart finds: acknowledged writes present, SQLite's integrity check, queued jobs.
+//! With `store`, the server runs on that PostgreSQL database instead of a SQLite file.
 //!
 //! Not a test: figures depend on the machine; run it with `--release`.
 
@@ -14,9 +15,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mnemo_core::{Actor, KeyStore, Scope, Store};
+use mnemo_core::{Actor, Scope, Store};
 use mnemo_embed::{Embedder, StaticEmbedder};
-use mnemo_engine::{Engine, EngineSettings, NewMemory};
+use mnemo_engine::{
+    server_stores_from_uri, store_from_uri, Create, Engine, EngineSettings, NewMemory,
+};
 use mnemo_store_sqlite::SqliteStore;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -38,6 +41,9 @@ pub struct Options {
     pub mnemo: PathBuf,
     /// Where the database lives (kept, and reused when it has the same size and seed).
     pub dir: PathBuf,
+    /// A PostgreSQL database (`postgres://…`) to serve instead of a SQLite file in `dir`:
+    /// empty (it is seeded) or holding exactly an earlier run's memories (reused).
+    pub store: Option<String>,
     /// Kill the server with SIGKILL at the end and check what a restart finds.
     pub crash: bool,
 }
@@ -79,7 +85,8 @@ pub struct Report {
 pub struct CrashReport {
     pub acknowledged_turns: usize,
     pub found_turns: usize,
-    pub integrity_ok: bool,
+    /// SQLite's `PRAGMA integrity_check` (`None` on PostgreSQL).
+    pub integrity_ok: Option<bool>,
     pub jobs_queued: u64,
     pub jobs_running: u64,
 }
@@ -88,10 +95,17 @@ const OPS: [&str; 3] = ["search", "add_messages", "list"];
 
 /// Runs the benchmark.
 pub fn run(o: &Options) -> Result<Report, Box<dyn std::error::Error>> {
-    let db = o.dir.join(format!(
-        "serve-{}u-{}m-seed{}.db",
-        o.users, o.memories, o.seed
-    ));
+    let db = match &o.store {
+        Some(url) => url.clone(),
+        None => o
+            .dir
+            .join(format!(
+                "serve-{}u-{}m-seed{}.db",
+                o.users, o.memories, o.seed
+            ))
+            .display()
+            .to_string(),
+    };
     let started = Instant::now();
     let texts = seed(&db, o)?;
     let seed_s = started.elapsed().as_secs_f64();
@@ -167,31 +181,37 @@ pub fn run(o: &Options) -> Result<Report, Box<dyn std::error::Error>> {
 /// Fills (or reuses) the database: `memories` spread evenly over `users`, through the
 /// engine with the built-in embedder, so vectors are stored as a server would store them.
 /// Returns each user's texts (regenerated from the seed when reused).
-fn seed(db: &Path, o: &Options) -> Result<Vec<Vec<String>>, Box<dyn std::error::Error>> {
+fn seed(db: &str, o: &Options) -> Result<Vec<Vec<String>>, Box<dyn std::error::Error>> {
     let per_user = o.memories / o.users.max(1);
     let mut gen = TextGen::new(o.seed);
     let texts: Vec<Vec<String>> = (0..o.users)
         .map(|_| (0..per_user).map(|_| gen.memory()).collect())
         .collect();
+    let clock: Arc<dyn mnemo_core::Clock> = Arc::new(mnemo_core::SystemClock);
+    if o.store.is_some() {
+        let store = store_from_uri(db, Create::Never, clock.clone())?;
+        let held = store.stats()?.memories_total;
+        if held == (per_user * o.users) as u64 {
+            return Ok(texts);
+        }
+        if held > 0 {
+            return Err(format!(
+                "{db} holds {held} memories, not this run's {}: give an empty database",
+                per_user * o.users
+            )
+            .into());
+        }
+        // Several writers at once: PostgreSQL takes them in parallel.
+        seed_with(store, clock, &texts, 4)?;
+        return Ok(texts);
+    }
+    let db = Path::new(db);
     if db.exists() {
         return Ok(texts);
     }
     let partial = db.with_extension("partial");
-    let store = Arc::new(SqliteStore::open(&partial)?);
-    let embedder: Arc<dyn Embedder> = Arc::new(StaticEmbedder::builtin());
-    let clock = Arc::new(mnemo_core::SystemClock);
-    let engine = Engine::new(store, EngineSettings::default(), clock).with_embedder(embedder);
-    for (u, list) in texts.iter().enumerate() {
-        let scope = Scope::user(user_name(u));
-        for (i, t) in list.iter().enumerate() {
-            engine.remember(
-                &scope,
-                NewMemory::keyed(format!("m{i}"), t.clone()),
-                Actor::Import,
-            )?;
-        }
-    }
-    drop(engine);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&partial)?);
+    seed_with(store, clock, &texts, 1)?;
     for suffix in ["-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", partial.display()));
     }
@@ -199,13 +219,49 @@ fn seed(db: &Path, o: &Options) -> Result<Vec<Vec<String>>, Box<dyn std::error::
     Ok(texts)
 }
 
+/// Writes every user's memories through the engine (built-in embedder), users spread
+/// over `threads` writers.
+fn seed_with(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn mnemo_core::Clock>,
+    texts: &[Vec<String>],
+    threads: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let embedder: Arc<dyn Embedder> = Arc::new(StaticEmbedder::builtin());
+    let engine = Engine::new(store, EngineSettings::default(), clock).with_embedder(embedder);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|w| {
+                let engine = &engine;
+                scope.spawn(move || -> mnemo_core::Result<()> {
+                    for (u, list) in texts.iter().enumerate().skip(w).step_by(threads) {
+                        let scope = Scope::user(user_name(u));
+                        for (i, t) in list.iter().enumerate() {
+                            engine.remember(
+                                &scope,
+                                NewMemory::keyed(format!("m{i}"), t.clone()),
+                                Actor::Import,
+                            )?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().map_err(|_| "a seeding thread panicked")??;
+        }
+        Ok(())
+    })
+}
+
 fn user_name(u: usize) -> String {
     format!("user{u:03}")
 }
 
 /// One new API key per user (keys of earlier runs stay, unused).
-fn make_keys(db: &Path, users: usize) -> Result<Vec<String>, Box<dyn std::error::Error>> {
-    let store = SqliteStore::open(db)?;
+fn make_keys(db: &str, users: usize) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let store = server_stores_from_uri(db, Create::Never, Arc::new(mnemo_core::SystemClock))?.keys;
     let now = mnemo_core::time::truncate(chrono::Utc::now());
     (0..users)
         .map(|u| {
@@ -232,11 +288,11 @@ impl ServerProcess {
     }
 }
 
-fn start_server(o: &Options, db: &Path) -> Result<ServerProcess, Box<dyn std::error::Error>> {
+fn start_server(o: &Options, db: &str) -> Result<ServerProcess, Box<dyn std::error::Error>> {
     spawn_serve(
         &o.mnemo,
         &[
-            ("MNEMO_DB", db.display().to_string()),
+            ("MNEMO_DB", db.to_owned()),
             (
                 "MNEMO_CONFIG",
                 o.dir.join("no-config.toml").display().to_string(),
@@ -452,8 +508,14 @@ pub(crate) fn rss_mb(pid: u32) -> (f64, f64) {
 
 /// Opens the database after the SIGKILL: are the acknowledged turns there, is it intact,
 /// what is left in the queue.
-fn after_crash(db: &Path, shared: &Shared) -> Result<CrashReport, Box<dyn std::error::Error>> {
-    let store = SqliteStore::open(db)?;
+fn after_crash(db: &str, shared: &Shared) -> Result<CrashReport, Box<dyn std::error::Error>> {
+    let integrity_ok = match mnemo_engine::DbLocation::parse(db) {
+        mnemo_engine::DbLocation::Sqlite(path) => {
+            Some(SqliteStore::open(&path)?.integrity_check()?)
+        }
+        mnemo_engine::DbLocation::Postgres(_) => None,
+    };
+    let store = store_from_uri(db, Create::Never, Arc::new(mnemo_core::SystemClock))?;
     let acked = shared
         .acknowledged
         .lock()
@@ -469,9 +531,8 @@ fn after_crash(db: &Path, shared: &Shared) -> Result<CrashReport, Box<dyn std::e
             found += store.get_turns(user, chunk)?.len();
         }
     }
-    let integrity_ok = store.integrity_check()?;
     let counts = mnemo_core::JobStore::job_counts(
-        &store,
+        store.as_ref(),
         None,
         mnemo_core::time::truncate(chrono::Utc::now()),
     )?;

@@ -1,7 +1,8 @@
 //! `mnemo-serve-bench [--users N] [--memories N] [--clients N] [--secs S] [--seed S]
-//! [--mnemo PATH] [--dir KEEP] [--crash] [--json]`: `mnemo serve` under load (see
-//! `mnemo_bench::serve`). Defaults: 100 users, 100000 memories, 200 clients, 60 s, the
-//! `mnemo` binary next to this one, a temporary directory. Build both with `--release`.
+//! [--mnemo PATH] [--dir KEEP] [--store postgres://…] [--crash] [--json]`: `mnemo serve`
+//! under load (see `mnemo_bench::serve`). Defaults: 100 users, 100000 memories, 200
+//! clients, 60 s, the `mnemo` binary next to this one, a temporary directory (or the
+//! empty PostgreSQL database `--store` names). Build both with `--release`.
 
 use std::process::ExitCode;
 
@@ -28,6 +29,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         mnemo: exe.with_file_name("mnemo"),
         dir: std::env::temp_dir(),
         crash: false,
+        store: None,
     };
     let (mut json, mut keep) = (false, None);
     let mut args = std::env::args().skip(1);
@@ -41,6 +43,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "--seed" => o.seed = value()?.parse()?,
             "--mnemo" => o.mnemo = value()?.into(),
             "--dir" => keep = Some(std::path::PathBuf::from(value()?)),
+            "--store" => o.store = Some(value()?),
             "--crash" => o.crash = true,
             "--json" => json = true,
             _ => return Err(format!("unknown argument `{a}`").into()),
@@ -74,7 +77,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "after SIGKILL: {}/{} acknowledged turns found, integrity {}, jobs queued {} running {}",
             c.found_turns,
             c.acknowledged_turns,
-            if c.integrity_ok { "ok" } else { "FAILED" },
+            match c.integrity_ok {
+                Some(true) => "ok",
+                Some(false) => "FAILED",
+                None => "not checked (PostgreSQL)",
+            },
             c.jobs_queued,
             c.jobs_running
         );
