@@ -356,9 +356,11 @@ pub trait JobStore: Send + Sync {
         now: Timestamp,
     ) -> Result<(Vec<Turn>, Vec<Job>)>;
 
-    /// Enqueues the range jobs a session needs, up to its last turn (session end).
+    /// Enqueues the range jobs a session of `user_id` needs, up to its last turn (session
+    /// end).
     fn enqueue_ranges(
         &self,
+        user_id: &str,
         session_id: &str,
         ranges: &[RangeJob],
         now: Timestamp,
@@ -419,8 +421,8 @@ pub trait JobStore: Send + Sync {
     }
 
     /// Sessions not ended whose last turn was recorded before `before`, oldest first, at
-    /// most `limit`: the conversations a worker closes as idle.
-    fn idle_sessions(&self, before: Timestamp, limit: usize) -> Result<Vec<String>>;
+    /// most `limit`, as `(user id, session id)`: the conversations a worker closes as idle.
+    fn idle_sessions(&self, before: Timestamp, limit: usize) -> Result<Vec<(String, String)>>;
 
     /// A job by id or unique id prefix (of a user, when given).
     fn get_job(&self, user_id: Option<&str>, id_or_prefix: &str) -> Result<Job>;

@@ -74,8 +74,8 @@ pub trait Store: crate::VectorStore + crate::JobStore + Send + Sync {
     fn list_sessions(&self, scope: &Scope, limit: Option<usize>) -> Result<Vec<Session>>;
     /// A session by id or unique id prefix.
     fn get_session(&self, user_id: &str, id_or_prefix: &str) -> Result<Session>;
-    /// Marks a session ended.
-    fn end_session(&self, session_id: &str, at: Timestamp) -> Result<()>;
+    /// Marks a session of `user_id` ended.
+    fn end_session(&self, user_id: &str, session_id: &str, at: Timestamp) -> Result<()>;
 
     // --- memories -----------------------------------------------------------------
     /// Inserts a new memory and its `add` event.

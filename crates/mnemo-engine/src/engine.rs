@@ -141,9 +141,9 @@ impl Engine {
 
     /// Marks a session as ended now, and queues what it still needs from the pipeline
     /// (extraction of its last turns, a summary of the turns not yet summarized).
-    pub fn end_session(&self, session_id: &str) -> Result<()> {
-        self.store.end_session(session_id, self.now())?;
-        self.queue_session_end(session_id).map(drop)
+    pub fn end_session(&self, user_id: &str, session_id: &str) -> Result<()> {
+        self.store.end_session(user_id, session_id, self.now())?;
+        self.queue_session_end(user_id, session_id).map(drop)
     }
 
     /// Database counts.

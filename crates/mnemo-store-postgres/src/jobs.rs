@@ -47,7 +47,10 @@ impl JobStore for PgStore {
                 recorded.push(turns::add_turn(c, turn, *tokens, now)?);
             }
             let jobs = match recorded.first() {
-                Some(t) => enqueue_ranges(c, &t.session_id.clone(), ranges, now)?,
+                Some(t) => {
+                    let (user, session) = (t.user_id.clone(), t.session_id.clone());
+                    enqueue_ranges(c, &user, &session, ranges, now)?
+                }
                 None => Vec::new(),
             };
             Ok((recorded, jobs))
@@ -56,11 +59,12 @@ impl JobStore for PgStore {
 
     fn enqueue_ranges(
         &self,
+        user_id: &str,
         session_id: &str,
         ranges: &[RangeJob],
         now: Timestamp,
     ) -> Result<Vec<Job>> {
-        self.write(|c| enqueue_ranges(c, session_id, ranges, now))
+        self.write(|c| enqueue_ranges(c, user_id, session_id, ranges, now))
     }
 
     fn lease_job(
@@ -150,11 +154,11 @@ impl JobStore for PgStore {
         self.read(|c| jobs_rows::counts(c, user_id, &now))
     }
 
-    fn idle_sessions(&self, before: Timestamp, limit: usize) -> Result<Vec<String>> {
+    fn idle_sessions(&self, before: Timestamp, limit: usize) -> Result<Vec<(String, String)>> {
         self.read(|c| {
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             Ok(c.query(
-                "SELECT s.id FROM sessions s \
+                "SELECT s.user_id, s.id FROM sessions s \
                  CROSS JOIN LATERAL (SELECT t.created_at FROM turns t \
                    WHERE t.session_id = s.id ORDER BY t.seq DESC LIMIT 1) l \
                  WHERE s.ended_at IS NULL AND l.created_at < $1 \
@@ -162,7 +166,7 @@ impl JobStore for PgStore {
                 &[&before, &limit],
             )?
             .iter()
-            .map(|r| r.get(0))
+            .map(|r| (r.get(0), r.get(1)))
             .collect())
         })
     }
@@ -304,26 +308,33 @@ fn insert(c: &mut Tx<'_>, j: &NewJob, now: Timestamp) -> DbResult<String> {
 /// row locked.
 fn enqueue_ranges(
     c: &mut Tx<'_>,
+    user_id: &str,
     session_id: &str,
     ranges: &[RangeJob],
     now: Timestamp,
 ) -> DbResult<Vec<Job>> {
-    let Some((user_id, agent_id)) = turns::lock_session(c, session_id)? else {
-        return Err(mnemo_core::Error::not_found("session", session_id).into());
+    let agent_id = match turns::lock_session(c, session_id)? {
+        Some((owner, agent_id)) if owner == user_id => agent_id,
+        _ => return Err(mnemo_core::Error::not_found("session", session_id).into()),
     };
+    let user_id = user_id.to_owned();
     let last_turn: i64 = c
         .query_one(
-            "SELECT coalesce(max(seq), 0) FROM turns WHERE session_id = $1",
-            &[&session_id],
+            "SELECT coalesce(max(seq), 0) FROM turns WHERE session_id = $1 AND user_id = $2",
+            &[&session_id, &user_id],
         )?
         .get(0);
     let mut out = Vec::new();
-    let scope = mnemo_core::Scope { user_id, agent_id };
+    let scope = mnemo_core::Scope {
+        user_id: user_id.clone(),
+        agent_id,
+    };
     for r in ranges {
         let covered: i64 = c
             .query_one(
-                "SELECT coalesce(max(last_seq), 0) FROM jobs WHERE session_id = $1 AND kind = $2",
-                &[&session_id, &r.kind.as_str()],
+                "SELECT coalesce(max(last_seq), 0) FROM jobs \
+                 WHERE session_id = $1 AND kind = $2 AND user_id = $3",
+                &[&session_id, &r.kind.as_str(), &user_id],
             )?
             .get(0);
         let mut first = covered + 1;

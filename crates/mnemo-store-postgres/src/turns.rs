@@ -210,10 +210,10 @@ pub(crate) fn get_session(c: &mut Tx<'_>, user_id: &str, input: &str) -> DbResul
     rows::session(&row)
 }
 
-pub(crate) fn end_session(c: &mut Tx<'_>, id: &str, at: Timestamp) -> DbResult<()> {
+pub(crate) fn end_session(c: &mut Tx<'_>, user_id: &str, id: &str, at: Timestamp) -> DbResult<()> {
     let changed = c.execute(
-        "UPDATE sessions SET ended_at = $2 WHERE id = $1",
-        &[&id, &at],
+        "UPDATE sessions SET ended_at = $2 WHERE id = $1 AND user_id = $3",
+        &[&id, &at, &user_id],
     )?;
     if changed == 0 {
         return Err(Error::not_found("session", id).into());

@@ -49,7 +49,7 @@ impl JobStore for SqliteStore {
                 recorded.push(turns::add_turn(c, turn, *tokens, now)?);
             }
             let jobs = match recorded.first() {
-                Some(t) => enqueue_ranges(c, &t.session_id, ranges, now)?,
+                Some(t) => enqueue_ranges(c, &t.user_id, &t.session_id, ranges, now)?,
                 None => Vec::new(),
             };
             Ok((recorded, jobs))
@@ -58,11 +58,12 @@ impl JobStore for SqliteStore {
 
     fn enqueue_ranges(
         &self,
+        user_id: &str,
         session_id: &str,
         ranges: &[RangeJob],
         now: Timestamp,
     ) -> Result<Vec<Job>> {
-        self.write(|c| enqueue_ranges(c, session_id, ranges, now))
+        self.write(|c| enqueue_ranges(c, user_id, session_id, ranges, now))
     }
 
     fn lease_job(
@@ -138,17 +139,20 @@ impl JobStore for SqliteStore {
         })
     }
 
-    fn idle_sessions(&self, before: Timestamp, limit: usize) -> Result<Vec<String>> {
+    fn idle_sessions(&self, before: Timestamp, limit: usize) -> Result<Vec<(String, String)>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT id FROM (SELECT s.id, s.pk, (SELECT t.created_at FROM turns t \
+                "SELECT user_id, id FROM (SELECT s.id, s.user_id, s.pk, \
+                 (SELECT t.created_at FROM turns t \
                  WHERE t.session_id = s.id ORDER BY t.seq DESC LIMIT 1) AS last_at \
                  FROM sessions s WHERE s.ended_at IS NULL) \
                  WHERE last_at IS NOT NULL AND last_at < ?1 ORDER BY last_at, pk LIMIT ?2",
             )?;
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            let rows = stmt.query_map(params![ts_text(&before), limit], |r| r.get(0))?;
-            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+            let rows = stmt.query_map(params![ts_text(&before), limit], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<(String, String)>>>()?)
         })
     }
 
@@ -282,24 +286,35 @@ fn insert(c: &Connection, j: &NewJob, now: Timestamp) -> DbResult<String> {
 /// job of that kind, when there are at least `min_turns` of them.
 fn enqueue_ranges(
     c: &Connection,
+    user_id: &str,
     session_id: &str,
     ranges: &[RangeJob],
     now: Timestamp,
 ) -> DbResult<Vec<Job>> {
-    let Some((user_id, agent_id)) = turns::session_owner(c, session_id)? else {
-        return Err(mnemo_core::Error::not_found("session", session_id).into());
+    let agent_id = match turns::session_owner(c, session_id)? {
+        Some((owner, agent_id)) if owner == user_id => agent_id,
+        _ => return Err(mnemo_core::Error::not_found("session", session_id).into()),
     };
+    let user_id = user_id.to_owned();
     let last_turn: i64 = c
-        .prepare_cached("SELECT coalesce(max(seq), 0) FROM turns WHERE session_id = ?1")?
-        .query_row([session_id], |r| r.get(0))?;
+        .prepare_cached(
+            "SELECT coalesce(max(seq), 0) FROM turns WHERE session_id = ?1 AND user_id = ?2",
+        )?
+        .query_row([session_id, &user_id], |r| r.get(0))?;
     let mut out = Vec::new();
-    let scope = mnemo_core::Scope { user_id, agent_id };
+    let scope = mnemo_core::Scope {
+        user_id: user_id.clone(),
+        agent_id,
+    };
     for r in ranges {
         let covered: i64 = c
             .prepare_cached(
-                "SELECT coalesce(max(last_seq), 0) FROM jobs WHERE session_id = ?1 AND kind = ?2",
+                "SELECT coalesce(max(last_seq), 0) FROM jobs \
+                 WHERE session_id = ?1 AND kind = ?2 AND user_id = ?3",
             )?
-            .query_row(params![session_id, r.kind.as_str()], |row| row.get(0))?;
+            .query_row(params![session_id, r.kind.as_str(), user_id], |row| {
+                row.get(0)
+            })?;
         let mut first = covered + 1;
         while last_turn - first + 1 >= r.min_turns.max(1) {
             let last = match r.max_turns {

@@ -322,8 +322,8 @@ impl Store for SqliteStore {
         self.snapshot(|c| turns::get_session(c, user_id, id_or_prefix))
     }
 
-    fn end_session(&self, session_id: &str, at: Timestamp) -> Result<()> {
-        self.write(|c| turns::end_session(c, session_id, at))
+    fn end_session(&self, user_id: &str, session_id: &str, at: Timestamp) -> Result<()> {
+        self.write(|c| turns::end_session(c, user_id, session_id, at))
     }
 
     fn insert_memory(&self, memory: &Memory, event: &HistoryEvent) -> Result<()> {

@@ -223,10 +223,15 @@ pub(crate) fn get_session(conn: &Connection, user_id: &str, input: &str) -> DbRe
         .query_row([id], rows::session)?)
 }
 
-pub(crate) fn end_session(conn: &Connection, id: &str, at: Timestamp) -> DbResult<()> {
+pub(crate) fn end_session(
+    conn: &Connection,
+    user_id: &str,
+    id: &str,
+    at: Timestamp,
+) -> DbResult<()> {
     let changed = conn
-        .prepare_cached("UPDATE sessions SET ended_at = ?2 WHERE id = ?1")?
-        .execute(params![id, ts_text(&at)])?;
+        .prepare_cached("UPDATE sessions SET ended_at = ?2 WHERE id = ?1 AND user_id = ?3")?
+        .execute(params![id, ts_text(&at), user_id])?;
     if changed == 0 {
         return Err(Error::not_found("session", id).into());
     }

@@ -58,7 +58,7 @@ fn populated() -> (tempfile::TempDir, mnemo_store_sqlite::SqliteStore) {
                 meta: Value::Null,
             })
             .unwrap();
-        store.end_session(&t.session_id, now()).unwrap();
+        store.end_session(&t.user_id, &t.session_id, now()).unwrap();
     }
     (dir, store)
 }

@@ -73,7 +73,7 @@ fn turns_and_their_range_jobs_commit_together_and_ranges_never_overlap() {
     );
     // Nothing new to cover: nothing enqueued.
     assert!(s
-        .enqueue_ranges("s1", &[extract(1), summary], now())
+        .enqueue_ranges("ann", "s1", &[extract(1), summary], now())
         .unwrap()
         .is_empty());
     let err = s.add_turns_with_jobs(
@@ -107,7 +107,7 @@ fn a_long_backlog_is_split_into_ranges_of_at_most_max_turns() {
         max_turns: 3,
         ..extract(1)
     };
-    let jobs = s.enqueue_ranges("s", &[chunked], now()).unwrap();
+    let jobs = s.enqueue_ranges("ann", "s", &[chunked], now()).unwrap();
     let ranges: Vec<(Option<i64>, Option<i64>)> =
         jobs.iter().map(|j| (j.first_seq, j.last_seq)).collect();
     assert_eq!(
@@ -120,7 +120,7 @@ fn a_long_backlog_is_split_into_ranges_of_at_most_max_turns() {
         max_turns: 3,
         max_attempts: 3,
     };
-    let jobs = s.enqueue_ranges("s", &[summary], now()).unwrap();
+    let jobs = s.enqueue_ranges("ann", "s", &[summary], now()).unwrap();
     assert_eq!(jobs.len(), 2, "the 7th turn waits for two more");
 }
 
@@ -465,10 +465,13 @@ fn idle_sessions_are_the_open_ones_whose_last_turn_is_old() {
     common::say(&s, &sc, "old", "still there?", "2026-01-01T11:00:00Z");
     common::say(&s, &sc, "recent", "hi", "2026-01-01T11:50:00Z");
     common::say(&s, &sc, "ended", "bye", "2026-01-01T09:00:00Z");
-    s.end_session("ended", common::ts("2026-01-01T09:01:00Z"))
+    s.end_session("ann", "ended", common::ts("2026-01-01T09:01:00Z"))
         .unwrap();
     let cutoff = common::ts("2026-01-01T11:30:00Z");
-    assert_eq!(s.idle_sessions(cutoff, 10).unwrap(), ["old"]);
+    assert_eq!(
+        s.idle_sessions(cutoff, 10).unwrap(),
+        [("ann".to_string(), "old".to_string())]
+    );
     // The last turn counts, not the first.
     assert!(s
         .idle_sessions(common::ts("2026-01-01T10:30:00Z"), 10)

@@ -28,13 +28,15 @@ fn turns_get_consecutive_seqs_and_create_their_session() {
     assert_eq!(sessions, vec!["s2", "s1"]);
     assert_eq!(store.list_sessions(&s, Some(1)).unwrap().len(), 1);
 
-    store.end_session("s1", ts("2026-01-01T11:00:00Z")).unwrap();
+    store
+        .end_session("alice", "s1", ts("2026-01-01T11:00:00Z"))
+        .unwrap();
     assert_eq!(
         store.get_session("alice", "s1").unwrap().ended_at,
         Some(ts("2026-01-01T11:00:00Z"))
     );
     assert!(matches!(
-        store.end_session("nope", ts("2026-01-01T11:00:00Z")),
+        store.end_session("alice", "nope", ts("2026-01-01T11:00:00Z")),
         Err(Error::NotFound { .. })
     ));
     assert!(matches!(

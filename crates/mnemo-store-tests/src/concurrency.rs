@@ -129,7 +129,7 @@ pub fn concurrent_turns_get_range_jobs_without_gaps_or_overlaps(b: &dyn Backend)
         }
     });
     handles[0]
-        .enqueue_ranges("shared", &[range(1)], now())
+        .enqueue_ranges("alice", "shared", &[range(1)], now())
         .unwrap();
     let mut ranges: Vec<(i64, i64)> = handles[1]
         .list_jobs(&JobFilter {

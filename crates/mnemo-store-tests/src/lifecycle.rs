@@ -44,12 +44,13 @@ pub fn idle_sessions_are_found_oldest_first(b: &dyn Backend) {
         "2024-01-01T08:00:00Z",
     );
     store
-        .end_session("ended", ts("2024-01-01T08:30:00Z"))
+        .end_session("ann", "ended", ts("2024-01-01T08:30:00Z"))
         .unwrap();
+    let pair = |id: &str| ("ann".to_string(), id.to_string());
     let idle = store.idle_sessions(ts("2024-01-01T11:00:00Z"), 10).unwrap();
-    assert_eq!(idle, ["older", "old"]);
+    assert_eq!(idle, [pair("older"), pair("old")]);
     let one = store.idle_sessions(ts("2024-01-01T11:00:00Z"), 1).unwrap();
-    assert_eq!(one, ["older"]);
+    assert_eq!(one, [pair("older")]);
 }
 
 /// A released lease makes the job due at once without counting the attempt; a queued job

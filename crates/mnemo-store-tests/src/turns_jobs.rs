@@ -61,13 +61,18 @@ pub fn turns_sessions_and_sequence_numbers(b: &dyn Backend) {
         vec![t2.clone(), t1]
     );
     // Another user's turn is not found by its id.
-    assert!(store.get_turns("bob", &[t2.id.clone()]).unwrap().is_empty());
+    assert!(store
+        .get_turns("bob", std::slice::from_ref(&t2.id))
+        .unwrap()
+        .is_empty());
     let sessions = store.list_sessions(&s, None).unwrap();
     assert_eq!(
         sessions.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(),
         vec!["s2", "s1"]
     );
-    store.end_session("s1", ts("2026-01-03T00:00:00Z")).unwrap();
+    store
+        .end_session("alice", "s1", ts("2026-01-03T00:00:00Z"))
+        .unwrap();
     assert_eq!(
         store.get_session("alice", "s1").unwrap().ended_at,
         Some(ts("2026-01-03T00:00:00Z"))
@@ -82,7 +87,17 @@ pub fn turns_sessions_and_sequence_numbers(b: &dyn Backend) {
         now(),
     );
     assert!(matches!(stolen, Err(Error::Invalid { .. })), "{stolen:?}");
-    assert!(store.end_session("nope", now()).is_err());
+    assert!(store.end_session("alice", "nope", now()).is_err());
+    // Another user cannot end it, nor queue its session-end work.
+    assert!(matches!(
+        store.end_session("bob", "s2", now()),
+        Err(Error::NotFound { .. })
+    ));
+    assert_eq!(store.get_session("alice", "s2").unwrap().ended_at, None);
+    assert!(matches!(
+        store.enqueue_ranges("bob", "s2", &[extract(1, 0)], now()),
+        Err(Error::NotFound { .. })
+    ));
     let stats = store.stats().unwrap();
     assert_eq!((stats.users, stats.sessions, stats.turns), (1, 2, 3));
 }
@@ -103,12 +118,14 @@ pub fn range_jobs_commit_with_their_turns(b: &dyn Backend) {
         .unwrap();
     let ranges: Vec<_> = jobs.iter().map(|j| (j.first_seq, j.last_seq)).collect();
     assert_eq!(ranges, vec![(Some(1), Some(3)), (Some(4), Some(6))]);
-    let ended = store.enqueue_ranges("s", &[extract(1, 0)], now()).unwrap();
+    let ended = store
+        .enqueue_ranges("ann", "s", &[extract(1, 0)], now())
+        .unwrap();
     assert_eq!(ended.len(), 1);
     assert_eq!((ended[0].first_seq, ended[0].last_seq), (Some(7), Some(7)));
     assert!(
         store
-            .enqueue_ranges("s", &[extract(1, 0)], now())
+            .enqueue_ranges("ann", "s", &[extract(1, 0)], now())
             .unwrap()
             .is_empty(),
         "nothing left"

@@ -106,10 +106,10 @@ impl Engine {
         // Capped at a century so the subtraction cannot overflow.
         let secs = i64::try_from(idle.min(3_155_760_000)).unwrap_or(0);
         let before = self.now() - chrono::Duration::seconds(secs);
-        let ids = self.store.idle_sessions(before, IDLE_BATCH)?;
-        for id in &ids {
-            self.end_session(id)?;
+        let idle = self.store.idle_sessions(before, IDLE_BATCH)?;
+        for (user, id) in &idle {
+            self.end_session(user, id)?;
         }
-        Ok(ids)
+        Ok(idle.into_iter().map(|(_, id)| id).collect())
     }
 }

@@ -145,9 +145,11 @@ impl Engine {
     /// Queues what a session still needs when it ends: extraction of turns not yet
     /// extracted and a summary of turns not yet summarized. Called by
     /// [`Engine::end_session`].
-    pub fn queue_session_end(&self, session_id: &str) -> Result<Vec<Job>> {
+    pub fn queue_session_end(&self, user_id: &str, session_id: &str) -> Result<Vec<Job>> {
         let ranges = self.pipeline.settings.ranges_at_session_end();
-        let jobs = self.store.enqueue_ranges(session_id, &ranges, self.now())?;
+        let jobs = self
+            .store
+            .enqueue_ranges(user_id, session_id, &ranges, self.now())?;
         self.pipeline.bell.ring();
         Ok(jobs)
     }

@@ -234,7 +234,7 @@ fn with_no_model_jobs_wait_and_everything_else_works() {
     let r = engine.run_jobs("w", None).unwrap();
     assert!(r.model_down.unwrap().contains("no model"));
     assert_eq!(engine.job_counts(None).unwrap().queued, 1);
-    engine.end_session("s").unwrap();
+    engine.end_session("alex", "s").unwrap();
     assert_eq!(engine.job_counts(None).unwrap().queued, 2, "a summary too");
 
     // Configure a model later: the waiting jobs run.

@@ -157,7 +157,7 @@ fn a_single_turn_still_cut_keeps_its_complete_items_and_fails_visibly() {
             meta: Value::Null,
         })
         .unwrap();
-    engine.end_session("s1").unwrap();
+    engine.end_session("alex", "s1").unwrap();
     engine.run_jobs("w", None).unwrap();
     let extract = jobs(&engine, JobKind::Extract);
     assert_eq!(extract.len(), 1);
@@ -194,7 +194,7 @@ fn babble_loops_and_long_topics_are_dropped_or_clipped_and_recorded() {
         "I love spicy food",
         "Great! As an AI I can't taste it.",
     );
-    engine.end_session("s1").unwrap();
+    engine.end_session("alex", "s1").unwrap();
     engine.run_jobs("w", None).unwrap();
     let job = &jobs(&engine, JobKind::Extract)[0];
     let dropped = job.result["dropped"].to_string();
@@ -297,7 +297,7 @@ fn a_summary_cut_twice_is_retried_later_not_stored() {
     let (_d, engine, _clock) = bare(settings());
     let engine = engine.with_llm(llm_of(ProviderKind::OpenAi, &server.url));
     say(&engine, "We went to Kyoto", "Sounds lovely");
-    engine.end_session("s1").unwrap();
+    engine.end_session("alex", "s1").unwrap();
     engine.run_jobs("w", None).unwrap();
     let job = &jobs(&engine, JobKind::Summarize)[0];
     assert_eq!(job.status, JobStatus::Queued, "{job:#?}");

@@ -233,7 +233,7 @@ fn session_summaries_cover_turn_ranges_every_n_turns_and_at_session_end() {
     let rec = h.say("two", "2");
     assert!(rec.jobs.iter().any(|j| j.kind == JobKind::Summarize));
     h.say("three", "3");
-    h.engine.end_session("s1").unwrap();
+    h.engine.end_session("alex", "s1").unwrap();
     h.drain();
 
     let sums = h

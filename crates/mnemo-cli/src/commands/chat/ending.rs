@@ -110,7 +110,7 @@ pub fn finish(chat: &ChatSession, worker: Option<&WorkerHandle>, wait: Duration)
         // Nothing was said: there is no session to close.
         return Ok(());
     }
-    engine.end_session(&chat.session_id)?;
+    engine.end_session(&chat.scope.user_id, &chat.session_id)?;
     let short = ids::short(&chat.session_id);
     if worker.is_none() {
         eprintln!("[session {short} saved; its summary is queued: no model is configured]");
