@@ -120,6 +120,13 @@ impl PgStore {
     /// server (never the password) when it cannot be reached or pgvector is missing,
     /// [`Error::SchemaTooNew`] for a database of a newer mnemo.
     pub fn open(url: &str) -> Result<Self> {
+        let max = pool::max_from_env().map_err(|m| Error::invalid("MNEMO_PG_POOL", m))?;
+        Self::open_with_pool(url, max)
+    }
+
+    /// [`open`](Self::open) with at most `max_connections` connections open at once
+    /// (`open` takes `MNEMO_PG_POOL`, default 16); callers beyond that wait for one.
+    pub fn open_with_pool(url: &str, max_connections: usize) -> Result<Self> {
         let label = redact_url(url);
         let config: Config = url.parse().map_err(|e| {
             Error::invalid(
@@ -128,7 +135,7 @@ impl PgStore {
             )
         })?;
         let store = PgStore {
-            pool: Pool::new(config),
+            pool: Pool::new(config, max_connections),
             label,
             clock: Arc::new(SystemClock),
             hnsw_dims: Mutex::new(Vec::new()),

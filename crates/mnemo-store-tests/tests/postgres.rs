@@ -171,3 +171,38 @@ fn text_postgres_cannot_hold_is_refused_by_field() {
     }
     assert_eq!(store.stats().unwrap().memories_total, 0);
 }
+
+/// Many threads on one store share at most its pool's connections: they wait for one
+/// instead of opening (and then closing) a connection each.
+#[test]
+fn concurrent_callers_share_a_bounded_pool() {
+    use mnemo_core::Store;
+    let db = PgBackend::new();
+    let store = PgStore::open_with_pool(db.url(), 3).unwrap();
+    put(
+        &store,
+        &memory(&scope("alice", None), "pooled", "2026-01-01T00:00:00Z"),
+    );
+    std::thread::scope(|s| {
+        for _ in 0..24 {
+            s.spawn(|| {
+                for _ in 0..10 {
+                    assert_eq!(store.stats().unwrap().memories_total, 1);
+                }
+            });
+        }
+    });
+    let mut admin = postgres::Client::connect(db.url(), postgres::NoTls).unwrap();
+    let open: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        (1..=3).contains(&open),
+        "{open} connections left open by a pool of 3"
+    );
+}
