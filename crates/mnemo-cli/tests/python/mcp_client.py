@@ -21,6 +21,7 @@ from mcp.shared.exceptions import MCPError
 TOOLS = {
     "add_memory", "search_memories", "list_memories", "get_memory", "update_memory",
     "forget_memory", "record_messages", "get_context", "list_sessions", "get_session_summary",
+    "search_conversations",
 }
 
 
@@ -124,6 +125,9 @@ async def conversation(client):
     check(any("Lisbon" in t["content"] for t in ctx["recent_turns"]), "context replays the turns")
     summ = await ok_call(client, "get_session_summary", {"session_id": sid})
     check(isinstance(summ["summaries"], list), "summaries listed")
+    found = await ok_call(client, "search_conversations", {"query": "trip to Lisbon", "session_id": sid})
+    check(found["hits"] and "Lisbon" in found["hits"][0]["turn"]["content"],
+          f"the conversation is searched: {found}")
     step("conversation", session=sid)
 
 

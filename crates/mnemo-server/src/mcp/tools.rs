@@ -7,8 +7,8 @@
 
 use mnemo_engine::tools::{
     self, AddMemoryRequest, AddMessagesRequest, Caller, ContextToolRequest, ForgetRequest,
-    ListMemoriesRequest, SearchRequest, SessionsRequest, SummariesRequest, ToolError,
-    UpdateMemoryRequest,
+    ListMemoriesRequest, SearchRequest, SearchTurnsRequest, SessionsRequest, SummariesRequest,
+    ToolError, UpdateMemoryRequest,
 };
 use mnemo_engine::Engine;
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
@@ -130,6 +130,16 @@ when it is left out: what was discussed and decided, written by mnemo's pipeline
         effect: Effect::Read,
         schema: schema_of::<SummariesRequest>,
     },
+    Def {
+        name: "search_conversations",
+        title: "Search past conversations",
+        description: "Search what was actually said in the user's past conversations, word for word: \
+each hit is one message (user or assistant) with its session and time. Use it when the memories lack \
+a detail (a name, a date, the exact wording) or to quote the user; narrow it with `session_id`, \
+`since` and `until`.",
+        effect: Effect::Read,
+        schema: schema_of::<SearchTurnsRequest>,
+    },
 ];
 
 /// Every tool, as listed to clients.
@@ -200,6 +210,7 @@ pub(crate) fn call(
         "get_context" => out(tools::context(e, c, parse(name, args)?)),
         "list_sessions" => out(tools::sessions(e, c, parse(name, args)?)),
         "get_session_summary" => out(tools::summaries(e, c, parse(name, args)?)),
+        "search_conversations" => out(tools::search_turns(e, c, parse(name, args)?)),
         other => Err(CallError::UnknownTool(other.to_owned())),
     }
 }
