@@ -1,8 +1,9 @@
 //! Two `mnemo serve` replicas on one PostgreSQL database, as behind a load balancer, each
 //! with its pipeline worker, under concurrent clients, one replica killed with SIGKILL
-//! mid-run (and restarted, as a supervisor would). What it proves, from the database
-//! afterwards: every acknowledged turn is stored exactly once under the id it was
-//! acknowledged with; every job ran once, except jobs whose lease the killed replica held;
+//! mid-run (and restarted, as a supervisor would); a request the killed replica did not
+//! answer is sent again to the other one with the same idempotency key. What it proves,
+//! from the database afterwards: every request is acknowledged, and every acknowledged turn
+//! is stored exactly once under the id it was acknowledged with; every job ran once, except jobs whose lease the killed replica held;
 //! every memory the workers extracted is found by a search through either replica. During
 //! the run, probes write a memory through one replica and time how long until a search
 //! through the other finds it.
@@ -70,8 +71,13 @@ pub struct Report {
     pub acknowledged_turns: usize,
     /// Requests answered with an error status.
     pub refused_requests: usize,
-    /// Requests with no answer (in flight to the killed replica), and how many of their
-    /// turns were stored anyway.
+    /// Requests with no answer from the killed replica, sent again to the other one with
+    /// the same idempotency key (answered with what the first attempt stored, if it did).
+    pub retried_requests: usize,
+    /// Retries answered as replays: the first attempt had been stored, its answer lost.
+    pub retries_replayed: usize,
+    /// Requests with no answer even when sent again, and how many of their turns were
+    /// stored anyway.
     pub unanswered_requests: usize,
     pub unanswered_turns_stored: usize,
     /// Acknowledged turns found exactly once under their id; missing; stored more than once.
@@ -125,6 +131,8 @@ struct Seen {
     /// Content → id of every acknowledged turn.
     acked: Mutex<BTreeMap<String, String>>,
     acked_requests: AtomicUsize,
+    retried: AtomicUsize,
+    replayed: AtomicUsize,
     unanswered: Mutex<Vec<String>>,
     refused: AtomicUsize,
     latencies: Mutex<Vec<f64>>,
@@ -314,14 +322,27 @@ fn client(
         let user_text = format!("{} And my locker number is {n}.", gen.memory());
         let body = json!({
             "session_id": format!("{}-c{c}", user_name(u)),
+            "idempotency_key": format!("request-{n}"),
             "messages": [
                 {"role": "user", "content": user_text},
                 {"role": "assistant", "content": format!("Noted: locker {n}.")}
             ]
         });
         let t = Instant::now();
-        match post(&agent, &url, "/v1/messages", &keys[u], &body) {
+        // No answer (the replica died): send it again to the other replica with the same
+        // key, as a client behind a load balancer would; a stored first attempt is replayed.
+        let answer = match post(&agent, &url, "/v1/messages", &keys[u], &body) {
+            Err(Failure::Transport) => {
+                seen.retried.fetch_add(1, Ordering::SeqCst);
+                post(&agent, &replicas.b, "/v1/messages", &keys[u], &body)
+            }
+            other => other,
+        };
+        match answer {
             Ok(v) => {
+                if v["replayed"] == true {
+                    seen.replayed.fetch_add(1, Ordering::SeqCst);
+                }
                 mine.push(t.elapsed().as_secs_f64() * 1000.0);
                 seen.acked_requests.fetch_add(1, Ordering::SeqCst);
                 let mut acked = seen.acked.lock().unwrap_or_else(|e| e.into_inner());
@@ -337,8 +358,7 @@ fn client(
                 seen.refused.fetch_add(1, Ordering::SeqCst);
             }
             Err(Failure::Transport) => {
-                // No answer: not acknowledged, and not retried (it may have been stored;
-                // a retry could store it twice).
+                // No answer from either replica: not acknowledged.
                 seen.unanswered
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -436,6 +456,8 @@ fn check_turns(
     r.turns_duplicated = stored.values().filter(|ids| ids.len() > 1).count();
     let unanswered = seen.unanswered.lock().unwrap_or_else(|e| e.into_inner());
     r.unanswered_requests = unanswered.len();
+    r.retried_requests = seen.retried.load(Ordering::SeqCst);
+    r.retries_replayed = seen.replayed.load(Ordering::SeqCst);
     r.unanswered_turns_stored = unanswered
         .iter()
         .filter(|t| stored.contains_key(*t))

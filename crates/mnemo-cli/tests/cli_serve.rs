@@ -420,3 +420,64 @@ fn messages_are_listed_in_order_and_searched() {
     );
     assert_eq!(st, 400);
 }
+
+#[test]
+fn a_retry_with_the_same_idempotency_key_records_nothing_twice() {
+    let m = Mnemo::new();
+    let anna = create_key(&m, "anna", &[]);
+    let ben = create_key(&m, "ben", &[]);
+    let s = Server::start(&m, &["--no-worker"]);
+    let body = json!({ "messages": [
+        { "role": "user", "content": "My passport number ends in 4471" },
+        { "role": "assistant", "content": "Noted." }
+    ]});
+    let post = |key: &str, idem: &str, body: &Value| {
+        let (st, text) = s.call_text(
+            "POST",
+            "/v1/messages",
+            Some(key),
+            &[("Idempotency-Key", idem)],
+            Some(body),
+        );
+        (
+            st,
+            serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
+        )
+    };
+    let (st, first) = post(&anna, "k-1", &body);
+    assert_eq!(st, 202, "{first}");
+    assert_eq!(first["replayed"], false);
+    // The retry (no session given either time) answers with the same turns and session.
+    let (st, again) = post(&anna, "k-1", &body);
+    assert_eq!(st, 202, "{again}");
+    assert_eq!(again["replayed"], true, "{again}");
+    assert_eq!(again["turns"], first["turns"]);
+    assert_eq!(again["session_id"], first["session_id"]);
+    // The body field works as the header does.
+    let mut with_field = body.clone();
+    with_field["idempotency_key"] = "k-1".into();
+    let (st, third) = s.call("POST", "/v1/messages", Some(&anna), Some(&with_field));
+    assert_eq!(
+        (st, third["replayed"].clone()),
+        (202, json!(true)),
+        "{third}"
+    );
+    let (_, listed) = s.call("GET", "/v1/messages", Some(&anna), None);
+    assert_eq!(listed["turns"].as_array().unwrap().len(), 2, "{listed}");
+    // The same key for other messages is refused; another user's key space is their own.
+    let other = json!({ "messages": [{ "role": "user", "content": "something else" }] });
+    let (st, refused) = post(&anna, "k-1", &other);
+    assert_eq!(st, 409, "{refused}");
+    assert!(refused.to_string().contains("idempotency_key"), "{refused}");
+    let (st, bens) = post(&ben, "k-1", &body);
+    assert_eq!(
+        (st, bens["replayed"].clone()),
+        (202, json!(false)),
+        "{bens}"
+    );
+    // Header and body must agree.
+    let mut differs = body.clone();
+    differs["idempotency_key"] = "k-2".into();
+    let (st, _) = post(&anna, "k-1", &differs);
+    assert_eq!(st, 400);
+}

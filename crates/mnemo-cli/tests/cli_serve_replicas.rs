@@ -2,9 +2,11 @@
 //! worker, as they run behind a load balancer: keys made once work on both and a
 //! revocation reaches both; a memory written through one is found through the other at
 //! once; clients write conversations through both while one replica is killed with
-//! SIGKILL. Afterwards every acknowledged turn is stored exactly once, every job ran once
-//! (but at most the one the killed replica held, re-run when its lease expired), and every
-//! memory the workers extracted is found through the surviving replica and a restarted one.
+//! SIGKILL (requests it did not answer are sent again to the survivor with the same
+//! idempotency key). Afterwards every exchange is acknowledged and stored exactly once,
+//! every job ran once (but at most the one the killed replica held, re-run when its lease
+//! expired), and every memory the workers extracted is found through the surviving
+//! replica and a restarted one.
 
 mod common;
 
@@ -186,8 +188,11 @@ fn keys_and_memories_are_shared_by_replicas_at_once() {
 struct Outcome {
     /// Content of every acknowledged turn, with its id.
     acked: Mutex<BTreeMap<String, String>>,
-    /// Content of turns whose request got no answer (they may or may not be stored).
+    /// Content of turns whose request got no answer, even when sent again.
     unanswered: Mutex<BTreeSet<String>>,
+    /// Requests that got no answer from the killed replica and were sent again to the
+    /// survivor with the same idempotency key.
+    retried: AtomicUsize,
     /// Requests answered with an error status.
     refused: AtomicUsize,
 }
@@ -220,12 +225,19 @@ fn replicas_share_the_queue_and_a_killed_one_loses_nothing_acknowledged() {
                     let user_text = format!("My locker number is {}", 1000 + c * 100 + e);
                     let body = json!({
                         "session_id": format!("client{c}"),
+                        "idempotency_key": format!("client{c}-exchange{e}"),
                         "messages": [
                             {"role": "user", "content": user_text},
                             {"role": "assistant", "content": format!("Noted, {c}-{e}.")}
                         ]
                     });
-                    match target.try_post("/v1/messages", key, &body) {
+                    // No answer (the replica died): send it again to the survivor, with
+                    // the same key, as a client behind a load balancer would.
+                    let answer = target.try_post("/v1/messages", key, &body).or_else(|| {
+                        out.retried.fetch_add(1, Ordering::SeqCst);
+                        replicas[1].try_post("/v1/messages", key, &body)
+                    });
+                    match answer {
                         Some((status, v)) if (200..300).contains(&status) => {
                             let mut acked = out.acked.lock().unwrap();
                             for t in v["turns"].as_array().unwrap() {
@@ -263,6 +275,9 @@ fn replicas_share_the_queue_and_a_killed_one_loses_nothing_acknowledged() {
         acked.len() > acked_at_kill,
         "the clients went on through the survivor ({acked_at_kill} acknowledged at the kill)"
     );
+    // With the retries, every exchange was acknowledged (once, checked below).
+    assert!(unanswered.is_empty(), "{unanswered:?}");
+    assert_eq!(acked.len(), clients * exchanges * 2);
 
     // Every acknowledged turn is stored exactly once, under the id it was acknowledged with.
     let store = s.db.open();

@@ -63,6 +63,10 @@ pub struct Session {
 /// A turn to be recorded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewTurn {
+    /// The id to store it under; `None` (almost always) makes a new random one. Given only
+    /// when the id must be the same on a retry (`idempotency_key` of the tools layer): a
+    /// second insert of the same id fails instead of storing the turn twice.
+    pub id: Option<String>,
     pub scope: Scope,
     pub session_id: String,
     pub role: Role,

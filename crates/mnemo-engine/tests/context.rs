@@ -17,6 +17,7 @@ fn engine(dir: &tempfile::TempDir) -> Engine {
 
 fn turn(e: &Engine, session: &str, role: Role, text: &str) {
     e.add_turn(NewTurn {
+        id: None,
         scope: Scope::user("dana"),
         session_id: session.into(),
         role,

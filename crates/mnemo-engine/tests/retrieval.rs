@@ -60,6 +60,7 @@ fn engine_at(path: &std::path::Path) -> Engine {
 fn say(engine: &Engine, user: &str, session: &str, text: &str) {
     engine
         .add_turn(NewTurn {
+            id: None,
             scope: Scope::user(user),
             session_id: session.into(),
             role: Role::User,

@@ -24,6 +24,9 @@ pub(crate) fn add_turn(
     validate::reference("session_id", &new.session_id)?;
     validate::text("content", &new.content)?;
     validate::meta(&new.meta)?;
+    if let Some(id) = &new.id {
+        mnemo_core::validate::id("turn id", id)?;
+    }
     let created_at = time::truncate(new.created_at.unwrap_or(now));
     ensure_session(c, &new.session_id, &new.scope, created_at)?;
     let seq: i64 = c
@@ -33,7 +36,7 @@ pub(crate) fn add_turn(
         )?
         .get(0);
     let turn = Turn {
-        id: ids::new_id(),
+        id: new.id.clone().unwrap_or_else(ids::new_id),
         user_id: new.scope.user_id.clone(),
         agent_id: new.scope.agent_id.clone(),
         session_id: new.session_id.clone(),

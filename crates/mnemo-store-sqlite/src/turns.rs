@@ -24,13 +24,16 @@ pub(crate) fn add_turn(
     validate::scope(&new.scope.user_id, new.scope.agent_id.as_deref())?;
     validate::reference("session_id", &new.session_id)?;
     validate::meta(&new.meta)?;
+    if let Some(id) = &new.id {
+        mnemo_core::validate::id("turn id", id)?;
+    }
     let created_at = time::truncate(new.created_at.unwrap_or(now));
     ensure_session(conn, &new.session_id, &new.scope, created_at)?;
     let seq: i64 = conn
         .prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM turns WHERE session_id = ?1")?
         .query_row([&new.session_id], |r| r.get(0))?;
     let turn = Turn {
-        id: ids::new_id(),
+        id: new.id.clone().unwrap_or_else(ids::new_id),
         user_id: new.scope.user_id.clone(),
         agent_id: new.scope.agent_id.clone(),
         session_id: new.session_id.clone(),

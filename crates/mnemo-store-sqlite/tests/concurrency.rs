@@ -39,6 +39,7 @@ fn concurrent_writers_get_distinct_consecutive_seqs() {
                 let store = SqliteStore::open(&path).unwrap();
                 for i in 0..20 {
                     let turn = NewTurn {
+                        id: None,
                         scope: scope("alice", None),
                         session_id: "shared".into(),
                         role: Role::User,

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 fn turn(scope: &Scope, session: &str, role: Role, text: &str) -> (NewTurn, u32) {
     let t = NewTurn {
+        id: None,
         scope: scope.clone(),
         session_id: session.into(),
         role,

@@ -56,6 +56,7 @@ fn a_session_of_another_user_cannot_be_written_to() {
         "2026-01-01T10:00:00Z",
     );
     let turn = NewTurn {
+        id: None,
         scope: scope("bob", None),
         session_id: "s1".into(),
         role: Role::User,
@@ -78,6 +79,7 @@ fn turns_list_in_conversation_order_or_newest_first_with_filters() {
     let b = say(&store, &s, "s2", "two", "2026-01-01T10:01:00Z");
     let c = say(&store, &s, "s1", "three", "2026-01-01T10:02:00Z");
     let mut reply = NewTurn {
+        id: None,
         scope: s.clone(),
         session_id: "s1".into(),
         role: Role::Assistant,

@@ -69,6 +69,7 @@ pub fn put(store: &dyn Store, m: &Memory) {
 
 pub fn new_turn(scope: &Scope, session: &str, text: &str, at: Option<&str>) -> NewTurn {
     NewTurn {
+        id: None,
         scope: scope.clone(),
         session_id: session.to_owned(),
         role: Role::User,

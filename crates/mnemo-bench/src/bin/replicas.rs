@@ -3,7 +3,8 @@
 //! [--json]`: two `mnemo serve` replicas on one PostgreSQL database, one killed with
 //! SIGKILL mid-run (see `mnemo_bench::replicas`). Defaults: 50 users, 20 clients, 10000
 //! turns, kill at 0.5, restart after 2 s, leases of 5 s, a 5 ms model, the `mnemo` binary
-//! next to this one. Exits 1 when an acknowledged turn is missing or stored twice, a job
+//! next to this one. Exits 1 when a request is not acknowledged (after one retry with the
+//! same idempotency key), an acknowledged turn is missing or stored twice, a job
 //! is left or failed, or an expected memory is missing, duplicated or not found through
 //! both replicas. Build both with `--release`.
 
@@ -75,6 +76,7 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
 /// Whether every promise held.
 fn holds(r: &Report) -> bool {
     r.acked_turns_missing == 0
+        && r.acknowledged_requests == r.requests
         && r.acked_turns_found_once == r.acknowledged_turns
         && r.turns_duplicated == 0
         && r.jobs_left == 0
@@ -99,8 +101,8 @@ fn print(r: &Report) {
         r.acknowledged_requests, r.acknowledged_turns, r.acked_turns_found_once, r.acked_turns_missing, r.turns_duplicated
     );
     println!(
-        "refused: {}; unanswered (in flight at the kill): {}, of which stored anyway: {}",
-        r.refused_requests, r.unanswered_requests, r.unanswered_turns_stored
+        "no answer from the killed replica, sent again with the same idempotency key: {} ({} of them had been stored: answered as replays); refused: {}; unanswered after that: {} (stored anyway: {})",
+        r.retried_requests, r.retries_replayed, r.refused_requests, r.unanswered_requests, r.unanswered_turns_stored
     );
     println!(
         "jobs: {} ({} done, {} failed, {} left), leased more than once: {}; queue drained {:.1} s after the load; model calls {}",

@@ -168,6 +168,7 @@ fn ingest(engine: &Engine, c: &Conversation) -> Result<usize> {
         let session_id = format!("{}:session_{}", c.sample_id, s.number);
         for t in &s.turns {
             engine.add_turn(NewTurn {
+                id: None,
                 scope: scope.clone(),
                 session_id: session_id.clone(),
                 role: Role::User,

@@ -139,6 +139,7 @@ fn turn_add(engine: &Engine, cfg: &Config, a: TurnAddArgs) -> Result<()> {
     // Recorded with the pipeline work it makes due (extraction after an assistant turn,
     // a summary every N turns); the jobs wait for `mnemo work` or `mnemo chat`.
     let recorded = engine.record_turn(NewTurn {
+        id: None,
         scope: scope(cfg),
         session_id,
         role: a.role.parse()?,

@@ -157,6 +157,7 @@ impl Engine {
 
 fn new_turn(ex: &Exchange, role: Role, content: String, meta: Value) -> NewTurn {
     NewTurn {
+        id: None,
         scope: ex.scope.clone(),
         session_id: ex.session_id.clone(),
         role,

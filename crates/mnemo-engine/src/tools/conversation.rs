@@ -38,6 +38,11 @@ pub struct AddMessagesRequest {
     /// 1 to 100 messages.
     #[schemars(length(min = 1, max = 100))]
     pub messages: Vec<MessageIn>,
+    /// Makes the call safe to retry (after a timeout, or through another server): a call
+    /// whose key was already used records nothing and answers with what the first call
+    /// recorded. A new key per batch of messages, e.g. a UUID (1 to 200 characters).
+    #[schemars(length(min = 1, max = 200))]
+    pub idempotency_key: Option<String>,
 }
 
 /// What was recorded, and the pipeline jobs now queued for the session.
@@ -47,6 +52,9 @@ pub struct AddMessagesResponse {
     pub turns: Vec<Turn>,
     /// Ids of the jobs queued (extraction, summaries); they run in the background.
     pub job_ids: Vec<String>,
+    /// True when the `idempotency_key` was used before: nothing new was recorded, `turns`
+    /// are what the first call recorded (and `job_ids` is empty).
+    pub replayed: bool,
 }
 
 /// Records messages: all are durable when this returns (or none is written); no model is
@@ -62,11 +70,21 @@ pub fn add_messages(
             format!("give 1 to {MAX_MESSAGES} messages"),
         ));
     }
+    let turn_ids = match req.idempotency_key.as_deref() {
+        Some(key) => Some(idempotent_ids(caller, key, req.messages.len())?),
+        None => None,
+    };
+    if let Some(ids) = &turn_ids {
+        if let Some(earlier) = replay(engine, caller, ids, &req.messages)? {
+            return Ok(earlier);
+        }
+    }
     let session_id = session_for_write(engine, caller, req.session_id)?;
     let assistant = req.messages.iter().any(|m| m.role == Role::Assistant);
     let mut pairs = Vec::with_capacity(req.messages.len());
-    for m in req.messages {
+    for (i, m) in req.messages.iter().cloned().enumerate() {
         let turn = NewTurn {
+            id: turn_ids.as_ref().map(|ids| ids[i].clone()),
             scope: caller.scope(),
             session_id: session_id.clone(),
             role: m.role,
@@ -81,9 +99,22 @@ pub fn add_messages(
     // All the messages and the jobs they make due in one transaction, as
     // `Engine::record_exchange` does for a chat exchange: all or nothing.
     let ranges = engine.pipeline.settings.ranges_after_turn(assistant);
-    let (turns, jobs) = engine
+    let (turns, jobs) = match engine
         .store()
-        .add_turns_with_jobs(&pairs, &ranges, engine.now())?;
+        .add_turns_with_jobs(&pairs, &ranges, engine.now())
+    {
+        Ok(done) => done,
+        Err(e) => {
+            // The same key through two servers at once: one insert wins, the other finds
+            // its turns.
+            if let Some(ids) = &turn_ids {
+                if let Some(earlier) = replay(engine, caller, ids, &req.messages)? {
+                    return Ok(earlier);
+                }
+            }
+            return Err(e.into());
+        }
+    };
     engine.index_turns(&turns);
     engine.pipeline.bell.ring();
     let job_ids: BTreeSet<String> = jobs.into_iter().map(|j| j.id).collect();
@@ -91,7 +122,65 @@ pub fn add_messages(
         session_id,
         turns,
         job_ids: job_ids.into_iter().collect(),
+        replayed: false,
     })
+}
+
+/// The turn ids a call with `key` stores its messages under: derived from the user and
+/// the key, so a retry names the same turns and cannot store them twice (the ids are
+/// primary keys), whichever server it reaches.
+fn idempotent_ids(caller: &Caller, key: &str, n: usize) -> ToolResult<Vec<String>> {
+    use sha2::{Digest, Sha256};
+    let key = key.trim();
+    if key.is_empty() || key.chars().count() > 200 {
+        return Err(ToolError::invalid(
+            "idempotency_key",
+            "give 1 to 200 characters (a new key per batch of messages, e.g. a UUID)",
+        ));
+    }
+    Ok((0..n)
+        .map(|i| {
+            let digest = Sha256::new()
+                .chain_update(caller.user_id.as_bytes())
+                .chain_update([0x1f])
+                .chain_update(key.as_bytes())
+                .chain_update([0x1f])
+                .chain_update(i.to_string().as_bytes())
+                .finalize();
+            digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+        })
+        .collect())
+}
+
+/// What an earlier call with the same key recorded, if there was one. The key used for
+/// other messages is refused (409) rather than answered with turns the caller did not send.
+fn replay(
+    engine: &Engine,
+    caller: &Caller,
+    ids: &[String],
+    messages: &[MessageIn],
+) -> ToolResult<Option<AddMessagesResponse>> {
+    let turns = engine.store().get_turns(&caller.user_id, ids)?;
+    if turns.is_empty() {
+        return Ok(None);
+    }
+    let same = turns.len() == messages.len()
+        && turns
+            .iter()
+            .zip(messages)
+            .all(|(t, m)| t.role == m.role && t.content == m.content);
+    if !same {
+        return Err(ToolError::conflict(
+            "idempotency_key_reused",
+            "this idempotency_key was used for other messages; use a new key for each batch",
+        ));
+    }
+    Ok(Some(AddMessagesResponse {
+        session_id: turns[0].session_id.clone(),
+        turns,
+        job_ids: Vec::new(),
+        replayed: true,
+    }))
 }
 
 /// What context to assemble.

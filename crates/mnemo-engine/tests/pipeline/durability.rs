@@ -310,6 +310,7 @@ fn turns_recorded_one_at_a_time_as_the_chat_does_are_extracted_and_idle_sessions
         &cells(&[("fact", "music", "Plays the violin")]),
     );
     let turn = |role, text: &str| mnemo_core::NewTurn {
+        id: None,
         scope: h.scope.clone(),
         session_id: "chat".into(),
         role,

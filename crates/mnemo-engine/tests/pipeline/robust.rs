@@ -149,6 +149,7 @@ fn a_single_turn_still_cut_keeps_its_complete_items_and_fails_visibly() {
     );
     engine
         .record_turn(mnemo_core::NewTurn {
+            id: None,
             scope: mnemo_core::Scope::user("alex"),
             session_id: "s1".into(),
             role: mnemo_core::Role::User,

@@ -284,6 +284,7 @@ fn record_and_recall(
                         content: message.clone(),
                         created_at: None,
                     }],
+                    idempotency_key: None,
                 },
             )?
             .session_id
@@ -338,6 +339,7 @@ fn record_reply(engine: &Engine, p: &ReplyTo, text: &str, cancelled: bool, error
         return;
     }
     let turn = NewTurn {
+        id: None,
         scope: p.caller.scope(),
         session_id: p.session_id.clone(),
         role: Role::Assistant,

@@ -111,8 +111,29 @@ pub(crate) async fn search(
 pub(crate) async fn add_messages(
     State(s): State<AppState>,
     Authed(c): Authed,
-    Body(req): Body<t::AddMessagesRequest>,
+    headers: axum::http::HeaderMap,
+    Body(mut req): Body<t::AddMessagesRequest>,
 ) -> Result<(StatusCode, Json<t::AddMessagesResponse>), ApiError> {
+    // The `Idempotency-Key` header, as HTTP clients send it, or the body field.
+    if let Some(h) = headers.get("idempotency-key") {
+        let key = h.to_str().map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_value",
+                "the Idempotency-Key header must be visible ASCII",
+            )
+        })?;
+        match &req.idempotency_key {
+            Some(k) if k != key => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_value",
+                    "the Idempotency-Key header and the body's idempotency_key differ; give one",
+                ))
+            }
+            _ => req.idempotency_key = Some(key.to_owned()),
+        }
+    }
     let out = blocking(&s, move |e| t::add_messages(e, &c, req)).await?;
     Ok((StatusCode::ACCEPTED, Json(out)))
 }

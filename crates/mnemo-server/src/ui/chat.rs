@@ -91,6 +91,7 @@ fn prepare(engine: &Engine, c: &Caller, req: ChatIn) -> t::ToolResult<(String, C
         t::AddMessagesRequest {
             session_id: req.session_id,
             messages: vec![message(Role::User, &req.message)],
+            idempotency_key: None,
         },
     )?;
     let ctx = t::context(
@@ -165,6 +166,7 @@ fn answer(
         });
     }
     let recorded = engine.record_turn(NewTurn {
+        id: None,
         scope: c.scope(),
         session_id: session_id.to_owned(),
         role: Role::Assistant,

@@ -85,6 +85,7 @@ pub fn put(store: &SqliteStore, m: &Memory) {
 
 pub fn say(store: &SqliteStore, scope: &Scope, session: &str, text: &str, at: &str) -> Turn {
     let turn = NewTurn {
+        id: None,
         scope: scope.clone(),
         session_id: session.to_owned(),
         role: Role::User,

@@ -181,6 +181,7 @@ impl ChatSession<'_> {
 
     fn new_turn(&self, role: Role, content: &str, meta: serde_json::Value) -> NewTurn {
         NewTurn {
+            id: None,
             scope: self.scope.clone(),
             session_id: self.session_id.clone(),
             role,
