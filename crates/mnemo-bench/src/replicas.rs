@@ -27,7 +27,7 @@ use serde_json::{json, Value};
 
 use crate::locomo::metrics::{percentile, round};
 use crate::scale::TextGen;
-use crate::serve::{agent, post, spawn_serve, Failure, ServerProcess};
+use crate::serve::{agent, post, spawn_serve, Failure};
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -279,13 +279,30 @@ pub fn run(o: &Options) -> Result<Report, BoxError> {
     report.probes_found_within_1s = probe_ms.iter().filter(|ms| **ms <= 1000.0).count();
     report.probe_p50_ms = round(percentile(&probe_ms, 50.0));
     report.probe_max_ms = round(probe_ms.iter().copied().fold(0.0, f64::max));
-    stop(&mut a);
-    stop(&mut b);
+    a.stop();
+    b.stop();
     Ok(report)
 }
 
-fn stop(s: &mut ServerProcess) {
-    s.stop();
+impl Report {
+    /// Whether every promise held: every request acknowledged (after at most one retry
+    /// with its idempotency key) and its turns stored exactly once; the queue drained with
+    /// no failure, at most the killed replica's one job run twice; every expected memory
+    /// exactly once and found through both replicas; every probe seen within a second.
+    pub fn holds(&self) -> bool {
+        self.acked_turns_missing == 0
+            && self.acknowledged_requests == self.requests
+            && self.acked_turns_found_once == self.acknowledged_turns
+            && self.turns_duplicated == 0
+            && self.jobs_left == 0
+            && self.jobs_failed == 0
+            && self.jobs_run_more_than_once <= 1
+            && self.memories_missing == 0
+            && self.memories_duplicated == 0
+            && self.searchable_via_a == self.memories_expected
+            && self.searchable_via_b == self.memories_expected
+            && self.probes_found_within_1s == self.probes
+    }
 }
 
 fn make_keys(keys: &dyn KeyStore, users: usize) -> Result<Vec<String>, BoxError> {

@@ -509,13 +509,18 @@ pub(crate) fn rss_mb(pid: u32) -> (f64, f64) {
 /// Opens the database after the SIGKILL: are the acknowledged turns there, is it intact,
 /// what is left in the queue.
 fn after_crash(db: &str, shared: &Shared) -> Result<CrashReport, Box<dyn std::error::Error>> {
-    let integrity_ok = match mnemo_engine::DbLocation::parse(db) {
+    // One handle: SQLite's own, for its integrity check too.
+    let (store, integrity_ok): (Arc<dyn Store>, _) = match mnemo_engine::DbLocation::parse(db) {
         mnemo_engine::DbLocation::Sqlite(path) => {
-            Some(SqliteStore::open(&path)?.integrity_check()?)
+            let sqlite = SqliteStore::open(&path)?;
+            let ok = sqlite.integrity_check()?;
+            (Arc::new(sqlite), Some(ok))
         }
-        mnemo_engine::DbLocation::Postgres(_) => None,
+        mnemo_engine::DbLocation::Postgres(_) => (
+            store_from_uri(db, Create::Never, Arc::new(mnemo_core::SystemClock))?,
+            None,
+        ),
     };
-    let store = store_from_uri(db, Create::Never, Arc::new(mnemo_core::SystemClock))?;
     let acked = shared
         .acknowledged
         .lock()

@@ -58,12 +58,7 @@ pub fn db_label(uri: &Path) -> String {
 /// Opens the store `uri` names, with `clock` for "now". `create` applies to SQLite files
 /// (a PostgreSQL database must exist; its schema is created or migrated on open).
 pub fn store_from_uri(uri: &str, create: Create, clock: Arc<dyn Clock>) -> Result<Arc<dyn Store>> {
-    Ok(match DbLocation::parse(uri) {
-        DbLocation::Sqlite(path) => {
-            Arc::new(SqliteStore::open_with(&path, create)?.with_clock(clock))
-        }
-        DbLocation::Postgres(url) => Arc::new(PgStore::open(&url)?.with_clock(clock)),
-    })
+    Ok(server_stores_from_uri(uri, create, clock)?.store)
 }
 
 /// A database opened for a server: its records and its API keys, on one handle (one
@@ -81,21 +76,16 @@ pub fn server_stores_from_uri(
     create: Create,
     clock: Arc<dyn Clock>,
 ) -> Result<ServerStores> {
+    fn both<S: Store + KeyStore + 'static>(s: S) -> ServerStores {
+        let s = Arc::new(s);
+        ServerStores {
+            store: s.clone(),
+            keys: s,
+        }
+    }
     Ok(match DbLocation::parse(uri) {
-        DbLocation::Sqlite(path) => {
-            let s = Arc::new(SqliteStore::open_with(&path, create)?.with_clock(clock));
-            ServerStores {
-                store: s.clone(),
-                keys: s,
-            }
-        }
-        DbLocation::Postgres(url) => {
-            let s = Arc::new(PgStore::open(&url)?.with_clock(clock));
-            ServerStores {
-                store: s.clone(),
-                keys: s,
-            }
-        }
+        DbLocation::Sqlite(path) => both(SqliteStore::open_with(&path, create)?.with_clock(clock)),
+        DbLocation::Postgres(url) => both(PgStore::open(&url)?.with_clock(clock)),
     })
 }
 

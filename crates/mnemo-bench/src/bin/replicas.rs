@@ -70,21 +70,7 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     } else {
         print(&r);
     }
-    Ok(holds(&r))
-}
-
-/// Whether every promise held.
-fn holds(r: &Report) -> bool {
-    r.acked_turns_missing == 0
-        && r.acknowledged_requests == r.requests
-        && r.acked_turns_found_once == r.acknowledged_turns
-        && r.turns_duplicated == 0
-        && r.jobs_left == 0
-        && r.jobs_failed == 0
-        && r.memories_missing == 0
-        && r.memories_duplicated == 0
-        && r.searchable_via_a == r.memories_expected
-        && r.searchable_via_b == r.memories_expected
+    Ok(r.holds())
 }
 
 fn print(r: &Report) {
@@ -118,7 +104,7 @@ fn print(r: &Report) {
     );
     println!(
         "{}",
-        if holds(r) {
+        if r.holds() {
             "ALL HELD"
         } else {
             "FAILED: see above"
