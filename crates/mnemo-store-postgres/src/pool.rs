@@ -47,8 +47,9 @@ fn max_from(value: Option<&str>) -> Result<usize, String> {
         Some(v) => match v.trim().parse::<usize>() {
             Ok(n) if n >= 1 => Ok(n),
             _ => Err(format!(
-                "MNEMO_PG_POOL is `{v}`; give the number of PostgreSQL connections one mnemo \
-                 process may open (1 or more; default {DEFAULT_MAX})"
+                "`{v}` is not a number of connections; set MNEMO_PG_POOL to how many \
+                 PostgreSQL connections one mnemo process may open (1 or more; default \
+                 {DEFAULT_MAX})"
             )),
         },
     }
