@@ -7,6 +7,7 @@ use postgres::Row;
 
 use crate::db::{Sql, Tx};
 use crate::errors::DbResult;
+use crate::lookup::{self, API_KEYS};
 use crate::PgStore;
 
 const COLS: &str = "id, hash, user_id, agent_id, admin, name, created_at, revoked_at, last_used_at";
@@ -35,28 +36,11 @@ fn by_id(c: &mut impl Sql, id: &str) -> DbResult<Option<ApiKey>> {
     .transpose()
 }
 
-/// The one key whose id is `input` or starts with it (at least 4 characters).
+/// The one key whose id is `input` (with or without `mnemo_`) or starts with it.
 fn resolve(c: &mut Tx<'_>, input: &str) -> DbResult<ApiKey> {
     let input = input.trim().trim_start_matches("mnemo_");
-    if let Some(k) = by_id(c, input)? {
-        return Ok(k);
-    }
-    // Ids starting with `input` sort in [input, input + U+10FFFF) in the "C" collation.
-    let upper = format!("{input}\u{10FFFF}");
-    let found = c.query(
-        &format!("SELECT {COLS} FROM api_keys WHERE id >= $1 AND id < $2 ORDER BY id LIMIT 2"),
-        &[&input, &upper],
-    )?;
-    match found.as_slice() {
-        [one] if input.len() >= 4 => row(one),
-        [_, _] => Err(Error::Ambiguous {
-            what: "API key",
-            prefix: input.to_owned(),
-            count: 2,
-        }
-        .into()),
-        _ => Err(Error::not_found("API key", input).into()),
-    }
+    let id = lookup::resolve(c, API_KEYS, None, input)?;
+    by_id(c, &id)?.ok_or_else(|| Error::not_found("API key", id).into())
 }
 
 impl KeyStore for PgStore {

@@ -22,6 +22,10 @@ pub(crate) const SESSIONS: Table = Table {
     name: "sessions",
     what: "session",
 };
+pub(crate) const API_KEYS: Table = Table {
+    name: "api_keys",
+    what: "API key",
+};
 pub(crate) const JOBS: Table = Table {
     name: "jobs",
     what: "job",

@@ -4,6 +4,7 @@ use mnemo_core::{ApiKey, Error, KeyStore, Result, Timestamp};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::errors::DbResult;
+use crate::lookup::{self, API_KEYS};
 use crate::rows::{opt_ts, opt_ts_text, ts, ts_text};
 use crate::SqliteStore;
 
@@ -31,28 +32,11 @@ fn by_id(c: &Connection, id: &str) -> DbResult<Option<ApiKey>> {
     )
 }
 
-/// The one key whose id is `input` or starts with it.
+/// The one key whose id is `input` (with or without `mnemo_`) or starts with it.
 fn resolve(c: &Connection, input: &str) -> DbResult<ApiKey> {
     let input = input.trim().trim_start_matches("mnemo_");
-    if let Some(k) = by_id(c, input)? {
-        return Ok(k);
-    }
-    let mut stmt = c.prepare_cached(&format!(
-        "SELECT {COLS} FROM api_keys WHERE substr(id, 1, length(?1)) = ?1 LIMIT 2"
-    ))?;
-    let found: Vec<ApiKey> = stmt
-        .query_map([input], row)?
-        .collect::<rusqlite::Result<_>>()?;
-    match found.as_slice() {
-        [one] if input.len() >= 4 => Ok(one.clone()),
-        [_, _] => Err(Error::Ambiguous {
-            what: "API key",
-            prefix: input.to_owned(),
-            count: 2,
-        }
-        .into()),
-        _ => Err(Error::not_found("API key", input).into()),
-    }
+    let id = lookup::resolve(c, API_KEYS, None, input)?;
+    by_id(c, &id)?.ok_or_else(|| Error::not_found("API key", id).into())
 }
 
 impl KeyStore for SqliteStore {

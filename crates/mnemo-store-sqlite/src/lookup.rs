@@ -26,6 +26,10 @@ pub(crate) const SESSIONS: Table = Table {
     name: "sessions",
     what: "session",
 };
+pub(crate) const API_KEYS: Table = Table {
+    name: "api_keys",
+    what: "API key",
+};
 
 /// The id of the one record of `table` that `input` names, within `user_id` when given.
 pub(crate) fn resolve(
