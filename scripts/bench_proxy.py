@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 
-import httpx
+import httpx2
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE = os.path.join(HERE, "..", "crates", "mnemo-cli", "tests", "python", "fake_openai_upstream.py")
@@ -76,7 +76,7 @@ def main():
     mnemo = "http://" + srv.stdout.readline().split("http://")[1].split()[0]
     try:
         direct, proxied = [], []
-        with httpx.Client(timeout=30) as c:
+        with httpx2.Client(timeout=30) as c:
             auth = {"Authorization": f"Bearer {key}", "X-Mnemo-Session": "bench"}
             for i in range(20):  # warm-up
                 ttft(c, f"{upstream}/v1/chat/completions", {}, i)

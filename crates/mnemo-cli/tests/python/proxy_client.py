@@ -11,7 +11,7 @@ import json
 import sys
 import time
 
-import httpx
+import httpx2
 import openai
 
 if sys.argv[1] == "anthropic":
@@ -37,7 +37,7 @@ def client(key):
 
 
 def upstream_log():
-    return httpx.get(f"{UPSTREAM}/_log").json()
+    return httpx2.get(f"{UPSTREAM}/_log").json()
 
 
 def last_client_request():
@@ -47,7 +47,7 @@ def last_client_request():
 
 def rest(key, path, headers=None):
     h = {"Authorization": f"Bearer {key}", **(headers or {})}
-    r = httpx.get(f"{MNEMO}{path}", headers=h)
+    r = httpx2.get(f"{MNEMO}{path}", headers=h)
     check(r.status_code == 200, f"GET {path}: {r.status_code} {r.text}")
     return r.json()
 
@@ -211,7 +211,7 @@ def admin_and_auth():
 
 def anthropic():
     """The same client against an Anthropic upstream: translated both ways."""
-    r = httpx.post(f"{MNEMO}/v1/memories", headers={"Authorization": f"Bearer {ANNA}"},
+    r = httpx2.post(f"{MNEMO}/v1/memories", headers={"Authorization": f"Bearer {ANNA}"},
                    json={"content": "Prefers dark mode", "kind": "preference"})
     check(r.status_code == 201, r.text)
     c = client(ANNA)
