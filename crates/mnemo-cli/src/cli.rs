@@ -43,6 +43,9 @@ pub enum Command {
     Remember(RememberArgs),
     /// Find the memories that match a query, best first
     Recall(RecallArgs),
+    /// Show the context an agent would receive for a message: the memory block (facts,
+    /// memories, summaries, turns of earlier conversations) and the replayed turns
+    Context(ContextArgs),
     /// List memories (current by default)
     List(ListArgs),
     /// Show one memory with its history and the turns it came from
@@ -119,6 +122,22 @@ pub struct RememberArgs {
     /// Store KEY=VALUE-looking text literally instead of as a keyed fact
     #[arg(long)]
     pub literal: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ContextArgs {
+    /// The message the reply would answer
+    #[arg(required = true, num_args = 1.., value_name = "MESSAGE")]
+    pub message: Vec<String>,
+    /// The session the message would belong to (its recent turns are replayed)
+    #[arg(long)]
+    pub session: Option<String>,
+    /// Token budget for the memory block and replayed turns (100 to 32000)
+    #[arg(long, default_value_t = 2000)]
+    pub budget: u32,
+    /// hybrid (default), buffer, summary or vector
+    #[arg(long)]
+    pub pattern: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -15,7 +15,12 @@ pub fn new_id() -> String {
 
 /// The short form of an id shown to people.
 pub fn short(id: &str) -> &str {
-    &id[..id.len().min(SHORT_LEN)]
+    // A name someone chose (a session id) may hold characters of several bytes.
+    let mut end = id.len().min(SHORT_LEN);
+    while !id.is_char_boundary(end) {
+        end -= 1;
+    }
+    &id[..end]
 }
 
 /// Whether `s` could be an id or id prefix (hex digits, optionally with dashes).
@@ -44,6 +49,13 @@ mod tests {
         assert!(looks_like_id(&a));
         assert_ne!(a, b);
         assert_eq!(short(&a).len(), SHORT_LEN);
+    }
+
+    #[test]
+    fn short_forms_of_names_never_split_a_character() {
+        assert_eq!(short("réunion-équipe"), "réunion");
+        assert_eq!(short("日本語のセッション"), "日本");
+        assert_eq!(short("s1"), "s1");
     }
 
     #[test]

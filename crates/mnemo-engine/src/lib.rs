@@ -49,7 +49,7 @@ pub use recall::{RecallHit, RecallQuery, ScoreParts};
 pub use retrieval::{
     BackfillReport, RetrievalParams, Searched, TurnHit, TurnQuery, TurnScoreParts, VectorBacklog,
 };
-pub use settings::{EngineSettings, ForgettingPolicy, RankingWeights};
+pub use settings::{ContextSettings, EngineSettings, ForgettingPolicy, RankingWeights};
 pub use transfer::ImportSummary;
 
 pub use mnemo_core as core;

@@ -17,6 +17,8 @@ pub struct EngineSettings {
     /// past it the least recently used users' indexes are dropped and rebuilt on their
     /// next search. 0: no limit.
     pub index_cache_mb: usize,
+    /// What the context for a reply holds and how it shares its budget.
+    pub context: ContextSettings,
 }
 
 impl EngineSettings {
@@ -33,6 +35,39 @@ impl Default for EngineSettings {
             ranking: RankingWeights::default(),
             forgetting: ForgettingPolicy::default(),
             index_cache_mb: 2048,
+            context: ContextSettings::default(),
+        }
+    }
+}
+
+/// How the context of a reply (the `hybrid` pattern) shares its token budget between what
+/// was distilled (facts, memories, topics, session summaries) and what was said (turns of
+/// earlier conversations that the turn ranker finds for the message).
+///
+/// The rule: after this session's recent turns, the distilled items take, in priority
+/// order, up to `memory_share` of what is left; past turns then take what fits, best
+/// ranked first; whatever is still left goes to the distilled items that did not fit in
+/// their share. So with nothing distilled the turns may use the whole budget, and with
+/// many memories the turns still get the rest of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContextSettings {
+    /// Most turns of earlier conversations considered for one context (0: none).
+    pub past_turns: usize,
+    /// Share (0..1) of the block that distilled items may take before past turns get
+    /// theirs.
+    pub memory_share: f32,
+    /// A past turn is left out when it is a source of a memory already in the context,
+    /// unless it holds a detail the memory lacks (a number, a date, a name).
+    pub skip_sourced_turns: bool,
+}
+
+impl Default for ContextSettings {
+    fn default() -> Self {
+        ContextSettings {
+            past_turns: 80,
+            memory_share: 0.5,
+            skip_sourced_turns: true,
         }
     }
 }

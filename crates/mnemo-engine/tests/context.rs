@@ -171,3 +171,150 @@ fn summarized_turns_are_not_replayed_and_past_summaries_are() {
         .iter()
         .any(|i| i.section == Section::PastTurn && i.text.contains("message 3")));
 }
+
+/// Records a turn of dana's and returns its id.
+fn said(e: &Engine, session: &str, role: Role, text: &str) -> String {
+    e.add_turn(NewTurn {
+        id: None,
+        scope: Scope::user("dana"),
+        session_id: session.into(),
+        role,
+        content: text.into(),
+        created_at: Some(time::parse("2026-04-10T09:30:00Z").unwrap()),
+        meta: Value::Null,
+    })
+    .unwrap()
+    .id
+}
+
+#[test]
+fn the_default_context_holds_what_was_said_in_earlier_sessions_with_its_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    let dana = Scope::user("dana");
+    said(
+        &e,
+        "s1",
+        Role::User,
+        "My sister Maya is getting married in Lisbon on June 14th",
+    );
+    said(&e, "s1", Role::Assistant, "Congratulations to Maya!");
+    said(&e, "s1", Role::User, "I also need new running shoes");
+
+    // No model ran: nothing was extracted, yet the wedding reaches the prompt.
+    let c = e
+        .assemble_context(&ContextRequest::new(
+            dana.clone(),
+            "s2",
+            "when is my sister's wedding?",
+        ))
+        .unwrap();
+    let block = c.memory_block.clone().expect("past turns injected");
+    assert!(block.contains("Lisbon on June 14th"), "{block}");
+    assert!(
+        block.contains("[Fri 10 Apr 2026, conversation s1]"),
+        "{block}"
+    );
+    let past: Vec<_> = c
+        .items
+        .iter()
+        .filter(|i| i.section == Section::PastTurn)
+        .collect();
+    assert!(past.iter().all(|i| i.session_id.as_deref() == Some("s1")));
+    assert!(past
+        .iter()
+        .all(|i| i.said_at.as_deref() == Some("2026-04-10T09:30:00.000000Z")));
+    assert!(c.tokens <= c.budget_tokens);
+
+    // An assistant turn found comes with the turn it answers, in conversation order.
+    let c = e
+        .assemble_context(&ContextRequest::new(dana.clone(), "s2", "congratulations"))
+        .unwrap();
+    let block = c.memory_block.unwrap();
+    let asked = block.find("Lisbon").expect("the turn it answers");
+    let answered = block.find("Congratulations to Maya").unwrap();
+    assert!(asked < answered, "{block}");
+
+    // A message that relates to nothing said gets nothing.
+    let c = e
+        .assemble_context(&ContextRequest::new(
+            dana.clone(),
+            "s2",
+            "what is the capital of Australia?",
+        ))
+        .unwrap();
+    assert!(c.memory_block.is_none(), "{:?}", c.memory_block);
+
+    // The session being answered is replayed, not repeated as past turns.
+    let c = e
+        .assemble_context(&ContextRequest::new(dana, "s1", "when is the wedding?"))
+        .unwrap();
+    assert_eq!(c.recent_turns.len(), 3);
+    assert!(c.items.iter().all(|i| i.section != Section::PastTurn));
+}
+
+#[test]
+fn memories_and_past_turns_share_the_budget_and_sources_are_not_repeated() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    let dana = Scope::user("dana");
+    let plain = said(&e, "s1", Role::User, "I really love gardening on weekends");
+    let detailed = said(
+        &e,
+        "s1",
+        Role::User,
+        "I planted 40 tulip bulbs from Keukenhof in my garden",
+    );
+    for i in 0..30 {
+        said(
+            &e,
+            "s1",
+            Role::User,
+            &format!("Garden note {i}: the gardening club meets again, bring gloves and seeds"),
+        );
+    }
+    let mut m = NewMemory::text("Loves gardening on weekends");
+    m.source_turns = vec![plain.clone()];
+    e.remember(&dana, m, Actor::Cli).unwrap();
+    let mut m = NewMemory::text("Planted tulip bulbs in the garden");
+    m.source_turns = vec![detailed.clone()];
+    e.remember(&dana, m, Actor::Cli).unwrap();
+    for i in 0..30 {
+        e.remember(
+            &dana,
+            NewMemory::text(format!("Gardening fact number {i} about soil and compost")),
+            Actor::Cli,
+        )
+        .unwrap();
+    }
+
+    let mut req = ContextRequest::new(dana, "s2", "tell me about my gardening and tulips");
+    req.budget_tokens = 700;
+    let c = e.assemble_context(&req).unwrap();
+    let count = |s: Section| c.items.iter().filter(|i| i.section == s).count();
+    assert!(count(Section::Memory) > 0, "{:#?}", c.items);
+    assert!(
+        count(Section::PastTurn) > 0,
+        "turns get their share: {:#?}",
+        c.items
+    );
+    assert!(c.tokens <= 700, "{} tokens", c.tokens);
+    // The memory says all the plain turn did; the detailed one names 40 and Keukenhof.
+    let texts: Vec<&str> = c.items.iter().map(|i| i.text.as_str()).collect();
+    assert!(
+        texts.iter().any(|t| t.contains("Loves gardening")),
+        "{texts:#?}"
+    );
+    assert!(
+        texts.iter().any(|t| t.contains("Planted tulip")),
+        "{texts:#?}"
+    );
+    assert!(
+        !c.items.iter().any(|i| i.id == plain),
+        "the memory's source turn repeated: {texts:#?}"
+    );
+    assert!(
+        c.items.iter().any(|i| i.id == detailed),
+        "a source turn with details left out: {texts:#?}"
+    );
+}

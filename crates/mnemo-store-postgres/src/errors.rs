@@ -98,7 +98,14 @@ pub(crate) fn map_pg(e: &postgres::Error, label: &str) -> Error {
         Some(d) => format!("{}: {d}", db.message()),
         None => db.message().to_owned(),
     };
-    if *code == SqlState::READ_ONLY_SQL_TRANSACTION {
+    if *code == SqlState::CHARACTER_NOT_IN_REPERTOIRE {
+        // Writes are checked for NUL before they reach the server (`validate.rs`); this
+        // is a read whose filter or query text holds one, which nothing stored can match.
+        Error::invalid(
+            "text",
+            "contains a NUL character (\\0), which PostgreSQL text cannot hold; remove it",
+        )
+    } else if *code == SqlState::READ_ONLY_SQL_TRANSACTION {
         Error::ReadOnly(format!("{label} ({detail})"))
     } else if *code == SqlState::LOCK_NOT_AVAILABLE || *code == SqlState::QUERY_CANCELED {
         Error::Busy(format!("{label} ({detail})"))

@@ -322,6 +322,18 @@ pub fn topics_and_summaries(b: &dyn Backend) {
         store.add_summary(&foreign).is_err(),
         "a summary of another user's session"
     );
+
+    // Text a client sends to look things up may hold a NUL (PostgreSQL text cannot):
+    // nothing is found or the request is refused as invalid, never a storage failure.
+    let nul = "s\u{0}1";
+    let refused_or_nothing = |r: mnemo_core::Result<usize>| match r {
+        Ok(n) => assert_eq!(n, 0, "a NUL matched something"),
+        Err(mnemo_core::Error::Invalid { .. } | mnemo_core::Error::NotFound { .. }) => {}
+        Err(e) => panic!("a NUL in a filter is not a storage failure: {e:?}"),
+    };
+    refused_or_nothing(store.list_summaries(&s, Some(nul)).map(|v| v.len()));
+    refused_or_nothing(store.search_summaries(nul, &s, 5).map(|v| v.len()));
+    refused_or_nothing(store.get_session("alice", nul).map(|_| 1));
 }
 
 pub fn forgetting_a_user_cascades(b: &dyn Backend) {

@@ -41,6 +41,9 @@ pub struct Question {
     pub question: String,
     pub category: u32,
     pub evidence: Vec<String>,
+    /// The gold answer as text (`adversarial_answer` for category 5; numbers written
+    /// out), empty when the file has none.
+    pub answer: String,
 }
 
 /// Parses the JSON text of a LoCoMo file.
@@ -137,10 +140,19 @@ fn question(v: &Value, known: &HashSet<&str>) -> Option<Question> {
             }
         }
     }
+    let answer = ["answer", "adversarial_answer"]
+        .iter()
+        .find_map(|k| v.get(*k))
+        .map(|a| match a {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .unwrap_or_default();
     Some(Question {
         question,
         category,
         evidence,
+        answer,
     })
 }
 

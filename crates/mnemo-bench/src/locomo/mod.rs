@@ -6,6 +6,7 @@
 //! [`Engine::search_turns`] in that user's scope and the hits are mapped back to `dia_id`s.
 //! Nothing here is tuned to the data: the engine sees turns and questions, nothing else.
 
+pub mod context;
 pub mod data;
 pub mod metrics;
 
@@ -161,7 +162,7 @@ fn rounded(v: Value) -> Value {
 }
 
 /// Records every turn of a conversation; returns how many.
-fn ingest(engine: &Engine, c: &Conversation) -> Result<usize> {
+pub(crate) fn ingest(engine: &Engine, c: &Conversation) -> Result<usize> {
     let scope = Scope::user(&c.sample_id);
     let mut n = 0;
     for s in &c.sessions {

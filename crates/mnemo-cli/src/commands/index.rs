@@ -16,6 +16,24 @@ pub enum BenchCommand {
     /// LoCoMo turn retrieval: recall@5/10/25, session hit rates, latency, ingest speed.
     /// Runs in a temporary database; your own database is not touched.
     Locomo(LocomoArgs),
+    /// The context an agent receives, on the product path: for each question of a
+    /// LoCoMo-format file, as a new message in a new session, the context the chat and the
+    /// proxy would inject; evidence recall and tokens per budget, latency of the call.
+    /// Runs in a temporary database; your own database is not touched.
+    Context(ContextArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ContextArgs {
+    #[command(flatten)]
+    pub run: LocomoArgs,
+    /// Token budgets to measure, comma-separated
+    #[arg(long, value_delimiter = ',', default_values_t = mnemo_bench::locomo::context::DEFAULT_BUDGETS)]
+    pub budgets: Vec<u32>,
+    /// Write each question's context as JSON Lines (question, answer, category, budget,
+    /// recall, context) to FILE, for scoring answers with `scripts/locomo_qa.py`
+    #[arg(long, value_name = "FILE")]
+    pub dump: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -53,6 +71,28 @@ pub fn bench(command: BenchCommand, cfg: &Config) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 print!("{}", mnemo_bench::locomo::table(&report));
+            }
+            Ok(())
+        }
+        BenchCommand::Context(a) => {
+            if let Some(b) = a.budgets.iter().find(|b| !(100..=32_000).contains(*b)) {
+                anyhow::bail!(
+                    "--budgets: {b} is out of range; give budgets of 100 to 32000 tokens"
+                );
+            }
+            let report = mnemo_bench::locomo::context::run_file(
+                a.run.store.as_deref(),
+                &a.run.path,
+                &a.run.embedder,
+                &a.run.params,
+                a.run.conversations,
+                &a.budgets,
+                a.dump.as_deref(),
+            )?;
+            if cfg.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", mnemo_bench::locomo::context::table(&report));
             }
             Ok(())
         }

@@ -7,7 +7,7 @@ use mnemo_core::ids;
 use mnemo_engine::{keyvalue, tools, Engine};
 
 use super::{caller, date, kinds};
-use crate::cli::{EditArgs, ForgetArgs, ListArgs, RecallArgs, RememberArgs};
+use crate::cli::{ContextArgs, EditArgs, ForgetArgs, ListArgs, RecallArgs, RememberArgs};
 use crate::config::Config;
 use crate::output::{self, Out};
 
@@ -89,6 +89,53 @@ pub fn recall(engine: &Engine, cfg: &Config, a: RecallArgs) -> Result<()> {
                 ))?;
             }
         }
+    }
+    out.flush()
+}
+
+/// `mnemo context`: what the chat or the proxy would inject for a message (nothing is
+/// recorded; the memories it finds are counted as accessed, as the chat's are).
+pub fn context(engine: &Engine, cfg: &Config, a: ContextArgs) -> Result<()> {
+    let req = tools::ContextToolRequest {
+        message: a.message.join(" "),
+        session_id: a.session,
+        pattern: a.pattern.as_deref().map(str::parse).transpose()?,
+        budget_tokens: Some(a.budget),
+        max_memories: None,
+        max_recent_turns: None,
+    };
+    let ctx = tools::context(engine, &caller(cfg), req)?;
+    let mut out = Out::new();
+    if cfg.json {
+        out.json(&ctx)?;
+        return out.flush();
+    }
+    if ctx.items.is_empty() {
+        out.line("nothing to inject: no memory or earlier turn relates to this message")?;
+        return out.flush();
+    }
+    out.line(format!(
+        "{} of {} tokens; {} items",
+        ctx.tokens,
+        ctx.budget_tokens,
+        ctx.items.len()
+    ))?;
+    for it in &ctx.items {
+        out.line(format!(
+            "  {:<15} {:<8} {:>5} tok",
+            serde_json::to_value(it.section)?
+                .as_str()
+                .unwrap_or_default(),
+            ids::short(&it.id),
+            it.tokens
+        ))?;
+    }
+    if let Some(block) = &ctx.memory_block {
+        out.line("--- memory block as sent ---")?;
+        out.line(block)?;
+    }
+    for t in &ctx.recent_turns {
+        out.line(format!("--- replayed {}: {}", t.role, t.content))?;
     }
     out.flush()
 }

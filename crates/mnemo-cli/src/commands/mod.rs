@@ -28,6 +28,7 @@ pub fn run(command: Command, cfg: &Config) -> Result<()> {
         Command::Chat(a) => chat::chat(&open_writing(cfg)?, cfg, a),
         Command::Remember(a) => memory::remember(&open_writing(cfg)?, cfg, a),
         Command::Recall(a) => memory::recall(&open(cfg)?, cfg, a),
+        Command::Context(a) => memory::context(&open(cfg)?, cfg, a),
         Command::List(a) => memory::list(&open(cfg)?, cfg, a),
         Command::Show(a) => memory::show(&open(cfg)?, cfg, &a.id),
         Command::Edit(a) => memory::edit(&open(cfg)?, cfg, a),

@@ -161,6 +161,9 @@ pub struct TurnQuery {
     pub since: Option<Timestamp>,
     /// Only turns said before this time.
     pub until: Option<Timestamp>,
+    /// Also return, with each assistant turn found, the turn before it in its session
+    /// (what it answers): a reply read alone often lacks its subject.
+    pub previous: bool,
 }
 
 impl TurnQuery {
@@ -190,6 +193,10 @@ pub struct TurnHit {
     pub turn: Turn,
     pub score: f64,
     pub parts: TurnScoreParts,
+    /// The turn this one answers, when the query asked for it
+    /// ([`TurnQuery::previous`]) and this is an assistant turn.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Turn>,
 }
 
 /// The engine's derived search indexes, per user, and the embedder that feeds them.

@@ -138,10 +138,18 @@ impl Engine {
         ranked.truncate(query.limit);
         let hits = ranked
             .into_iter()
-            .map(|(d, parts)| TurnHit {
-                turn: index.turns[d].clone(),
-                score: parts.total,
-                parts,
+            .map(|(d, parts)| {
+                let turn = &index.turns[d];
+                let previous = (query.previous && turn.role == mnemo_core::Role::Assistant)
+                    .then(|| index.prev[d])
+                    .flatten()
+                    .map(|p| index.turns[p as usize].clone());
+                TurnHit {
+                    turn: turn.clone(),
+                    score: parts.total,
+                    parts,
+                    previous,
+                }
             })
             .collect();
         Ok(Searched { hits, fallback })

@@ -482,8 +482,9 @@ fn show_context(chat: &ChatSession) {
     );
     for it in &ctx.items {
         println!(
-            "  {:<15} {:>5} tok  {}",
+            "  {:<15} {:<8} {:>5} tok  {}",
             section_name(it.section),
+            ids::short(&it.id),
             it.tokens,
             it.text.replace('\n', " ")
         );
