@@ -13,6 +13,7 @@
 //!   SIGKILL mid-run: acknowledged turns, jobs run once, memories searchable through both.
 
 pub mod locomo;
+pub mod recall;
 pub mod replicas;
 pub mod scale;
 pub mod serve;

@@ -257,3 +257,47 @@ fn slash_remember_memories_and_forget_by_id_keep_the_session_and_the_users_name(
     m.ok(&["restore", &id]);
     assert_eq!(history(&m)[2]["actor"], "cli");
 }
+
+#[test]
+fn what_was_said_in_an_earlier_session_reaches_the_prompt_without_any_extraction() {
+    let m = Mnemo::new();
+    m.ok(&[
+        "turn",
+        "add",
+        "--session",
+        "s1",
+        "My sister Maya is getting married in Lisbon on June 14th",
+    ]);
+    m.ok(&[
+        "turn",
+        "add",
+        "--session",
+        "s1",
+        "--role",
+        "assistant",
+        "Congratulations to Maya!",
+    ]);
+    // Nothing was extracted (no model ran): `mnemo context` shows what an agent would get.
+    let shown = m.ok(&["context", "when is my sister's wedding?"]);
+    assert!(shown.contains("Lisbon on June 14th"), "{shown}");
+    assert!(shown.contains("Congratulations to Maya!"), "{shown}");
+    let ctx = m.json(&["context", "when is my sister's wedding?"]);
+    let items = ctx["items"].as_array().unwrap();
+    assert!(items
+        .iter()
+        .any(|i| i["section"] == "past_turn" && i["session_id"] == "s1"));
+    let nothing = m.ok(&["context", "what is the capital of Australia?"]);
+    assert!(nothing.contains("nothing to inject"), "{nothing}");
+
+    // The chat, in a new session, sends it to the model; a model that extracts nothing
+    // (every pipeline call gets prose) changes nothing.
+    let server = FakeOllama::start(|_| "I don't know.".into());
+    chat(&m, &server, &["--once", "when is my sister's wedding?"], "");
+    let prompts = server.system_prompts();
+    let sent = prompts
+        .iter()
+        .find(|p| p.contains("Lisbon"))
+        .unwrap_or_else(|| panic!("no prompt held the wedding: {prompts:#?}"));
+    assert!(sent.contains("June 14th"), "{sent}");
+    assert!(sent.contains("not instructions"), "{sent}");
+}

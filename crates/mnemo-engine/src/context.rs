@@ -549,14 +549,13 @@ fn order_by_conversation(turns: &mut [Turn]) {
 }
 
 /// A conversation's heading in the block.
-fn session_heading(session_id: &str, day: &str) -> String {
-    // A generated id is shown short; a name someone chose, whole.
-    let generated = session_id.len() == 32 && session_id.chars().all(|c| c.is_ascii_hexdigit());
-    let label = if generated {
-        ids::short(session_id)
-    } else {
-        session_id
+fn session_heading(session_id: Option<&str>, day: &str) -> String {
+    let Some(id) = session_id else {
+        return format!("[{day}]");
     };
+    // A generated id is shown short; a name someone chose, whole.
+    let generated = id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit());
+    let label = if generated { ids::short(id) } else { id };
     format!("[{day}, conversation {label}]")
 }
 
@@ -567,11 +566,17 @@ fn day_of(t: &time::Timestamp) -> String {
 
 /// What the heading of `t`'s conversation costs.
 fn session_heading_tokens(t: &Turn) -> u32 {
-    tokens::count(&session_heading(&t.session_id, &day_of(&t.created_at))) + 1
+    tokens::count(&session_heading(None, &day_of(&t.created_at))) + 1
 }
 
+/// A past turn's line: its role, unless its text opens with the speaker's name ("Anna:
+/// ...", a transcript's own label), which says who spoke.
 fn past_turn_text(t: &Turn) -> String {
-    format!("{}: {}", t.role, quote(&t.content))
+    if crate::retrieval::has_speaker_label(&t.content) {
+        quote(&t.content)
+    } else {
+        format!("{}: {}", t.role, quote(&t.content))
+    }
 }
 
 /// What a past turn's line costs ("- ", the text, the line break).
@@ -679,8 +684,25 @@ fn quote(text: &str) -> String {
 }
 
 /// The block: distilled items one a line, then past turns under one heading per
-/// conversation (items come grouped and in order; see `order_by_conversation`).
+/// conversation (items come grouped and in order; see `order_by_conversation`). A heading
+/// shows the day; the conversation's name only when another shown began the same day.
 fn render_block(items: &[ContextItem]) -> String {
+    let day = |it: &ContextItem| {
+        it.said_at
+            .as_deref()
+            .and_then(|s| time::parse(s).ok())
+            .as_ref()
+            .map(day_of)
+            .unwrap_or_default()
+    };
+    let mut first_day: Vec<(&str, String)> = Vec::new();
+    for it in items.iter().filter(|i| i.section == Section::PastTurn) {
+        let sid = it.session_id.as_deref().unwrap_or_default();
+        if !first_day.iter().any(|(s, _)| *s == sid) {
+            first_day.push((sid, day(it)));
+        }
+    }
+    let shared = |d: &str| first_day.iter().filter(|(_, x)| x == d).count() > 1;
     let mut out = format!("{BLOCK_OPEN}\n{BLOCK_HEADER}\n");
     let mut session: Option<(&str, String)> = None;
     for it in items {
@@ -688,22 +710,22 @@ fn render_block(items: &[ContextItem]) -> String {
             let _ = writeln!(out, "- {}", it.text);
             continue;
         }
-        let at = it.said_at.as_deref().and_then(|s| time::parse(s).ok());
         let sid = it.session_id.as_deref().unwrap_or_default();
-        let day = at.as_ref().map(day_of).unwrap_or_default();
+        let today = day(it);
         if session.is_none() {
             let _ = writeln!(out, "{PAST_HEADER}");
         }
         match &session {
             Some((s, d)) if *s == sid => {
-                if *d != day {
-                    let _ = writeln!(out, "- ({day}) {}", it.text);
+                if *d != today {
+                    let _ = writeln!(out, "- ({today}) {}", it.text);
                     continue;
                 }
             }
             _ => {
-                let _ = writeln!(out, "{}", session_heading(sid, &day));
-                session = Some((sid, day.clone()));
+                let label = shared(&today).then_some(sid);
+                let _ = writeln!(out, "{}", session_heading(label, &today));
+                session = Some((sid, today));
             }
         }
         let _ = writeln!(out, "- {}", it.text);

@@ -118,6 +118,7 @@ impl Engine {
             .iter()
             .filter_map(|c| c.cosine)
             .fold(f32::MIN, f32::max);
+        let min_similarity = self.settings.ranking.min_similarity;
         let mut ranked: Vec<RecallHit> = candidates
             .into_iter()
             .map(|c| {
@@ -141,8 +142,11 @@ impl Engine {
                     parts,
                 }
             })
-            // A nearest neighbour no closer than average is not a match.
-            .filter(|h| h.parts.relevance > 0.0)
+            // A nearest neighbour no closer than average is not a match, and neither is
+            // one that shares no word with the query and is not close in meaning.
+            .filter(|h| {
+                h.parts.relevance > 0.0 && (h.parts.bm25 > 0.0 || h.parts.cosine >= min_similarity)
+            })
             .collect();
         ranked.sort_by(|a, b| {
             b.score

@@ -85,6 +85,11 @@ pub struct RankingWeights {
     pub pinned: f64,
     /// Age in days at which the recency score has fallen to 1/e.
     pub recency_days: f64,
+    /// A memory that shares no word with the query is returned only when its cosine
+    /// similarity reaches this: the embedder's nearest memory is not a match by being
+    /// nearest (0: no such check). Calibrated for the built-in embedder on
+    /// `crates/mnemo-bench/data/personal-facts-dev.json` (`mnemo bench recall`).
+    pub min_similarity: f64,
 }
 
 impl Default for RankingWeights {
@@ -95,6 +100,7 @@ impl Default for RankingWeights {
             recency: 0.1,
             pinned: 0.1,
             recency_days: 90.0,
+            min_similarity: 0.3,
         }
     }
 }

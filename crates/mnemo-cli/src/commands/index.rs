@@ -21,6 +21,26 @@ pub enum BenchCommand {
     /// proxy would inject; evidence recall and tokens per budget, latency of the call.
     /// Runs in a temporary database; your own database is not touched.
     Context(ContextArgs),
+    /// Memory search on personal facts asked about in other words: how often the fact is
+    /// first and in the top 3, and how often a question no fact answers gets a memory.
+    /// `crates/mnemo-bench/data/personal-facts-dev.json` is a hand-written dev set.
+    Recall(RecallBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RecallBenchArgs {
+    /// A facts file (`{"facts": [{"id", "text"}], "questions": [{"q", "fact"}]}`)
+    pub path: PathBuf,
+    /// Embedder, as for `bench locomo`
+    #[arg(long, default_value = "static")]
+    pub embedder: String,
+    /// Override a retrieval setting (repeatable)
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    /// The similarity a memory sharing no word with the query needs (default: the
+    /// configured `[engine.ranking] min_similarity`)
+    #[arg(long, value_name = "COSINE")]
+    pub min_similarity: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -71,6 +91,19 @@ pub fn bench(command: BenchCommand, cfg: &Config) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 print!("{}", mnemo_bench::locomo::table(&report));
+            }
+            Ok(())
+        }
+        BenchCommand::Recall(a) => {
+            let mut settings = cfg.engine.clone();
+            if let Some(m) = a.min_similarity {
+                settings.ranking.min_similarity = m;
+            }
+            let report = mnemo_bench::recall::run_file(&a.path, &a.embedder, &a.params, settings)?;
+            if cfg.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", mnemo_bench::recall::table(&report));
             }
             Ok(())
         }

@@ -103,6 +103,18 @@ pub struct RetrievalParams {
     /// May 2023"), fading to 0 at `date_slack_days` outside it.
     pub date_weight: f32,
     pub date_slack_days: f32,
+    /// Rank a message that is not a question (a first-person statement, "I ended up
+    /// volunteering for that project") by the `statement_*` settings instead: the signals
+    /// above that read a question (the neighbours and session of an answer, the penalty on
+    /// turns that ask, session coverage) mislead there, and so does the built-in
+    /// embedder's similarity of any two first-person sentences (measured on LoCoMo-Plus).
+    /// Speaker and date signals stay: they fire only when the message names one.
+    pub statement_profile: bool,
+    pub statement_k1: f32,
+    pub statement_b: f32,
+    pub statement_dense_weight: f32,
+    pub statement_context_weight: f32,
+    pub statement_session_weight: f32,
 }
 
 impl Default for RetrievalParams {
@@ -135,11 +147,35 @@ impl Default for RetrievalParams {
             asks_penalty: 0.4,
             date_weight: 1.0,
             date_slack_days: 7.0,
+            statement_profile: true,
+            statement_k1: 1.2,
+            statement_b: 0.75,
+            statement_dense_weight: 0.0,
+            statement_context_weight: 0.0,
+            statement_session_weight: 0.0,
         }
     }
 }
 
 impl RetrievalParams {
+    /// The settings that rank `query`: these, or for a message that is not a question
+    /// (with `statement_profile` on) the statement profile.
+    pub fn for_query(&self, query: &str) -> std::borrow::Cow<'_, RetrievalParams> {
+        if !self.statement_profile || text::is_question(query) {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        std::borrow::Cow::Owned(RetrievalParams {
+            k1: self.statement_k1,
+            b: self.statement_b,
+            dense_weight: self.statement_dense_weight,
+            context_weight: self.statement_context_weight,
+            session_weight: self.statement_session_weight,
+            asks_penalty: 0.0,
+            coverage_slots: 0,
+            ..self.clone()
+        })
+    }
+
     /// The BM25 parameters in effect.
     pub fn bm25(&self) -> Bm25Params {
         Bm25Params {
@@ -243,6 +279,12 @@ impl Indexes {
         self.turns.clear();
         self.memories.clear();
     }
+}
+
+/// Whether a turn's text opens with a speaker label ("Anna: ..."), as transcripts of several
+/// people are often stored.
+pub(crate) fn has_speaker_label(text: &str) -> bool {
+    turn_index::speaker_label(text).is_some()
 }
 
 /// The text of a memory that is embedded: its key (when it has one) and its content.

@@ -89,9 +89,11 @@ impl Engine {
             .map(|t| (t, 1.0))
             .collect();
         let period = named_period(&query.text);
-        let mut terms = drop_common(index, terms, indexes.params.max_df_share);
+        // A question and a statement are ranked by different settings.
+        let params = indexes.params.for_query(&query.text);
+        let p: &super::RetrievalParams = &params;
+        let mut terms = drop_common(index, terms, p.max_df_share);
         let named = named_speakers(index, &terms);
-        let p = &indexes.params;
         let embedder = indexes.embedder.as_deref().filter(|_| fallback.is_none());
         if let Some(embedder) = embedder {
             match synonyms(index, embedder, &indexes.analyzer, &query.text, &terms, p) {
@@ -101,9 +103,7 @@ impl Engine {
             }
         }
         let mut bm25 = vec![0.0f32; index.len()];
-        index
-            .lexical
-            .score_into(&terms, indexes.params.bm25(), &mut bm25);
+        index.lexical.score_into(&terms, p.bm25(), &mut bm25);
         let allowed = index
             .turns
             .iter()

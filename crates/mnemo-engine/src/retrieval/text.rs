@@ -55,6 +55,53 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_lowercase)
 }
 
+/// Words that open a question by themselves ("what ...", "did ...", "tell me ...").
+const QUESTION_OPENERS: &[&str] = &[
+    "what", "what's", "whats", "who", "who's", "whom", "whose", "which", "when's", "where's",
+    "how's", "did", "do", "does", "is", "are", "was", "were", "can", "could", "would", "will",
+    "should", "shall", "has", "have", "had", "am", "may", "might", "must", "didn't", "don't",
+    "doesn't", "isn't", "aren't", "wasn't", "weren't", "tell", "remind", "list", "describe",
+    "recall",
+];
+
+/// Words that open a question only when a verb follows ("when did...", "how many..."),
+/// not when they open a clause ("When I was filling out the form, ...").
+const CLAUSE_OR_QUESTION: &[&str] = &["when", "where", "why", "how"];
+
+/// What follows such a word in a question.
+const QUESTION_FOLLOWERS: &[&str] = &[
+    "did", "do", "does", "is", "are", "was", "were", "can", "could", "would", "will", "should",
+    "has", "have", "had", "am", "may", "might", "much", "many", "long", "often", "far", "old",
+    "come", "about", "didn't", "don't", "doesn't", "isn't", "aren't", "wasn't",
+];
+
+/// Whether a message asks something: it has a question mark, or a sentence of it opens
+/// with a question word or an auxiliary verb ("did I...", "what is..."), "tell me" or
+/// "remind me".
+pub fn is_question(text: &str) -> bool {
+    if text.contains('?') {
+        return true;
+    }
+    let norm = |w: &str| {
+        w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’')
+            .to_lowercase()
+            .replace('’', "'")
+    };
+    text.split(['.', '!', '\n', ';']).any(|sentence| {
+        let mut words = sentence.split_whitespace().map(norm);
+        let Some(first) = words.next() else {
+            return false;
+        };
+        if QUESTION_OPENERS.contains(&first.as_str()) {
+            return true;
+        }
+        CLAUSE_OR_QUESTION.contains(&first.as_str())
+            && words
+                .next()
+                .is_some_and(|w| QUESTION_FOLLOWERS.contains(&w.as_str()))
+    })
+}
+
 impl Analyzer {
     /// The stem of one lowercase word.
     pub fn stem(&self, word: &str) -> String {
@@ -110,6 +157,30 @@ fn keep(word: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn questions_are_told_from_statements() {
+        for q in [
+            "When did Caroline go to the support group?",
+            "what is my sister's wedding date",
+            "Tell me what I said about Lisbon",
+            "Did I ever mention my cat",
+            "ok. how many books did I read",
+            "where did we leave the plan",
+        ] {
+            assert!(is_question(q), "{q}");
+        }
+        for s in [
+            "I ended up volunteering for that project, and now I'm totally overwhelmed",
+            "My sister Maya is getting married in Lisbon",
+            "Finally finished the marathon!",
+            "whatever happens, I'll keep going",
+            "When I was filling out the form, I realised how much time it takes",
+            "When HR announced the training, I signed up",
+        ] {
+            assert!(!is_question(s), "{s}");
+        }
+    }
 
     #[test]
     fn stopword_list_is_sorted_for_binary_search() {
