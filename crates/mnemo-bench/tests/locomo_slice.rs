@@ -114,3 +114,62 @@ fn personal_facts_are_found_in_other_words() {
     assert!(report.top3 >= 0.568, "top 3 {}", report.top3);
     assert!(report.null_with_hits <= 0.953, "{}", report.null_with_hits);
 }
+
+/// `scripts/locomo_qa.py` against a fake OpenAI-compatible model: every question answered
+/// "7 May 2023", the judge saying CORRECT only when that is the gold answer; the accuracy
+/// it prints must be exactly the share of such questions.
+#[test]
+fn answer_accuracy_is_scored_from_the_dumped_contexts() {
+    use mnemo_llm::testkit::server::{FakeServer, Reply};
+    let dump = tempfile::NamedTempFile::new().unwrap();
+    mnemo_bench::locomo::context::run_file(
+        None,
+        &slice_file(),
+        "static",
+        &[],
+        None,
+        &[500],
+        Some(dump.path()),
+    )
+    .unwrap();
+    let server = FakeServer::respond_with(|req| {
+        let text = |i: usize| req.body["messages"][i]["content"].as_str().unwrap_or("");
+        let reply = if text(0).contains("Label a generated answer") {
+            let gold = text(1)
+                .lines()
+                .find_map(|l| l.strip_prefix("Gold answer: "))
+                .unwrap_or("");
+            if gold == "7 May 2023" { "CORRECT" } else { "WRONG" }
+        } else {
+            assert!(text(1).contains("Question: "), "{}", text(1));
+            "7 May 2023"
+        };
+        Reply::json(
+            200,
+            &serde_json::json!({"choices": [{"message": {"role": "assistant", "content": reply}}]}),
+        )
+    });
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/locomo_qa.py");
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(dump.path())
+        .args(["--json", "--model", "fake", "--base-url"])
+        .arg(format!("{}/v1", server.url))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(dump.path())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let scored: Vec<&serde_json::Value> = rows.iter().filter(|r| r["category"] != 5).collect();
+    let right = scored.iter().filter(|r| r["answer"] == "7 May 2023").count();
+    assert!(right > 0, "the slice has questions whose answer is 7 May 2023");
+    assert_eq!(result["n"], scored.len());
+    let want = (right as f64 / scored.len() as f64 * 10_000.0).round() / 10_000.0;
+    assert_eq!(result["accuracy"].as_f64().unwrap(), want, "{result}");
+    // Two calls per question: the answer, then the judge.
+    assert_eq!(server.requests().len(), 2 * rows.len());
+}

@@ -471,7 +471,7 @@ impl Engine {
             unit.push(c.turn);
             // With the turn it answers if that fits, else alone.
             while !unit.is_empty() {
-                let mut cost: u32 = unit.iter().map(|t| past_turn_tokens(t)).sum();
+                let mut cost: u32 = unit.iter().map(past_turn_tokens).sum();
                 if !sessions.contains(&unit[0].session_id) {
                     cost += session_heading_tokens(&unit[0]);
                 }

@@ -41,8 +41,9 @@ pub struct Question {
     pub question: String,
     pub category: u32,
     pub evidence: Vec<String>,
-    /// The gold answer as text (`adversarial_answer` for category 5; numbers written
-    /// out), empty when the file has none.
+    /// The gold answer as text (numbers written out); empty when the file has none, as
+    /// for category 5, whose questions no turn answers (its `adversarial_answer` is the
+    /// trap, not the answer).
     pub answer: String,
 }
 
@@ -140,9 +141,8 @@ fn question(v: &Value, known: &HashSet<&str>) -> Option<Question> {
             }
         }
     }
-    let answer = ["answer", "adversarial_answer"]
-        .iter()
-        .find_map(|k| v.get(*k))
+    let answer = v
+        .get("answer")
         .map(|a| match a {
             Value::String(s) => s.clone(),
             other => other.to_string(),
