@@ -45,7 +45,7 @@ if [ "$fresh" = 1 ]; then
     scripts/setup-browser.sh >&2 || status=$?
     [ "$status" = 0 ] && { "$0" || status=$?; }
     echo "test.sh --fresh: exit $status after $(( $(date +%s) - start )) s; disk used:" >&2
-    du -sh "$root"/* 2>/dev/null >&2 || true
+    du -sh "$root"/* >&2 2>/dev/null || true
     if [ "$keep" = 1 ]; then echo "kept $root" >&2; else rm -rf "$root"; fi
     exit "$status"
 fi
