@@ -139,7 +139,11 @@ fn answer_accuracy_is_scored_from_the_dumped_contexts() {
                 .lines()
                 .find_map(|l| l.strip_prefix("Gold answer: "))
                 .unwrap_or("");
-            if gold == "7 May 2023" { "CORRECT" } else { "WRONG" }
+            if gold == "7 May 2023" {
+                "CORRECT"
+            } else {
+                "WRONG"
+            }
         } else {
             assert!(text(1).contains("Question: "), "{}", text(1));
             "7 May 2023"
@@ -157,7 +161,11 @@ fn answer_accuracy_is_scored_from_the_dumped_contexts() {
         .arg(format!("{}/v1", server.url))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows: Vec<serde_json::Value> = std::fs::read_to_string(dump.path())
         .unwrap()
@@ -165,8 +173,14 @@ fn answer_accuracy_is_scored_from_the_dumped_contexts() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let scored: Vec<&serde_json::Value> = rows.iter().filter(|r| r["category"] != 5).collect();
-    let right = scored.iter().filter(|r| r["answer"] == "7 May 2023").count();
-    assert!(right > 0, "the slice has questions whose answer is 7 May 2023");
+    let right = scored
+        .iter()
+        .filter(|r| r["answer"] == "7 May 2023")
+        .count();
+    assert!(
+        right > 0,
+        "the slice has questions whose answer is 7 May 2023"
+    );
     assert_eq!(result["n"], scored.len());
     let want = (right as f64 / scored.len() as f64 * 10_000.0).round() / 10_000.0;
     assert_eq!(result["accuracy"].as_f64().unwrap(), want, "{result}");
