@@ -83,6 +83,10 @@ pub fn embedder_with(spec: &str, settings: &EmbedderSettings) -> Result<Option<A
         ("static", path) => Arc::new(StaticEmbedder::from_file(path).map_err(model)?),
         ("ollama", m) if !m.is_empty() => Arc::new(ollama(m, settings)),
         ("openai", m) if !m.is_empty() => Arc::new(openai(m, settings)?),
+        #[cfg(feature = "transformer")]
+        ("minilm", dir) if !dir.is_empty() => {
+            Arc::new(mnemo_embed::TransformerEmbedder::from_dir(dir).map_err(model)?)
+        }
         _ => {
             return Err(Error::invalid(
                 "embedder",
