@@ -87,7 +87,7 @@ pub fn run_file(
     let config = json!({
         "embedder": embedder,
         "file": path.display().to_string(),
-        "min_similarity": engine.settings().ranking.min_similarity,
+        "min_similarity": engine.min_similarity(),
         "version": env!("CARGO_PKG_VERSION"),
     });
     run(&engine, &set, config)

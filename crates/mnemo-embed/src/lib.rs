@@ -53,6 +53,14 @@ pub trait Embedder: Send + Sync {
     fn is_remote(&self) -> bool {
         false
     }
+
+    /// The cosine similarity under which a text and a query are taken to be unrelated by
+    /// this model, when it has been calibrated (the built-in table and all-MiniLM-L6-v2 on
+    /// mnemo's personal-facts dev set); `None` when not known. Cosines of unrelated texts
+    /// differ by model, so no single number suits every embedder.
+    fn unrelated_below(&self) -> Option<f32> {
+        None
+    }
 }
 
 impl<E: Embedder + ?Sized> Embedder for std::sync::Arc<E> {
@@ -68,6 +76,9 @@ impl<E: Embedder + ?Sized> Embedder for std::sync::Arc<E> {
     fn is_remote(&self) -> bool {
         (**self).is_remote()
     }
+    fn unrelated_below(&self) -> Option<f32> {
+        (**self).unrelated_below()
+    }
 }
 
 impl<E: Embedder + ?Sized> Embedder for Box<E> {
@@ -82,5 +93,8 @@ impl<E: Embedder + ?Sized> Embedder for Box<E> {
     }
     fn is_remote(&self) -> bool {
         (**self).is_remote()
+    }
+    fn unrelated_below(&self) -> Option<f32> {
+        (**self).unrelated_below()
     }
 }

@@ -101,6 +101,12 @@ impl Embedder for StaticEmbedder {
         &self.table.model_id
     }
 
+    fn unrelated_below(&self) -> Option<f32> {
+        // Calibrated for the built-in table only (`mnemo bench recall`): at 0.3 no
+        // paraphrased question loses its fact; above it they start to.
+        Arc::ptr_eq(&self.table, &Self::builtin().table).then_some(0.3)
+    }
+
     fn dims(&self) -> usize {
         self.table.dims
     }

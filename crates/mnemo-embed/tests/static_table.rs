@@ -85,6 +85,9 @@ fn table_round_trip_f32_and_i8() {
     let i8_bytes = encode_table("static:tiny@1", &tokens, 4, &rows, Quantization::I8).unwrap();
     let exact = StaticEmbedder::from_bytes(f32_bytes, "tiny.f32").unwrap();
     let quant = StaticEmbedder::from_bytes(i8_bytes, "tiny.i8").unwrap();
+    // Only the built-in table's scale of unrelated cosines is known.
+    assert_eq!(exact.unrelated_below(), None);
+    assert_eq!(StaticEmbedder::builtin().unrelated_below(), Some(0.3));
     assert_eq!(exact.model_id(), "static:tiny@1");
     assert_eq!(exact.dims(), 4);
     assert_eq!(exact.tokenizer().pieces("The cats"), ["the", "cat", "##s"]);

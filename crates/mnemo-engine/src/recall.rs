@@ -118,7 +118,7 @@ impl Engine {
             .iter()
             .filter_map(|c| c.cosine)
             .fold(f32::MIN, f32::max);
-        let min_similarity = self.settings.ranking.min_similarity;
+        let min_similarity = self.min_similarity();
         let mut ranked: Vec<RecallHit> = candidates
             .into_iter()
             .map(|c| {
@@ -165,6 +165,16 @@ impl Engine {
         Ok(Searched {
             hits: ranked,
             fallback,
+        })
+    }
+
+    /// The cosine a memory sharing no word with a query needs (see
+    /// [`RankingWeights::min_similarity`](crate::RankingWeights::min_similarity)).
+    pub fn min_similarity(&self) -> f64 {
+        self.settings.ranking.min_similarity.unwrap_or_else(|| {
+            self.embedder()
+                .and_then(|e| e.unrelated_below())
+                .map_or(0.0, f64::from)
         })
     }
 

@@ -87,9 +87,11 @@ pub struct RankingWeights {
     pub recency_days: f64,
     /// A memory that shares no word with the query is returned only when its cosine
     /// similarity reaches this: the embedder's nearest memory is not a match by being
-    /// nearest (0: no such check). Calibrated for the built-in embedder on
-    /// `crates/mnemo-bench/data/personal-facts-dev.json` (`mnemo bench recall`).
-    pub min_similarity: f64,
+    /// nearest. `None` (the default) takes the embedder's own calibrated value
+    /// (`Embedder::unrelated_below`: 0.3 for the built-in table, 0.2 for all-MiniLM-L6-v2
+    /// on candle, no check for an HTTP embedder, whose scale is not known); 0 turns it off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_similarity: Option<f64>,
 }
 
 impl Default for RankingWeights {
@@ -100,7 +102,7 @@ impl Default for RankingWeights {
             recency: 0.1,
             pinned: 0.1,
             recency_days: 90.0,
-            min_similarity: 0.3,
+            min_similarity: None,
         }
     }
 }

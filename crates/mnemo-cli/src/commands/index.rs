@@ -97,7 +97,7 @@ pub fn bench(command: BenchCommand, cfg: &Config) -> Result<()> {
         BenchCommand::Recall(a) => {
             let mut settings = cfg.engine.clone();
             if let Some(m) = a.min_similarity {
-                settings.ranking.min_similarity = m;
+                settings.ranking.min_similarity = Some(m);
             }
             let report = mnemo_bench::recall::run_file(&a.path, &a.embedder, &a.params, settings)?;
             if cfg.json {

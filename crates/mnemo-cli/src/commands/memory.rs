@@ -75,6 +75,9 @@ pub fn recall(engine: &Engine, cfg: &Config, a: RecallArgs) -> Result<()> {
         out.json(&hits)?;
     } else if hits.is_empty() {
         out.line("no matching memories")?;
+        if a.explain {
+            out.line(threshold_line(engine))?;
+        }
     } else {
         for h in &hits {
             out.line(format!(
@@ -89,8 +92,24 @@ pub fn recall(engine: &Engine, cfg: &Config, a: RecallArgs) -> Result<()> {
                 ))?;
             }
         }
+        if a.explain {
+            out.line(threshold_line(engine))?;
+        }
     }
     out.flush()
+}
+
+/// What `--explain` says about the similarity a memory with no word of the query needs.
+fn threshold_line(engine: &Engine) -> String {
+    match engine.min_similarity() {
+        m if m > 0.0 => format!(
+            "(a memory that shares no word with the query needs cosine >= {m:.2}; \
+             [engine.ranking] min_similarity)"
+        ),
+        _ => "(no similarity threshold: the nearest memories are returned even when \
+              unrelated; [engine.ranking] min_similarity)"
+            .to_string(),
+    }
 }
 
 /// `mnemo context`: what the chat or the proxy would inject for a message (nothing is
