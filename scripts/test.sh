@@ -52,7 +52,7 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast
 
 # The full LoCoMo dev half is not in the repository (licence and size); it is read from the
 # shared folder beside it where that exists. Never skipped silently.

@@ -13,6 +13,12 @@ fn model_dir() -> Option<PathBuf> {
     );
     if dir.join("model.safetensors").exists() {
         Some(dir)
+    } else if std::env::var_os("MNEMO_REQUIRE_MINILM").is_some() {
+        panic!(
+            "no weights at {} and MNEMO_REQUIRE_MINILM is set (scripts/test.sh fetches them \
+             with scripts/fetch-minilm.sh)",
+            dir.display()
+        );
     } else {
         eprintln!(
             "skipped: no weights at {} (run scripts/fetch-minilm.sh)",
@@ -28,6 +34,7 @@ fn reproduces_published_sentence_transformers_similarities() {
     let emb = TransformerEmbedder::from_dir(&dir).unwrap();
     assert_eq!(emb.model_id(), "candle:all-minilm-l6-v2");
     assert_eq!(emb.dims(), 384);
+    assert_eq!(emb.unrelated_below(), Some(0.2));
     let v = emb
         .embed(&[
             "The weather is lovely today.",
