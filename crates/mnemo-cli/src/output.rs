@@ -6,6 +6,7 @@ use std::io::{BufWriter, StdoutLock, Write};
 
 use anyhow::Result;
 use mnemo_core::{ids, time, HistoryEvent, Memory, Session, Turn};
+use mnemo_engine::Section;
 use serde::Serialize;
 
 /// Buffered stdout.
@@ -175,4 +176,16 @@ pub fn session_line(s: &Session, turns: usize) -> String {
 /// Collapses newlines so a record stays on one line.
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// How `/context` and `mnemo context` name a section of the context.
+pub fn section_name(s: Section) -> &'static str {
+    match s {
+        Section::Fact => "key fact",
+        Section::Memory => "memory",
+        Section::Topic => "topic summary",
+        Section::SessionSummary => "past session",
+        Section::PastTurn => "past turn",
+        Section::RecentTurn => "this session",
+    }
 }

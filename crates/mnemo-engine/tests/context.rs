@@ -15,7 +15,8 @@ fn engine(dir: &tempfile::TempDir) -> Engine {
     Engine::new(Arc::new(store), EngineSettings::default(), clock)
 }
 
-fn turn(e: &Engine, session: &str, role: Role, text: &str) {
+/// Records a turn of dana's (at the fixed clock's time) and returns its id.
+fn turn(e: &Engine, session: &str, role: Role, text: &str) -> String {
     e.add_turn(NewTurn {
         id: None,
         scope: Scope::user("dana"),
@@ -25,7 +26,8 @@ fn turn(e: &Engine, session: &str, role: Role, text: &str) {
         created_at: None,
         meta: Value::Null,
     })
-    .unwrap();
+    .unwrap()
+    .id
 }
 
 #[test]
@@ -172,34 +174,19 @@ fn summarized_turns_are_not_replayed_and_past_summaries_are() {
         .any(|i| i.section == Section::PastTurn && i.text.contains("message 3")));
 }
 
-/// Records a turn of dana's and returns its id.
-fn said(e: &Engine, session: &str, role: Role, text: &str) -> String {
-    e.add_turn(NewTurn {
-        id: None,
-        scope: Scope::user("dana"),
-        session_id: session.into(),
-        role,
-        content: text.into(),
-        created_at: Some(time::parse("2026-04-10T09:30:00Z").unwrap()),
-        meta: Value::Null,
-    })
-    .unwrap()
-    .id
-}
-
 #[test]
 fn the_default_context_holds_what_was_said_in_earlier_sessions_with_its_date() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(&dir);
     let dana = Scope::user("dana");
-    said(
+    let wedding = turn(
         &e,
         "s1",
         Role::User,
         "My sister Maya is getting married in Lisbon on June 14th",
     );
-    said(&e, "s1", Role::Assistant, "Congratulations to Maya!");
-    said(&e, "s1", Role::User, "I also need new running shoes");
+    turn(&e, "s1", Role::Assistant, "Congratulations to Maya!");
+    turn(&e, "s1", Role::User, "I also need new running shoes");
 
     // No model ran: nothing was extracted, yet the wedding reaches the prompt.
     let c = e
@@ -211,16 +198,17 @@ fn the_default_context_holds_what_was_said_in_earlier_sessions_with_its_date() {
         .unwrap();
     let block = c.memory_block.clone().expect("past turns injected");
     assert!(block.contains("Lisbon on June 14th"), "{block}");
-    assert!(block.contains("\n[Fri 10 Apr 2026]\n"), "{block}");
+    assert!(block.contains("\n[Fri 1 May 2026]\n"), "{block}");
     let past: Vec<_> = c
         .items
         .iter()
         .filter(|i| i.section == Section::PastTurn)
         .collect();
+    assert!(past.iter().any(|i| i.id == wedding), "{:#?}", c.items);
     assert!(past.iter().all(|i| i.session_id.as_deref() == Some("s1")));
     assert!(past
         .iter()
-        .all(|i| i.said_at.as_deref() == Some("2026-04-10T09:30:00.000000Z")));
+        .all(|i| i.said_at.as_deref() == Some("2026-05-01T12:00:00.000000Z")));
     assert!(c.tokens <= c.budget_tokens);
 
     // An assistant turn found comes with the turn it answers, in conversation order.
@@ -255,15 +243,15 @@ fn memories_and_past_turns_share_the_budget_and_sources_are_not_repeated() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(&dir);
     let dana = Scope::user("dana");
-    let plain = said(&e, "s1", Role::User, "I really love gardening on weekends");
-    let detailed = said(
+    let plain = turn(&e, "s1", Role::User, "I really love gardening on weekends");
+    let detailed = turn(
         &e,
         "s1",
         Role::User,
         "I planted 40 tulip bulbs from Keukenhof in my garden",
     );
     for i in 0..30 {
-        said(
+        turn(
             &e,
             "s1",
             Role::User,

@@ -142,9 +142,7 @@ pub fn context(engine: &Engine, cfg: &Config, a: ContextArgs) -> Result<()> {
     for it in &ctx.items {
         out.line(format!(
             "  {:<15} {:<8} {:>5} tok",
-            serde_json::to_value(it.section)?
-                .as_str()
-                .unwrap_or_default(),
+            output::section_name(it.section),
             ids::short(&it.id),
             it.tokens
         ))?;

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use mnemo_core::{ids, Memory, Scope};
-use mnemo_engine::{keyvalue, tools, Engine, Pattern, PipelineLlm, Section, WorkerHandle};
+use mnemo_engine::{keyvalue, tools, Engine, Pattern, PipelineLlm, WorkerHandle};
 use mnemo_llm::{LlmConfig, ProviderKind};
 use signal_hook::consts::{SIGHUP, SIGTERM};
 
@@ -483,7 +483,7 @@ fn show_context(chat: &ChatSession) {
     for it in &ctx.items {
         println!(
             "  {:<15} {:<8} {:>5} tok  {}",
-            section_name(it.section),
+            crate::output::section_name(it.section),
             ids::short(&it.id),
             it.tokens,
             it.text.replace('\n', " ")
@@ -513,16 +513,4 @@ fn summaries(chat: &ChatSession) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// How `/context` names a section.
-fn section_name(s: Section) -> &'static str {
-    match s {
-        Section::Fact => "key fact",
-        Section::Memory => "memory",
-        Section::Topic => "topic summary",
-        Section::SessionSummary => "past session",
-        Section::PastTurn => "past turn",
-        Section::RecentTurn => "this session",
-    }
 }
