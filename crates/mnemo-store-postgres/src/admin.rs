@@ -15,10 +15,9 @@ pub(crate) fn forget_user(c: &mut Tx<'_>, user_id: &str) -> DbResult<ForgetRepor
     let history = del("DELETE FROM history WHERE user_id = $1 \
          OR memory_id IN (SELECT id FROM memories WHERE user_id = $1)")?;
     let memories = del("DELETE FROM memories WHERE user_id = $1")?;
-    let summaries = del("DELETE FROM summaries WHERE user_id = $1 \
-         OR session_id IN (SELECT id FROM sessions WHERE user_id = $1)")?;
-    let turns = del("DELETE FROM turns WHERE user_id = $1 \
-         OR session_id IN (SELECT id FROM sessions WHERE user_id = $1)")?;
+    // A session's turns and summaries carry its user (the foreign key is (user, session)).
+    let summaries = del("DELETE FROM summaries WHERE user_id = $1")?;
+    let turns = del("DELETE FROM turns WHERE user_id = $1")?;
     let sessions = del("DELETE FROM sessions WHERE user_id = $1")?;
     let topics = del("DELETE FROM topics WHERE user_id = $1")?;
     del("DELETE FROM jobs WHERE user_id = $1")?;

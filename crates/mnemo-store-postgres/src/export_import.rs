@@ -19,7 +19,7 @@ use crate::rows::{
     self, HISTORY_COLS, MEMORY_COLS, SESSION_COLS, SUMMARY_COLS, TOPIC_COLS, TURN_COLS,
 };
 use crate::topics::{self, check_session};
-use crate::turns::{self, session_owner};
+use crate::turns::{self, session_agent};
 use crate::validate;
 
 type ReadRecord = fn(&Row) -> DbResult<Record>;
@@ -175,7 +175,9 @@ fn decide(
 
 fn import_session(c: &mut Tx<'_>, s: &Session, mode: ImportMode) -> DbResult<Outcome> {
     validate::session(s)?;
-    let existing = session_owner(c, &s.id)?.map(|(user, _)| user);
+    // A session's id is unique within its user only: another user's session of the same id
+    // is another session, so only this user's can be "existing".
+    let existing = session_agent(c, &s.user_id, &s.id)?.map(|_| s.user_id.clone());
     decide(
         c,
         existing,
@@ -188,21 +190,15 @@ fn import_session(c: &mut Tx<'_>, s: &Session, mode: ImportMode) -> DbResult<Out
 
 fn import_turn(c: &mut Tx<'_>, t: &Turn, mode: ImportMode) -> DbResult<Outcome> {
     validate::turn(t)?;
-    match session_owner(c, &t.session_id)? {
-        Some((user, _)) if user == t.user_id => {}
-        Some(_) => {
-            return Err(Error::invalid("session_id", "the session belongs to another user").into())
-        }
-        None => {
-            return Err(Error::invalid(
-                "session_id",
-                format!(
-                    "session {} is not in the database; import it first",
-                    t.session_id
-                ),
-            )
-            .into())
-        }
+    if session_agent(c, &t.user_id, &t.session_id)?.is_none() {
+        return Err(Error::invalid(
+            "session_id",
+            format!(
+                "session {} of user {} is not in the database; import it first",
+                t.session_id, t.user_id
+            ),
+        )
+        .into());
     }
     let existing = owner_of(c, "turns", &t.id)?;
     decide(

@@ -160,7 +160,8 @@ impl JobStore for PgStore {
             Ok(c.query(
                 "SELECT s.user_id, s.id FROM sessions s \
                  CROSS JOIN LATERAL (SELECT t.created_at FROM turns t \
-                   WHERE t.session_id = s.id ORDER BY t.seq DESC LIMIT 1) l \
+                   WHERE t.user_id = s.user_id AND t.session_id = s.id \
+                   ORDER BY t.seq DESC LIMIT 1) l \
                  WHERE s.ended_at IS NULL AND l.created_at < $1 \
                  ORDER BY l.created_at, s.id LIMIT $2",
                 &[&before, &limit],
@@ -313,9 +314,8 @@ fn enqueue_ranges(
     ranges: &[RangeJob],
     now: Timestamp,
 ) -> DbResult<Vec<Job>> {
-    let agent_id = match turns::lock_session(c, session_id)? {
-        Some((owner, agent_id)) if owner == user_id => agent_id,
-        _ => return Err(mnemo_core::Error::not_found("session", session_id).into()),
+    let Some(agent_id) = turns::lock_session(c, user_id, session_id)? else {
+        return Err(mnemo_core::Error::not_found("session", session_id).into());
     };
     let user_id = user_id.to_owned();
     let last_turn: i64 = c

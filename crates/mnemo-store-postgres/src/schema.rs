@@ -16,6 +16,7 @@ use crate::errors::DbResult;
 pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_api_keys.sql"),
+    include_str!("migrations/0003_sessions_per_user.sql"),
 ];
 
 /// The schema version this build writes and understands.

@@ -8,7 +8,7 @@ use mnemo_core::{Error, Scope, SessionSummary, Topic};
 use crate::errors::DbResult;
 use crate::rows::{self, json_text, SUMMARY_COLS, TOPIC_COLS};
 use crate::sql::{self, p, query, Conditions};
-use crate::turns::session_owner;
+use crate::turns::session_agent;
 use crate::validate;
 
 pub(crate) fn upsert_topic(c: &mut Tx<'_>, topic: &Topic) -> DbResult<Topic> {
@@ -125,15 +125,10 @@ pub(crate) fn add_summary(c: &mut Tx<'_>, s: &SessionSummary) -> DbResult<()> {
     insert_summary(c, s)
 }
 
-/// Fails unless the summary's session exists and belongs to the summary's user.
+/// Fails unless the summary's user has a session of the summary's session id.
 pub(crate) fn check_session(c: &mut Tx<'_>, s: &SessionSummary) -> DbResult<()> {
-    match session_owner(c, &s.session_id)? {
-        Some((user, _)) if user == s.user_id => Ok(()),
-        Some(_) => Err(Error::invalid(
-            "session_id",
-            format!("session {} belongs to another user", s.session_id),
-        )
-        .into()),
+    match session_agent(c, &s.user_id, &s.session_id)? {
+        Some(_) => Ok(()),
         None => Err(Error::not_found("session", &s.session_id).into()),
     }
 }

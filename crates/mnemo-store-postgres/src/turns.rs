@@ -31,8 +31,8 @@ pub(crate) fn add_turn(
     ensure_session(c, &new.session_id, &new.scope, created_at)?;
     let seq: i64 = c
         .query_one(
-            "SELECT coalesce(max(seq), 0) + 1 FROM turns WHERE session_id = $1",
-            &[&new.session_id],
+            "SELECT coalesce(max(seq), 0) + 1 FROM turns WHERE user_id = $1 AND session_id = $2",
+            &[&new.scope.user_id, &new.session_id],
         )?
         .get(0);
     let turn = Turn {
@@ -51,42 +51,56 @@ pub(crate) fn add_turn(
     Ok(turn)
 }
 
-/// Creates the session on first use and locks its row; refuses a session of another scope.
+/// Creates the session on first use and locks its row; refuses a session of this user
+/// that belongs to another of their agents. Session ids are per user: another user's
+/// session of the same id is a different session, and nothing here reveals it.
 fn ensure_session(c: &mut Tx<'_>, id: &str, scope: &Scope, started_at: Timestamp) -> DbResult<()> {
     c.execute(
         "INSERT INTO sessions (id, user_id, agent_id, started_at, ended_at, meta) \
-         VALUES ($1, $2, $3, $4, NULL, 'null') ON CONFLICT (id) DO NOTHING",
+         VALUES ($1, $2, $3, $4, NULL, 'null') ON CONFLICT (user_id, id) DO NOTHING",
         &[&id, &scope.user_id, &scope.agent_id, &started_at],
     )?;
-    match lock_session(c, id)? {
-        Some((user, agent)) if user == scope.user_id && agent == scope.agent_id => Ok(()),
-        _ => Err(Error::invalid(
+    match lock_session(c, &scope.user_id, id)? {
+        Some(agent) if agent == scope.agent_id => Ok(()),
+        Some(agent) => Err(Error::invalid(
             "session_id",
-            format!("session `{id}` belongs to another user or agent"),
+            format!(
+                "session `{id}` belongs to {}; use another session id for this agent",
+                agent.map_or("no agent (user-wide)".to_owned(), |a| format!(
+                    "agent `{a}`"
+                ))
+            ),
         )
         .into()),
+        None => Err(Error::not_found("session", id).into()),
     }
 }
 
-/// The (user, agent) of a session, its row locked until the transaction ends.
-pub(crate) fn lock_session(c: &mut Tx<'_>, id: &str) -> DbResult<Option<(String, Option<String>)>> {
+/// The agent of `user_id`'s session `id` (`Some(None)`: user-wide), its row locked until
+/// the transaction ends.
+pub(crate) fn lock_session(
+    c: &mut Tx<'_>,
+    user_id: &str,
+    id: &str,
+) -> DbResult<Option<Option<String>>> {
     Ok(c.query_opt(
-        "SELECT user_id, agent_id FROM sessions WHERE id = $1 FOR UPDATE",
-        &[&id],
+        "SELECT agent_id FROM sessions WHERE user_id = $1 AND id = $2 FOR UPDATE",
+        &[&user_id, &id],
     )?
-    .map(|r| (r.get(0), r.get(1))))
+    .map(|r| r.get(0)))
 }
 
-/// The (user, agent) of a session, if it exists.
-pub(crate) fn session_owner(
+/// The agent of `user_id`'s session `id` (`Some(None)`: user-wide), if it exists.
+pub(crate) fn session_agent(
     c: &mut Tx<'_>,
+    user_id: &str,
     id: &str,
-) -> DbResult<Option<(String, Option<String>)>> {
+) -> DbResult<Option<Option<String>>> {
     Ok(c.query_opt(
-        "SELECT user_id, agent_id FROM sessions WHERE id = $1",
-        &[&id],
+        "SELECT agent_id FROM sessions WHERE user_id = $1 AND id = $2",
+        &[&user_id, &id],
     )?
-    .map(|r| (r.get(0), r.get(1))))
+    .map(|r| r.get(0)))
 }
 
 pub(crate) fn insert_session(c: &mut Tx<'_>, s: &Session) -> DbResult<()> {
@@ -109,13 +123,14 @@ pub(crate) fn insert_session(c: &mut Tx<'_>, s: &Session) -> DbResult<()> {
 pub(crate) fn replace_session(c: &mut Tx<'_>, s: &Session) -> DbResult<()> {
     c.execute(
         "UPDATE sessions SET agent_id = $2, started_at = $3, ended_at = $4, meta = $5 \
-         WHERE id = $1",
+         WHERE id = $1 AND user_id = $6",
         &[
             &s.id,
             &s.agent_id,
             &s.started_at,
             &s.ended_at,
             &json_text(&s.meta)?,
+            &s.user_id,
         ],
     )?;
     Ok(())
@@ -207,8 +222,8 @@ pub(crate) fn list_sessions(
 pub(crate) fn get_session(c: &mut Tx<'_>, user_id: &str, input: &str) -> DbResult<Session> {
     let id = lookup::resolve(c, SESSIONS, Some(user_id), input)?;
     let row = c.query_one(
-        &format!("SELECT {SESSION_COLS} FROM sessions s WHERE s.id = $1"),
-        &[&id],
+        &format!("SELECT {SESSION_COLS} FROM sessions s WHERE s.user_id = $1 AND s.id = $2"),
+        &[&user_id, &id],
     )?;
     rows::session(&row)
 }

@@ -20,7 +20,7 @@ use crate::rows::{
     self, HISTORY_COLS, MEMORY_COLS, SESSION_COLS, SUMMARY_COLS, TOPIC_COLS, TURN_COLS,
 };
 use crate::topics::{self, check_session};
-use crate::turns::{self, session_owner};
+use crate::turns::{self, session_agent};
 use crate::validate;
 
 /// Reads one record from a row of an export query.
@@ -169,7 +169,9 @@ fn decide(
 
 fn import_session(conn: &Connection, s: &Session, mode: ImportMode) -> DbResult<Outcome> {
     validate::session(s)?;
-    let existing = session_owner(conn, &s.id)?.map(|(user, _)| user);
+    // A session's id is unique within its user only: another user's session of the same id
+    // is another session, so only this user's can be "existing".
+    let existing = session_agent(conn, &s.user_id, &s.id)?.map(|_| s.user_id.clone());
     decide(
         existing,
         &s.user_id,
@@ -181,21 +183,15 @@ fn import_session(conn: &Connection, s: &Session, mode: ImportMode) -> DbResult<
 
 fn import_turn(conn: &Connection, t: &Turn, mode: ImportMode) -> DbResult<Outcome> {
     validate::turn(t)?;
-    match session_owner(conn, &t.session_id)? {
-        Some((user, _)) if user == t.user_id => {}
-        Some(_) => {
-            return Err(Error::invalid("session_id", "the session belongs to another user").into())
-        }
-        None => {
-            return Err(Error::invalid(
-                "session_id",
-                format!(
-                    "session {} is not in the database; import it first",
-                    t.session_id
-                ),
-            )
-            .into())
-        }
+    if session_agent(conn, &t.user_id, &t.session_id)?.is_none() {
+        return Err(Error::invalid(
+            "session_id",
+            format!(
+                "session {} of user {} is not in the database; import it first",
+                t.session_id, t.user_id
+            ),
+        )
+        .into());
     }
     let existing = owner_of(conn, "turns", &t.id)?;
     decide(

@@ -144,7 +144,8 @@ impl JobStore for SqliteStore {
             let mut stmt = c.prepare_cached(
                 "SELECT user_id, id FROM (SELECT s.id, s.user_id, s.pk, \
                  (SELECT t.created_at FROM turns t \
-                 WHERE t.session_id = s.id ORDER BY t.seq DESC LIMIT 1) AS last_at \
+                 WHERE t.user_id = s.user_id AND t.session_id = s.id \
+                 ORDER BY t.seq DESC LIMIT 1) AS last_at \
                  FROM sessions s WHERE s.ended_at IS NULL) \
                  WHERE last_at IS NOT NULL AND last_at < ?1 ORDER BY last_at, pk LIMIT ?2",
             )?;
@@ -291,9 +292,8 @@ fn enqueue_ranges(
     ranges: &[RangeJob],
     now: Timestamp,
 ) -> DbResult<Vec<Job>> {
-    let agent_id = match turns::session_owner(c, session_id)? {
-        Some((owner, agent_id)) if owner == user_id => agent_id,
-        _ => return Err(mnemo_core::Error::not_found("session", session_id).into()),
+    let Some(agent_id) = turns::session_agent(c, user_id, session_id)? else {
+        return Err(mnemo_core::Error::not_found("session", session_id).into());
     };
     let user_id = user_id.to_owned();
     let last_turn: i64 = c

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_jobs.sql"),
     include_str!("migrations/0004_memory_changes.sql"),
     include_str!("migrations/0005_api_keys.sql"),
+    include_str!("migrations/0006_sessions_per_user.sql"),
 ];
 
 /// The schema version this build writes and understands.

@@ -10,7 +10,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::errors::DbResult;
 use crate::filters::{self, Conditions};
 use crate::rows::{self, meta_text, ts_text, SUMMARY_COLS, TOPIC_COLS};
-use crate::turns::{query_with_limit, session_owner};
+use crate::turns::{query_with_limit, session_agent};
 use crate::validate;
 
 pub(crate) fn upsert_topic(conn: &Connection, topic: &Topic) -> DbResult<Topic> {
@@ -134,15 +134,10 @@ pub(crate) fn add_summary(conn: &Connection, s: &SessionSummary) -> DbResult<()>
     insert_summary(conn, s)
 }
 
-/// Fails unless the summary's session exists and belongs to the summary's user.
+/// Fails unless the summary's user has a session of the summary's session id.
 pub(crate) fn check_session(conn: &Connection, s: &SessionSummary) -> DbResult<()> {
-    match session_owner(conn, &s.session_id)? {
-        Some((user, _)) if user == s.user_id => Ok(()),
-        Some(_) => Err(Error::invalid(
-            "session_id",
-            format!("session {} belongs to another user", s.session_id),
-        )
-        .into()),
+    match session_agent(conn, &s.user_id, &s.session_id)? {
+        Some(_) => Ok(()),
         None => Err(Error::not_found("session", &s.session_id).into()),
     }
 }

@@ -30,8 +30,10 @@ pub(crate) fn add_turn(
     let created_at = time::truncate(new.created_at.unwrap_or(now));
     ensure_session(conn, &new.session_id, &new.scope, created_at)?;
     let seq: i64 = conn
-        .prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM turns WHERE session_id = ?1")?
-        .query_row([&new.session_id], |r| r.get(0))?;
+        .prepare_cached(
+            "SELECT coalesce(max(seq), 0) + 1 FROM turns WHERE user_id = ?1 AND session_id = ?2",
+        )?
+        .query_row([&new.scope.user_id, &new.session_id], |r| r.get(0))?;
     let turn = Turn {
         id: new.id.clone().unwrap_or_else(ids::new_id),
         user_id: new.scope.user_id.clone(),
@@ -48,15 +50,16 @@ pub(crate) fn add_turn(
     Ok(turn)
 }
 
-/// Creates the session on first use; refuses a session that belongs to another scope.
+/// Creates the session on first use; refuses a session of this user that belongs to
+/// another of their agents. Session ids are per user: another user's session of the same
+/// id is a different session, and nothing here can tell that it exists.
 fn ensure_session(
     conn: &Connection,
     id: &str,
     scope: &Scope,
     started_at: Timestamp,
 ) -> DbResult<()> {
-    let owner = session_owner(conn, id)?;
-    match owner {
+    match session_agent(conn, &scope.user_id, id)? {
         None => {
             let session = Session {
                 id: id.to_owned(),
@@ -68,23 +71,29 @@ fn ensure_session(
             };
             insert_session(conn, &session)
         }
-        Some((user, agent)) if user == scope.user_id && agent == scope.agent_id => Ok(()),
-        Some(_) => Err(Error::invalid(
+        Some(agent) if agent == scope.agent_id => Ok(()),
+        Some(agent) => Err(Error::invalid(
             "session_id",
-            format!("session `{id}` belongs to another user or agent"),
+            format!(
+                "session `{id}` belongs to {}; use another session id for this agent",
+                agent.map_or("no agent (user-wide)".to_owned(), |a| format!(
+                    "agent `{a}`"
+                ))
+            ),
         )
         .into()),
     }
 }
 
-/// The (user, agent) of a session, if it exists.
-pub(crate) fn session_owner(
+/// The agent of `user_id`'s session `id` (`Some(None)`: user-wide), if it exists.
+pub(crate) fn session_agent(
     conn: &Connection,
+    user_id: &str,
     id: &str,
-) -> DbResult<Option<(String, Option<String>)>> {
+) -> DbResult<Option<Option<String>>> {
     Ok(conn
-        .prepare_cached("SELECT user_id, agent_id FROM sessions WHERE id = ?1")?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .prepare_cached("SELECT agent_id FROM sessions WHERE user_id = ?1 AND id = ?2")?
+        .query_row([user_id, id], |r| r.get(0))
         .optional()?)
 }
 
@@ -108,14 +117,15 @@ pub(crate) fn insert_session(conn: &Connection, s: &Session) -> DbResult<()> {
 pub(crate) fn replace_session(conn: &Connection, s: &Session) -> DbResult<()> {
     conn.prepare_cached(
         "UPDATE sessions SET agent_id = ?2, started_at = ?3, ended_at = ?4, meta = ?5 \
-         WHERE id = ?1",
+         WHERE id = ?1 AND user_id = ?6",
     )?
     .execute(params![
         s.id,
         s.agent_id,
         ts_text(&s.started_at),
         opt_ts_text(&s.ended_at),
-        meta_text(&s.meta)?
+        meta_text(&s.meta)?,
+        s.user_id
     ])?;
     Ok(())
 }
@@ -221,9 +231,9 @@ pub(crate) fn get_session(conn: &Connection, user_id: &str, input: &str) -> DbRe
     let id = lookup::resolve(conn, SESSIONS, Some(user_id), input)?;
     Ok(conn
         .prepare_cached(&format!(
-            "SELECT {SESSION_COLS} FROM sessions s WHERE s.id = ?1"
+            "SELECT {SESSION_COLS} FROM sessions s WHERE s.user_id = ?1 AND s.id = ?2"
         ))?
-        .query_row([id], rows::session)?)
+        .query_row([user_id, &id], rows::session)?)
 }
 
 pub(crate) fn end_session(

@@ -43,7 +43,8 @@ pub use transfer::{
 };
 pub use turns_jobs::{
     a_crash_on_the_last_attempt_fails_the_job, jobs_deduplicate_lease_and_fail,
-    range_jobs_commit_with_their_turns, turns_sessions_and_sequence_numbers, usage_totals,
+    range_jobs_commit_with_their_turns, turns_sessions_and_sequence_numbers,
+    two_users_share_a_session_id, usage_totals,
 };
 
 /// Declares one `#[test]` per conformance function, each on a fresh database made by
@@ -59,6 +60,7 @@ macro_rules! conformance_tests {
             topics_and_summaries,
             forgetting_a_user_cascades,
             turns_sessions_and_sequence_numbers,
+            two_users_share_a_session_id,
             range_jobs_commit_with_their_turns,
             jobs_deduplicate_lease_and_fail,
             a_crash_on_the_last_attempt_fails_the_job,

@@ -81,12 +81,16 @@ pub fn turns_sessions_and_sequence_numbers(b: &dyn Backend) {
         store.get_session("bob", "s1"),
         Err(Error::NotFound { .. })
     ));
-    let stolen = store.add_turn(
-        &new_turn(&scope("bob", None), "s1", "mine now", None),
+    // One of the user's agents cannot write into a user-wide session of theirs.
+    let other_agent = store.add_turn(
+        &new_turn(&scope("alice", Some("bot")), "s1", "agent's", None),
         1,
         now(),
     );
-    assert!(matches!(stolen, Err(Error::Invalid { .. })), "{stolen:?}");
+    assert!(
+        matches!(other_agent, Err(Error::Invalid { .. })),
+        "{other_agent:?}"
+    );
     assert!(store.end_session("alice", "nope", now()).is_err());
     // Another user cannot end it, nor queue its session-end work.
     assert!(matches!(
@@ -100,6 +104,152 @@ pub fn turns_sessions_and_sequence_numbers(b: &dyn Backend) {
     ));
     let stats = store.stats().unwrap();
     assert_eq!((stats.users, stats.sessions, stats.turns), (1, 2, 3));
+}
+
+/// Session ids belong to their user: two users may use the same id, each gets a session
+/// of their own (own sequence numbers, summaries, jobs, end, export, forget), and nothing
+/// one of them does with the id reveals or touches the other's.
+pub fn two_users_share_a_session_id(b: &dyn Backend) {
+    let store = b.open();
+    let (alice, bob) = (scope("alice", None), scope("bob", None));
+    let a1 = say(
+        store.as_ref(),
+        &alice,
+        "team-sync",
+        "alice one",
+        "2026-01-01T00:00:00Z",
+    );
+    let b1 = say(
+        store.as_ref(),
+        &bob,
+        "team-sync",
+        "bob one",
+        "2026-01-01T00:00:30Z",
+    );
+    let a2 = say(
+        store.as_ref(),
+        &alice,
+        "team-sync",
+        "alice two",
+        "2026-01-01T00:01:00Z",
+    );
+    assert_eq!((a1.seq, b1.seq, a2.seq), (1, 1, 2));
+    let contents = |sc: &mnemo_core::Scope| -> Vec<String> {
+        store
+            .list_turns(&TurnFilter {
+                scope: Some(sc.clone()),
+                session_id: Some("team-sync".into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|t| t.content)
+            .collect()
+    };
+    assert_eq!(contents(&alice), vec!["alice one", "alice two"]);
+    assert_eq!(contents(&bob), vec!["bob one"]);
+    assert_eq!(
+        store.get_session("bob", "team-sync").unwrap().user_id,
+        "bob"
+    );
+    assert_eq!(store.list_sessions(&bob, None).unwrap().len(), 1);
+
+    // Ending bob's session leaves alice's open.
+    store
+        .end_session("bob", "team-sync", ts("2026-01-02T00:00:00Z"))
+        .unwrap();
+    assert_eq!(
+        store.get_session("alice", "team-sync").unwrap().ended_at,
+        None
+    );
+    assert!(store
+        .get_session("bob", "team-sync")
+        .unwrap()
+        .ended_at
+        .is_some());
+
+    // Range jobs count each user's turns only.
+    let jobs = store
+        .enqueue_ranges("alice", "team-sync", &[extract(1, 0)], now())
+        .unwrap();
+    assert_eq!((jobs[0].first_seq, jobs[0].last_seq), (Some(1), Some(2)));
+    let jobs = store
+        .enqueue_ranges("bob", "team-sync", &[extract(1, 0)], now())
+        .unwrap();
+    assert_eq!((jobs[0].first_seq, jobs[0].last_seq), (Some(1), Some(1)));
+
+    // A summary of each user's session, listed per user.
+    let summary = |user: &str, text: &str| mnemo_core::SessionSummary {
+        id: mnemo_core::ids::new_id(),
+        user_id: user.into(),
+        agent_id: None,
+        session_id: "team-sync".into(),
+        first_seq: 1,
+        last_seq: 1,
+        summary: text.into(),
+        created_at: ts("2026-01-02T00:00:00Z"),
+        meta: serde_json::Value::Null,
+    };
+    store
+        .add_summary(&summary("alice", "alice's summary"))
+        .unwrap();
+    store.add_summary(&summary("bob", "bob's summary")).unwrap();
+    let listed = store.list_summaries(&bob, Some("team-sync")).unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|s| s.summary.as_str())
+            .collect::<Vec<_>>(),
+        vec!["bob's summary"]
+    );
+
+    // Idle sessions name both, each with its user.
+    let mut idle = store.idle_sessions(ts("2026-02-01T00:00:00Z"), 10).unwrap();
+    idle.sort();
+    assert_eq!(
+        idle,
+        vec![("alice".to_owned(), "team-sync".to_owned())],
+        "bob's ended session is not idle, alice's is"
+    );
+
+    // A user's export holds their session alone.
+    let exported = store.export(Some("bob")).unwrap();
+    let sessions = exported
+        .iter()
+        .filter(|r| matches!(r, mnemo_core::Record::Session(_)))
+        .count();
+    assert_eq!(sessions, 1);
+
+    // Forgetting bob leaves alice's session of the same id whole.
+    store.forget_user("bob").unwrap();
+    assert_eq!(contents(&alice), vec!["alice one", "alice two"]);
+    assert_eq!(
+        store
+            .list_summaries(&alice, Some("team-sync"))
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(matches!(
+        store.get_session("bob", "team-sync"),
+        Err(Error::NotFound { .. })
+    ));
+
+    // Bob's export comes back beside alice's session of the same id, and replacing it
+    // touches his alone.
+    let report = store
+        .import(&exported[1..], mnemo_core::ImportMode::SkipExisting)
+        .unwrap();
+    assert_eq!(report.skipped, 0, "{report:?}");
+    store
+        .import(&exported[1..], mnemo_core::ImportMode::Replace)
+        .unwrap();
+    assert_eq!(contents(&bob), vec!["bob one"]);
+    assert_eq!(contents(&alice), vec!["alice one", "alice two"]);
+    assert_eq!(
+        store.get_session("alice", "team-sync").unwrap().ended_at,
+        None
+    );
 }
 
 pub fn range_jobs_commit_with_their_turns(b: &dyn Backend) {

@@ -206,3 +206,84 @@ fn concurrent_callers_share_a_bounded_pool() {
         "{open} connections left open by a pool of 3"
     );
 }
+
+/// A database made by schema 2 (sessions keyed by id alone), with a session, its turns, a
+/// summary and a memory: migration 3 keys sessions by (user, id) and keeps every row.
+#[test]
+fn a_schema_2_database_migrates_to_sessions_per_user() {
+    let db = PgBackend::new();
+    let mut c = postgres::Client::connect(db.url(), postgres::NoTls).unwrap();
+    c.batch_execute(
+        "CREATE EXTENSION IF NOT EXISTS vector;
+         CREATE TABLE mnemo_schema (version bigint NOT NULL);
+         INSERT INTO mnemo_schema VALUES (2);",
+    )
+    .unwrap();
+    c.batch_execute(include_str!(
+        "../../mnemo-store-postgres/src/migrations/0001_init.sql"
+    ))
+    .unwrap();
+    c.batch_execute(include_str!(
+        "../../mnemo-store-postgres/src/migrations/0002_api_keys.sql"
+    ))
+    .unwrap();
+    c.batch_execute(
+        "INSERT INTO sessions (id, user_id, started_at) VALUES
+             ('team-sync', 'alice', '2026-01-01T00:00:00Z');
+         INSERT INTO turns (id, session_id, seq, user_id, role, content, created_at, tokens)
+         VALUES ('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1', 'team-sync', 1, 'alice', 'user',
+                 'the budget review moved to Thursday', '2026-01-01T00:00:00Z', 7),
+                ('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa2', 'team-sync', 2, 'alice', 'assistant',
+                 'noted, Thursday it is', '2026-01-01T00:00:01Z', 5);
+         INSERT INTO summaries (id, user_id, session_id, first_seq, last_seq, summary, created_at)
+         VALUES ('bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb1', 'alice', 'team-sync', 1, 2,
+                 'the review moved', '2026-01-01T00:00:02Z');",
+    )
+    .unwrap();
+    drop(c);
+
+    let store = PgStore::open(db.url()).unwrap();
+    use mnemo_core::Store;
+    assert_eq!(
+        store.stats().unwrap().schema_version,
+        mnemo_store_postgres::SCHEMA_VERSION
+    );
+    let in_session = |user: &str| mnemo_core::TurnFilter {
+        scope: Some(scope(user, None)),
+        session_id: Some("team-sync".into()),
+        ..Default::default()
+    };
+    assert_eq!(store.list_turns(&in_session("alice")).unwrap().len(), 2);
+    assert_eq!(
+        store
+            .search_turns("budget", &in_session("alice"), 5)
+            .unwrap()
+            .len(),
+        1
+    );
+    let bob = mnemo_store_tests::fixtures::say(
+        &store,
+        &scope("bob", None),
+        "team-sync",
+        "hi",
+        "2026-01-02T00:00:00Z",
+    );
+    assert_eq!(bob.seq, 1, "bob's own session under the same id");
+    let alice = mnemo_store_tests::fixtures::say(
+        &store,
+        &scope("alice", None),
+        "team-sync",
+        "third",
+        "2026-01-02T00:00:00Z",
+    );
+    assert_eq!(alice.seq, 3);
+    assert_eq!(
+        store
+            .list_summaries(&scope("alice", None), Some("team-sync"))
+            .unwrap()
+            .len(),
+        1
+    );
+    store.forget_user("alice").unwrap();
+    assert_eq!(store.list_turns(&in_session("bob")).unwrap().len(), 1);
+}

@@ -109,7 +109,7 @@ pub(super) fn session_for_write(
     };
     match own_session(engine, caller, &id) {
         Ok(full) => Ok(full),
-        // A new session id; the store refuses one that another user already holds.
+        // A new session id of this user's (session ids are per user).
         Err(e) if e.kind == super::ErrorKind::NotFound => Ok(id.trim().to_owned()),
         Err(e) => Err(e),
     }
