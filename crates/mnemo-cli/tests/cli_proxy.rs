@@ -93,6 +93,27 @@ fn the_openai_client_gets_memory_through_the_proxy() {
         "the openai client's checks failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // `mnemo usage --by task` shows Ben's three streamed completions with their tokens.
+    let lines = m.json(&["--user", "ben", "usage", "--by", "task"]);
+    let proxy = lines
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["key"] == "proxy")
+        .unwrap_or_else(|| panic!("no proxy line in {lines}"));
+    assert_eq!(
+        (
+            &proxy["calls"],
+            &proxy["input_tokens"],
+            &proxy["output_tokens"]
+        ),
+        (
+            &serde_json::json!(3),
+            &serde_json::json!(30),
+            &serde_json::json!(15)
+        ),
+        "{lines}"
+    );
 }
 
 #[test]

@@ -105,11 +105,6 @@ fn no_endpoint_crosses_tenants(m: &Mnemo) {
             "/v1/search".into(),
             Some(json!({ "query": "Porto oolong", "session_id": id })),
         ));
-        probes.push((
-            "POST",
-            "/v1/messages".into(),
-            Some(json!({ "session_id": id, "messages": [{ "role": "user", "content": "hi" }] })),
-        ));
         probes.push(("GET", format!("/v1/messages?session_id={id}"), None));
         probes.push((
             "POST",
@@ -159,6 +154,17 @@ fn no_endpoint_crosses_tenants(m: &Mnemo) {
         "/v1/memories/forget".into(),
         Some(json!({ "query": "oolong tea" })),
     ));
+    // Session ids are per user: Ben writing to Anna's session id (or its prefix) starts a
+    // session of his own under that id and touches nothing of Anna's. Last, so the reads
+    // above probe before Ben has a session of that name (the prefix first: once Ben has a
+    // session under Anna's full id, the prefix resolves to that session of his own).
+    for id in [ses[..8].to_owned(), ses.clone()] {
+        probes.push((
+            "POST",
+            "/v1/messages".into(),
+            Some(json!({ "session_id": id, "messages": [{ "role": "user", "content": "hi" }] })),
+        ));
+    }
     for (method, path, body) in &probes {
         let (status, got) = s.call(method, path, Some(&ben), body.as_ref());
         assert!(status < 500, "{method} {path}: {status} {got}");

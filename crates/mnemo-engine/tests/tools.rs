@@ -161,15 +161,24 @@ fn messages_queue_jobs_and_sessions_stay_with_their_user() {
             .kind,
         ErrorKind::NotFound
     );
-    // Ben cannot write into Anna's session.
-    let intrude = serde_json::from_value(serde_json::json!({
+    // Session ids are per user: Ben naming Anna's session id writes to a session of his
+    // own under that id; Anna's is untouched.
+    let same_id = serde_json::from_value(serde_json::json!({
         "session_id": out.session_id,
         "messages": [{ "role": "user", "content": "hello" }]
     }))
     .unwrap();
-    assert!(tools::add_messages(&e, &ben, intrude).is_err());
+    let bens = tools::add_messages(&e, &ben, same_id).unwrap();
+    assert_eq!(bens.session_id, out.session_id);
+    assert_eq!(bens.turns[0].seq, 1);
     let s = tools::get_session(&e, &anna, &out.session_id[..8]).unwrap();
-    assert_eq!(s.turns.len(), 2, "Ben's message did not land");
+    assert_eq!(
+        s.turns.len(),
+        2,
+        "Ben's message did not land in Anna's session"
+    );
+    let s = tools::get_session(&e, &ben, &out.session_id).unwrap();
+    assert_eq!(s.turns.len(), 1);
 }
 
 #[test]
@@ -252,4 +261,104 @@ fn batched_accesses_reach_the_store_on_flush_and_when_the_engine_is_dropped() {
     drop(e);
     let reopened = engine(&dir);
     assert_eq!(stored(&reopened), 3, "the last handle flushed on drop");
+}
+
+/// The one exchange every chat face uses: the user's turn before the model, a retry not
+/// recorded twice, the reply with one shape of metadata, usage under the face's task,
+/// memory tags only when the face asked for them, empty replies not recorded.
+#[test]
+fn an_exchange_records_the_message_first_then_the_reply_and_its_usage() {
+    use tools::{ExchangeRequest, Face, ModelReply};
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    let anna = Caller::user("anna");
+    let req = |face, session: Option<&str>, text: &str| {
+        ExchangeRequest::new(face, session.map(str::to_owned), text)
+    };
+    let begun = tools::begin_exchange(&e, &anna, req(Face::Proxy, Some("s1"), "hello")).unwrap();
+    assert!(begun.recorded);
+    assert_eq!(begun.user_turn.seq, 1);
+    assert!(begun.prompt.system.starts_with(tools::SYSTEM_PROMPT));
+    // The reply never came; the client retries the same message: not recorded twice.
+    let again = tools::begin_exchange(&e, &anna, req(Face::Proxy, Some("s1"), "hello")).unwrap();
+    assert!(!again.recorded);
+    assert_eq!(again.user_turn.id, begun.user_turn.id);
+
+    let reply = ModelReply {
+        content: "Hi! [MEMORY: fact|Anna says hello]".into(),
+        model: Some("m-1".into()),
+        provider: "openai".into(),
+        usage: Some((12, 4)),
+        ..ModelReply::default()
+    };
+    let done = tools::finish_exchange(&e, &again, &reply).unwrap();
+    let turn = done.turn.expect("the reply is recorded");
+    assert_eq!(turn.seq, 2);
+    assert_eq!(
+        turn.meta,
+        serde_json::json!({"via": "proxy", "model": "m-1", "cancelled": false,
+            "truncated": false, "partial": false, "error": null, "memory_tags": 0})
+    );
+    assert!(done.remembered.is_empty(), "the proxy asked for no tags");
+    assert!(
+        turn.content.contains("[MEMORY:"),
+        "kept as the model wrote it"
+    );
+
+    // A face that asks for tags gets them stored, and its reply shown without them.
+    let mut tagged = req(Face::Terminal, Some("s1"), "remember this");
+    tagged.memory_tags = true;
+    let begun = tools::begin_exchange(&e, &anna, tagged).unwrap();
+    assert!(begun.prompt.system.contains("[MEMORY: kind|the fact]"));
+    let done = tools::finish_exchange(&e, &begun, &reply).unwrap();
+    assert_eq!(done.reply, "Hi!");
+    assert_eq!(done.remembered[0].content, "Anna says hello");
+
+    // An empty reply is not recorded; a broken one is, as far as it came, marked partial.
+    let begun = tools::begin_exchange(&e, &anna, req(Face::WebUi, None, "and?")).unwrap();
+    let empty = ModelReply {
+        provider: "ollama".into(),
+        ..ModelReply::default()
+    };
+    assert!(tools::finish_exchange(&e, &begun, &empty)
+        .unwrap()
+        .turn
+        .is_none());
+    let broken = ModelReply {
+        content: "Half a".into(),
+        provider: "ollama".into(),
+        error: Some("the stream broke".into()),
+        ..ModelReply::default()
+    };
+    let turn = tools::finish_exchange(&e, &begun, &broken)
+        .unwrap()
+        .turn
+        .unwrap();
+    assert_eq!(turn.meta["via"], "web-ui");
+    assert_eq!(turn.meta["partial"], true);
+
+    // Usage by task: the proxy's call as reported, the terminal's too; failures and empty
+    // replies without figures are not counted.
+    let usage = tools::usage(
+        &e,
+        &anna,
+        tools::UsageRequest {
+            since: None,
+            group: Some(tools::UsageGroupName::Task),
+        },
+    )
+    .unwrap();
+    let row = |task: &str| usage.rows.iter().find(|r| r.key == task).cloned();
+    let proxy = row("proxy").unwrap();
+    assert_eq!(
+        (proxy.calls, proxy.input_tokens, proxy.output_tokens),
+        (1, 12, 4)
+    );
+    assert_eq!(proxy.model, "openai/m-1");
+    assert_eq!(row("chat").unwrap().calls, 1);
+    let web = row("web-ui").unwrap();
+    assert_eq!(
+        web.calls, 1,
+        "the empty reply counted by the tokenizer, the failure not"
+    );
 }

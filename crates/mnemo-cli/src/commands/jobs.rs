@@ -56,7 +56,8 @@ pub enum By {
 
 #[derive(Debug, Args)]
 pub struct UsageArgs {
-    /// Group by model, user, task (extract, reconcile, topic, summarize, chat) or job
+    /// Group by model, user, task (extract, reconcile, topic, summarize; chat, web-ui and
+    /// proxy for the replies of each face) or job
     #[arg(long, value_enum, default_value_t = By::Model)]
     pub by: By,
     /// Only calls at or after this date

@@ -147,6 +147,11 @@ class Handler(BaseHTTPRequestHandler):
         events = [chunk(model, {"role": "assistant", "content": ""})]
         events += [chunk(model, {"content": piece}) for piece in split_words(text)]
         events.append(chunk(model, {}, "stop"))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            # As OpenAI does: a last chunk with no choices and the call's usage.
+            events.append({**chunk(model, {}), "choices": [],
+                           "usage": {"prompt_tokens": 10, "completion_tokens": 5,
+                                     "total_tokens": 15}})
         for e in events:
             self.wfile.write(f"data: {json.dumps(e)}\n\n".encode())
             self.wfile.flush()

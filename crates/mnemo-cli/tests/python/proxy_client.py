@@ -80,9 +80,19 @@ def ask(c, text, session, stream, **extra):
         return r.choices[0].message.content
     parts = []
     for ch in c.chat.completions.create(stream=True, **args):
+        # mnemo asks the upstream for the stream's usage chunk; a client that did not ask
+        # for one must not get it.
+        asked = (extra.get("stream_options") or {}).get("include_usage")
+        check(asked or (ch.choices and ch.usage is None), f"an unasked-for usage chunk: {ch}")
         if ch.choices and ch.choices[0].delta.content:
             parts.append(ch.choices[0].delta.content)
     return "".join(parts)
+
+
+def proxy_usage(key):
+    """The caller's usage row of the task `proxy`."""
+    rows = rest(key, "/v1/usage?group=task")["rows"]
+    return next((r for r in rows if r["key"] == "proxy"), None)
 
 
 def story(key, user, stream):
@@ -120,6 +130,12 @@ def story(key, user, stream):
           f"memory block in the system message: {system}")
     check(reply == "You prefer dark mode.", f"client got the reply: {reply!r}")
     check(session_turns(key, f"{user}-2")[-1]["content"] == "You prefer dark mode.", "reply recorded")
+    # The three completions are counted, with the upstream's token figures (10 in, 5 out
+    # each; for a stream from the usage chunk mnemo asked for).
+    usage = proxy_usage(key)
+    check(usage is not None and usage["calls"] == 3, f"proxied calls counted: {usage}")
+    check(usage["input_tokens"] == 30 and usage["output_tokens"] == 15, f"their tokens: {usage}")
+    check(usage["model"] == "openai/client-model", usage)
     step("story", mode=mode, user=user, system=system)
 
 
@@ -233,6 +249,10 @@ def anthropic():
     # Longer than the server's REST request timeout (1 s here), within the model's (3 s).
     reply = ask(c, "SLOWISH: which theme?", "hdr:claude-slow", False)
     check(reply == "You prefer dark mode.", reply)
+    # Counted as Anthropic reported them (12 in, 5 out each; the stream's from its events).
+    usage = proxy_usage(ANNA)
+    check(usage is not None and usage["calls"] == 3, f"proxied calls counted: {usage}")
+    check(usage["input_tokens"] == 36 and usage["output_tokens"] == 15, f"their tokens: {usage}")
     models = [m.id for m in c.models.list()]
     check(models == ["claude-fake"], models)
     step("anthropic")

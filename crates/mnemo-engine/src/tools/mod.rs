@@ -18,6 +18,7 @@
 mod admin;
 mod conversation;
 mod error;
+mod exchange;
 mod jobs;
 mod memories;
 mod prompt;
@@ -34,6 +35,9 @@ pub use conversation::{
     SessionsResponse, SummariesRequest, SummariesResponse, TopicsResponse,
 };
 pub use error::{ErrorKind, ToolError, ToolResult};
+pub use exchange::{
+    begin_exchange, finish_exchange, Exchange, ExchangeRequest, Face, Finished, ModelReply,
+};
 pub use jobs::{
     get_job, jobs, retry_job, usage, JobsRequest, JobsResponse, UsageGroupName, UsageRequest,
     UsageResponse,

@@ -173,6 +173,8 @@ pub struct StreamTranslator {
     created: i64,
     /// Anthropic content-block index → OpenAI tool-call index.
     tool_index: Vec<(u64, usize)>,
+    /// Input tokens, from `message_start`.
+    input_tokens: u64,
 }
 
 impl StreamTranslator {
@@ -182,6 +184,7 @@ impl StreamTranslator {
             model: String::new(),
             created,
             tool_index: Vec::new(),
+            input_tokens: 0,
         }
     }
 
@@ -197,6 +200,7 @@ impl StreamTranslator {
                     .as_str()
                     .unwrap_or_default()
                     .to_owned();
+                self.input_tokens = ev["message"]["usage"]["input_tokens"].as_u64().unwrap_or(0);
                 self.chunk(json!({"role": "assistant", "content": ""}), Value::Null)
             }
             "content_block_start" if ev["content_block"]["type"] == "tool_use" => {
@@ -228,7 +232,17 @@ impl StreamTranslator {
                 }
                 _ => String::new(),
             },
-            "message_delta" => self.chunk(json!({}), finish_reason(&ev["delta"]["stop_reason"])),
+            // The finish chunk, then the call's usage in a chunk of its own with no choices,
+            // as OpenAI's `stream_options.include_usage` sends it.
+            "message_delta" => {
+                let output = ev["usage"]["output_tokens"].as_u64().unwrap_or(0);
+                let mut usage = self.chunk_value(json!({}), Value::Null);
+                usage["choices"] = json!([]);
+                usage["usage"] = json!({"prompt_tokens": self.input_tokens,
+                    "completion_tokens": output, "total_tokens": self.input_tokens + output});
+                let finish = self.chunk(json!({}), finish_reason(&ev["delta"]["stop_reason"]));
+                format!("{finish}data: {usage}\n\n")
+            }
             "message_stop" => "data: [DONE]\n\n".into(),
             "error" => {
                 let e = &ev["error"];
@@ -242,12 +256,15 @@ impl StreamTranslator {
     }
 
     fn chunk(&self, delta: Value, finish: Value) -> String {
-        let c = json!({
+        format!("data: {}\n\n", self.chunk_value(delta, finish))
+    }
+
+    fn chunk_value(&self, delta: Value, finish: Value) -> Value {
+        json!({
             "id": self.id, "object": "chat.completion.chunk", "created": self.created,
             "model": self.model,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        });
-        format!("data: {c}\n\n")
+        })
     }
 }
 

@@ -7,16 +7,21 @@
 //!    `user` field);
 //! 2. the session is `X-Mnemo-Session`, or the body's `mnemo_session` (removed before
 //!    forwarding), or one per user and UTC day (`proxy-YYYY-MM-DD-<hash of the user>`);
-//! 3. the last user message is recorded (durable before anything is sent upstream; the
-//!    pipeline is queued as for any turn);
-//! 4. the memory context for it is assembled within [`CONTEXT_BUDGET`] tokens (the tools
-//!    layer's context tool, as the chat does) and appended to the system message (one is
-//!    added first when there is none);
+//! 3. the exchange begins as every chat face's does (the tools layer's `begin_exchange`):
+//!    the last user message is recorded (durable before anything is sent upstream; a
+//!    client's retry of it is not recorded twice) and the memory context for it is
+//!    assembled within [`CONTEXT_BUDGET`] tokens;
+//! 4. the memory block is appended to the system message (one is added first when there
+//!    is none);
 //! 5. the body goes to the `[llm]` upstream with every other field as the client sent it
 //!    ([`upstream`]; translated for Anthropic, [`anthropic`]), and the reply comes back as
 //!    it arrives: streamed (SSE, relayed event by event, `data: [DONE]`) or not;
-//! 6. the reply is recorded as an assistant turn. A client that disconnects mid-stream
-//!    stops the upstream request; what had arrived is recorded, marked `cancelled`.
+//! 6. the exchange finishes as every chat face's does (`finish_exchange`): the reply is
+//!    recorded as an assistant turn and the call's tokens are counted in `mnemo usage`
+//!    under the task `proxy` (the upstream's figures; a stream is asked for its usage
+//!    chunk, which is not relayed to a client that did not ask for it). A client that
+//!    disconnects mid-stream stops the upstream request; what had arrived is recorded,
+//!    marked `cancelled`.
 //!
 //! Upstream errors come back with the upstream's status and an OpenAI-shaped error body;
 //! mnemo's own errors use the same shape.
@@ -33,8 +38,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use mnemo_core::{NewTurn, Role};
-use mnemo_engine::tools::{self, AddMessagesRequest, Caller, ContextToolRequest, MessageIn};
+use mnemo_engine::tools::{self, Caller, Face};
 use mnemo_engine::Engine;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -123,11 +127,9 @@ async fn chat_completions(
 
 /// A request ready to go upstream.
 struct Prepared {
-    caller: Caller,
-    session_id: String,
+    to: ReplyTo,
     body: Vec<u8>,
     stream: bool,
-    model: Option<String>,
     upstream: Arc<Upstream>,
 }
 
@@ -178,6 +180,16 @@ async fn prepare(
         obj.insert("model".into(), Value::String(model));
     }
     let model = obj.get("model").and_then(Value::as_str).map(str::to_owned);
+    // A stream's token counts come in a last chunk the client did not ask for; it is
+    // taken out of what the client receives (stream.rs). (An Anthropic stream always
+    // carries them; the translation makes that chunk.)
+    let hide_usage = stream && !asks_stream_usage(obj);
+    if hide_usage && !upstream.is_anthropic() {
+        let options = obj.entry("stream_options").or_insert_with(|| json!({}));
+        if let Some(o) = options.as_object_mut() {
+            o.insert("include_usage".into(), Value::Bool(true));
+        }
+    }
     let messages = obj
         .get_mut("messages")
         .and_then(Value::as_array_mut)
@@ -187,25 +199,55 @@ async fn prepare(
         .ok_or_else(|| bad("`messages` has no user message with text to answer"))?;
 
     let engine = state.engine.clone();
-    let who = caller.clone();
-    let sid = session_id.clone();
-    let text = message.clone();
-    let (session_id, block) =
-        blocking(move || record_and_recall(&engine, &who, sid, text)).await??;
-    if let Some(block) = block {
-        inject(messages, &block);
+    let exchange = blocking(move || {
+        let mut x = tools::ExchangeRequest::new(Face::Proxy, Some(session_id), message);
+        x.budget_tokens = Some(CONTEXT_BUDGET);
+        // The client sends its own history; only the memory block is added.
+        x.max_recent_turns = Some(1);
+        tools::begin_exchange(&engine, &caller, x)
+    })
+    .await??;
+    if let Some(block) = &exchange.prompt.context.memory_block {
+        inject(messages, block);
     }
+    let prompt_tokens = messages.iter().map(message_tokens).sum();
     let body = serde_json::to_vec(&req).map_err(|e| {
         UpstreamError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
     })?;
     Ok(Prepared {
-        caller,
-        session_id,
+        to: ReplyTo {
+            exchange,
+            model,
+            provider: upstream.provider(),
+            prompt_tokens,
+            hide_usage,
+        },
         body,
         stream,
-        model,
         upstream,
     })
+}
+
+/// Whether the client asked for a stream's usage chunk itself.
+fn asks_stream_usage(obj: &serde_json::Map<String, Value>) -> bool {
+    obj.get("stream_options")
+        .and_then(|o| o.get("include_usage"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// Tokens of one message's text, for usage when the upstream reports none.
+fn message_tokens(m: &Value) -> u64 {
+    let text = match &m["content"] {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    };
+    u64::from(mnemo_engine::tokens::count(&text))
 }
 
 fn bad(message: &str) -> UpstreamError {
@@ -262,117 +304,65 @@ fn inject(messages: &mut Vec<Value>, block: &str) {
     }
 }
 
-/// Records the user's message and assembles the memory context for it. A message that is
-/// already the session's last turn, unanswered, is a client's retry (the OpenAI clients
-/// retry 5xx and timeouts by themselves) and is not recorded twice.
-fn record_and_recall(
-    engine: &Engine,
-    caller: &Caller,
-    session_id: String,
-    message: String,
-) -> Result<(String, Option<String>), UpstreamError> {
-    let session_id = match unanswered(engine, caller, &session_id, &message)? {
-        Some(full) => full,
-        None => {
-            tools::add_messages(
-                engine,
-                caller,
-                AddMessagesRequest {
-                    session_id: Some(session_id),
-                    messages: vec![MessageIn {
-                        role: Role::User,
-                        content: message.clone(),
-                        created_at: None,
-                    }],
-                    idempotency_key: None,
-                },
-            )?
-            .session_id
-        }
+/// Finishes the exchange with what the upstream sent: the reply turn (empty replies are
+/// not recorded) and the call's usage under the task `proxy`.
+fn record_reply(engine: &Engine, to: &ReplyTo, got: Got) {
+    let usage = got.usage.unwrap_or_else(|| {
+        (
+            to.prompt_tokens,
+            u64::from(mnemo_engine::tokens::count(&got.text)),
+        )
+    });
+    let reply = tools::ModelReply {
+        content: got.text,
+        model: got.model.or_else(|| to.model.clone()),
+        provider: to.provider.to_owned(),
+        usage: Some(usage),
+        cancelled: got.cancelled,
+        truncated: false,
+        error: got.error,
     };
-    let ctx = tools::context(
-        engine,
-        caller,
-        ContextToolRequest {
-            message,
-            session_id: Some(session_id.clone()),
-            pattern: None,
-            budget_tokens: Some(CONTEXT_BUDGET),
-            max_memories: None,
-            // The client sends its own history; only the memory block is added.
-            max_recent_turns: Some(1),
-        },
-    )?;
-    Ok((session_id, ctx.memory_block))
-}
-
-/// The session's full id when its last turn is this very user message, unanswered.
-fn unanswered(
-    engine: &Engine,
-    caller: &Caller,
-    session_id: &str,
-    message: &str,
-) -> Result<Option<String>, UpstreamError> {
-    let session = match engine.session(&caller.user_id, session_id) {
-        Ok(s) => s,
-        Err(mnemo_core::Error::NotFound { .. }) => return Ok(None),
-        Err(e) => return Err(tools::ToolError::from(e).into()),
-    };
-    let last = engine
-        .turns(&mnemo_core::TurnFilter {
-            scope: Some(caller.scope()),
-            session_id: Some(session.id.clone()),
-            newest_first: true,
-            limit: Some(1),
-            ..Default::default()
-        })
-        .map_err(tools::ToolError::from)?;
-    Ok(last
-        .first()
-        .filter(|t| t.role == Role::User && t.content == message)
-        .map(|_| session.id))
-}
-
-/// Records the assistant's reply (empty replies are not recorded).
-fn record_reply(engine: &Engine, p: &ReplyTo, text: &str, cancelled: bool, error: Option<&str>) {
-    if text.trim().is_empty() {
-        return;
-    }
-    let turn = NewTurn {
-        id: None,
-        scope: p.caller.scope(),
-        session_id: p.session_id.clone(),
-        role: Role::Assistant,
-        content: text.to_owned(),
-        created_at: None,
-        meta: json!({
-            "via": "proxy",
-            "model": p.model,
-            "cancelled": cancelled,
-            "partial": error.is_some(),
-            "error": error,
-        }),
-    };
-    if let Err(e) = engine.record_turn(turn) {
-        tracing::error!(error = %e, "the proxy could not record a reply");
+    match tools::finish_exchange(engine, &to.exchange, &reply) {
+        Ok(done) => done.warnings.iter().for_each(|w| tracing::warn!("{w}")),
+        Err(e) => tracing::error!(error = %e.message, "the proxy could not record a reply"),
     }
 }
 
-/// Whose reply it is, for recording.
+/// What came back from the upstream, for recording.
+#[derive(Debug, Default)]
+struct Got {
+    text: String,
+    model: Option<String>,
+    /// (prompt, completion) tokens as the upstream reported them.
+    usage: Option<(u64, u64)>,
+    cancelled: bool,
+    error: Option<String>,
+}
+
+/// The exchange a reply finishes, and how to count it.
 #[derive(Clone)]
 struct ReplyTo {
-    caller: Caller,
-    session_id: String,
+    exchange: tools::Exchange,
+    /// The model the request named.
     model: Option<String>,
+    provider: &'static str,
+    /// The forwarded messages' tokens, for usage when the upstream reports none.
+    prompt_tokens: u64,
+    /// The client did not ask for a stream's usage chunk: it is not relayed.
+    hide_usage: bool,
+}
+
+/// The (prompt, completion) tokens of an OpenAI `usage` object.
+fn usage_of(v: &Value) -> Option<(u64, u64)> {
+    Some((
+        v["prompt_tokens"].as_u64()?,
+        v["completion_tokens"].as_u64()?,
+    ))
 }
 
 /// Step 5-6.
 async fn forward(state: AppState, p: Prepared) -> Response {
-    let to = ReplyTo {
-        caller: p.caller,
-        session_id: p.session_id,
-        model: p.model,
-    };
+    let to = p.to;
     if p.stream {
         return stream::relay(state.engine.clone(), p.upstream, p.body, to).await;
     }
@@ -392,11 +382,16 @@ async fn forward(state: AppState, p: Prepared) -> Response {
                 "the model server's reply has no `choices`",
             ));
         }
-        let text = reply["choices"][0]["message"]["content"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        record_reply(&engine, &to, &text, false, None);
+        let got = Got {
+            text: reply["choices"][0]["message"]["content"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            model: reply["model"].as_str().map(str::to_owned),
+            usage: usage_of(&reply["usage"]),
+            ..Got::default()
+        };
+        record_reply(&engine, &to, got);
         Ok(reply)
     })
     .await;

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::upstream::{openai_error, Upstream, UpstreamError};
-use super::{error_response, record_reply, ReplyTo};
+use super::{error_response, record_reply, usage_of, Got, ReplyTo};
 
 /// Lines buffered between the upstream reader and the client.
 const CHANNEL: usize = 64;
@@ -116,7 +116,7 @@ fn read_upstream(
                         None => Bytes::from(std::mem::take(&mut event)),
                     };
                     event.clear();
-                    reply.feed_event(&out);
+                    let out = reply.take(&out, to.hide_usage);
                     if !out.is_empty() && tx.blocking_send(Ok(out)).is_err() {
                         cancelled = true;
                         break;
@@ -144,9 +144,16 @@ fn read_upstream(
     }
     drop(reader);
     if cancelled {
-        tracing::info!(session = %to.session_id, "client disconnected mid-stream; upstream request stopped");
+        tracing::info!(session = %to.exchange.session_id, "client disconnected mid-stream; upstream request stopped");
     }
-    record_reply(engine, to, &reply.text, cancelled, failure.as_deref());
+    let got = Got {
+        text: reply.text,
+        model: reply.model,
+        usage: reply.usage,
+        cancelled,
+        error: failure,
+    };
+    record_reply(engine, to, got);
 }
 
 /// One Anthropic SSE event (lines up to a blank line) as OpenAI chunk events.
@@ -163,38 +170,69 @@ fn translate(t: &mut super::anthropic::StreamTranslator, event: &[u8]) -> Vec<u8
     t.event(&data.join("\n")).into_bytes()
 }
 
-/// The reply text gathered from SSE `data:` lines.
+/// The reply text, model and usage gathered from SSE `data:` lines.
 #[derive(Default)]
 struct Collected {
     text: String,
     done: bool,
+    model: Option<String>,
+    usage: Option<(u64, u64)>,
 }
 
 impl Collected {
-    /// Every line of one relayed event.
-    fn feed_event(&mut self, event: &[u8]) {
-        for line in event.split(|b| *b == b'\n') {
-            self.feed(line);
+    /// Reads the events of `out` and returns those to relay: all of them, less a usage
+    /// chunk (no choices) when `hide_usage` (the client did not ask for one).
+    fn take(&mut self, out: &[u8], hide_usage: bool) -> Bytes {
+        let mut relay = Vec::with_capacity(out.len());
+        for event in out
+            .split_inclusive(|b| *b == b'\n')
+            .collect::<Vec<_>>()
+            .split_inclusive(|line| line.iter().all(|b| *b == b'\n' || *b == b'\r'))
+        {
+            let event = event.concat();
+            if !(self.feed_event(&event) && hide_usage) {
+                relay.extend_from_slice(&event);
+            }
         }
+        Bytes::from(relay)
     }
 
-    fn feed(&mut self, line: &[u8]) {
+    /// Every line of one event; true when the event is only a usage chunk (no choices),
+    /// which a client that did not ask for one is not sent.
+    fn feed_event(&mut self, event: &[u8]) -> bool {
+        let mut usage_only = false;
+        for line in event.split(|b| *b == b'\n') {
+            usage_only |= self.feed(line);
+        }
+        usage_only
+    }
+
+    fn feed(&mut self, line: &[u8]) -> bool {
         let Ok(line) = std::str::from_utf8(line) else {
-            return;
+            return false;
         };
         let Some(data) = line.trim_end().strip_prefix("data:") else {
-            return;
+            return false;
         };
         let data = data.trim();
         if data == "[DONE]" {
             self.done = true;
-            return;
+            return false;
         }
-        if let Ok(v) = serde_json::from_str::<Value>(data) {
-            if let Some(s) = v["choices"][0]["delta"]["content"].as_str() {
-                self.text.push_str(s);
-            }
+        let Ok(v) = serde_json::from_str::<Value>(data) else {
+            return false;
+        };
+        if let Some(s) = v["choices"][0]["delta"]["content"].as_str() {
+            self.text.push_str(s);
         }
+        if let Some(m) = v["model"].as_str().filter(|m| !m.is_empty()) {
+            self.model = Some(m.to_owned());
+        }
+        if let Some(u) = usage_of(&v["usage"]) {
+            self.usage = Some(u);
+            return v["choices"].as_array().is_some_and(Vec::is_empty);
+        }
+        false
     }
 }
 
@@ -218,5 +256,21 @@ mod tests {
         }
         assert_eq!(c.text, "Dark mode.");
         assert!(c.done);
+        assert_eq!(c.usage, None);
+    }
+
+    #[test]
+    fn the_usage_chunk_is_counted_and_known_as_usage_only() {
+        let mut c = Collected::default();
+        let last = b"data: {\"model\":\"m-1\",\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":3}}\n\n";
+        assert!(c.feed_event(last));
+        assert_eq!(c.usage, Some((12, 3)));
+        assert_eq!(c.model.as_deref(), Some("m-1"));
+        let text = b"data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"usage\":null}\n\n";
+        assert!(!c.feed_event(text));
+        // Of two events in one piece, the usage chunk alone is held back.
+        let both = [&text[..], &last[..]].concat();
+        assert_eq!(&c.take(&both, true)[..], &text[..]);
+        assert_eq!(&c.take(&both, false)[..], &both[..]);
     }
 }

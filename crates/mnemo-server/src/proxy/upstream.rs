@@ -107,6 +107,11 @@ impl Upstream {
         }
     }
 
+    /// The provider's name, for usage ("openai", "anthropic", "ollama").
+    pub fn provider(&self) -> &'static str {
+        self.kind.as_str()
+    }
+
     /// Whether replies come in Anthropic's format (and need translating).
     pub fn is_anthropic(&self) -> bool {
         self.kind == ProviderKind::Anthropic

@@ -1,10 +1,12 @@
 //! The UI's chat: one exchange per request, streamed back as NDJSON lines so the page can
 //! show the reply as it is generated.
 //!
-//! The user's message is recorded first (durable before any model call), then the context
-//! is assembled by the same tool `/v1/context` uses, the model is streamed with it, and the
-//! reply is recorded as the assistant turn, which queues the pipeline's extraction (the page
-//! polls the session's memories to show what was learned). Lines, in order:
+//! The exchange is the tools layer's one exchange (`begin_exchange`/`finish_exchange`, as
+//! the terminal chat and the proxy): the user's message is recorded first (durable before
+//! any model call), the context is assembled by the same tool `/v1/context` uses, the model
+//! is streamed with it, and the reply is recorded with its usage (task `web-ui`), which
+//! queues the pipeline's extraction (the page polls the session's memories to show what
+//! was learned). Lines, in order:
 //! `{"type":"context", "session_id", "context"}`, any number of `{"type":"token","text"}`,
 //! then `{"type":"done", "turn", "job_ids"}` or `{"type":"error", "code", "message"}`.
 
@@ -16,9 +18,8 @@ use axum::body::{Body as HttpBody, Bytes};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use mnemo_core::{NewTurn, Role};
-use mnemo_engine::tools::{self as t, Caller};
-use mnemo_engine::{Context, Engine, Pattern};
+use mnemo_engine::tools as t;
+use mnemo_engine::{Engine, Pattern};
 use mnemo_llm::{ChatRequest, LlmError, LlmProvider, StopReason};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -60,14 +61,23 @@ pub(crate) async fn chat(
         ));
     };
     let caller = c.clone();
-    let text = req.message.clone();
-    let (session_id, ctx) = blocking(&s, move |e| prepare(e, &caller, req)).await?;
+    let begun = blocking(&s, move |e| {
+        let mut x = t::ExchangeRequest::new(t::Face::WebUi, req.session_id, req.message);
+        x.pattern = req.pattern;
+        x.budget_tokens = req.budget_tokens;
+        t::begin_exchange(e, &caller, x)
+    })
+    .await?;
     let (tx, rx) = mpsc::channel::<Bytes>(64);
-    let first = line(&json!({"type": "context", "session_id": session_id, "context": ctx}));
+    let first = line(&json!({
+        "type": "context",
+        "session_id": begun.session_id,
+        "context": begun.prompt.context,
+    }));
     let _ = tx.try_send(first);
     let engine = s.engine.clone();
     tokio::task::spawn_blocking(move || {
-        let end = answer(&engine, &c, provider, (&session_id, &text), &ctx, &tx);
+        let end = answer(&engine, provider, &begun, &tx);
         let _ = tx.blocking_send(line(&end));
     });
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
@@ -83,52 +93,16 @@ pub(crate) async fn chat(
         .into_response())
 }
 
-/// Records the user's message and assembles the context for it.
-fn prepare(engine: &Engine, c: &Caller, req: ChatIn) -> t::ToolResult<(String, Context)> {
-    let recorded = t::add_messages(
-        engine,
-        c,
-        t::AddMessagesRequest {
-            session_id: req.session_id,
-            messages: vec![message(Role::User, &req.message)],
-            idempotency_key: None,
-        },
-    )?;
-    let ctx = t::context(
-        engine,
-        c,
-        t::ContextToolRequest {
-            message: req.message,
-            session_id: Some(recorded.session_id.clone()),
-            pattern: req.pattern,
-            budget_tokens: req.budget_tokens,
-            max_memories: None,
-            max_recent_turns: None,
-        },
-    )?;
-    Ok((recorded.session_id, ctx))
-}
-
-fn message(role: Role, content: &str) -> t::MessageIn {
-    t::MessageIn {
-        role,
-        content: content.to_owned(),
-        created_at: None,
-    }
-}
-
-/// Streams the reply to `tx` and records it; returns the closing line. What was streamed is
-/// recorded even when the stream broke or the page went away (marked in the turn's `meta`,
-/// as the CLI chat marks it), so nothing the person saw is lost.
+/// Streams the reply to `tx` and finishes the exchange; returns the closing line. What was
+/// streamed is recorded even when the stream broke or the page went away (marked in the
+/// turn's `meta`), so nothing the person saw is lost.
 fn answer(
     engine: &Engine,
-    c: &Caller,
     provider: Arc<dyn LlmProvider>,
-    (session_id, message): (&str, &str),
-    ctx: &Context,
+    begun: &t::Exchange,
     tx: &mpsc::Sender<Bytes>,
 ) -> Value {
-    let req = ChatRequest::new(t::prompt_messages(t::SYSTEM_PROMPT, ctx, message));
+    let req = ChatRequest::new(begun.prompt.messages.clone());
     let mut raw = String::new();
     let mut on_token = |text: &str| {
         raw.push_str(text);
@@ -140,54 +114,48 @@ fn answer(
         }
     };
     let streamed = provider.chat_stream(&req, &mut on_token);
-    let (content, meta, failure) = match streamed {
-        Ok(reply) => {
-            // Counted like the CLI chat's replies (`mnemo usage`, task "chat").
-            if let Err(e) = engine.record_usage(&c.scope(), "chat", provider.name(), &reply) {
-                tracing::warn!(error = %e, "the chat reply's token usage could not be recorded");
-            }
-            let meta = json!({
-                "source": "web-ui",
-                "model": reply.model,
-                "cancelled": reply.stop_reason == StopReason::Cancelled,
-                "truncated": reply.stop_reason == StopReason::MaxTokens,
-                "partial": false,
-            });
-            (reply.content, meta, None)
-        }
-        Err(e) => {
-            let meta = json!({"source": "web-ui", "partial": true, "error": e.to_string()});
-            (raw, meta, Some(model_error(&e)))
-        }
+    let (reply, failure) = match streamed {
+        Ok(r) => (
+            t::ModelReply {
+                content: r.content,
+                model: Some(r.model),
+                provider: provider.name().to_owned(),
+                usage: Some((r.usage.input_tokens.into(), r.usage.output_tokens.into())),
+                cancelled: r.stop_reason == StopReason::Cancelled,
+                truncated: r.stop_reason == StopReason::MaxTokens,
+                error: None,
+            },
+            None,
+        ),
+        Err(e) => (
+            t::ModelReply {
+                content: raw,
+                provider: provider.name().to_owned(),
+                error: Some(e.to_string()),
+                ..t::ModelReply::default()
+            },
+            Some(model_error(&e)),
+        ),
     };
-    if content.trim().is_empty() {
-        return failure.unwrap_or_else(|| {
-            json!({"type": "error", "code": "empty_reply", "message": "the model sent an empty reply"})
-        });
-    }
-    let recorded = engine.record_turn(NewTurn {
-        id: None,
-        scope: c.scope(),
-        session_id: session_id.to_owned(),
-        role: Role::Assistant,
-        content: content.trim().to_owned(),
-        created_at: None,
-        meta,
-    });
-    match (recorded, failure) {
+    match (t::finish_exchange(engine, begun, &reply), failure) {
+        (Ok(done), None) => {
+            for w in &done.warnings {
+                tracing::warn!("{w}");
+            }
+            match done.turn {
+                Some(turn) => json!({"type": "done", "turn": turn, "job_ids": done.job_ids}),
+                None => json!({
+                    "type": "error", "code": "empty_reply",
+                    "message": "the model sent an empty reply",
+                }),
+            }
+        }
         (Ok(_), Some(err)) => err,
         (Err(e), Some(err)) => {
-            tracing::warn!(error = %e, "the partial chat reply could not be recorded");
+            tracing::warn!(error = %e.message, "the partial chat reply could not be recorded");
             err
         }
-        (Ok(r), None) => {
-            let job_ids: Vec<String> = r.jobs.into_iter().map(|j| j.id).collect();
-            json!({"type": "done", "turn": r.turn, "job_ids": job_ids})
-        }
-        (Err(e), None) => {
-            let e = t::ToolError::from(e);
-            json!({"type": "error", "code": e.code, "message": e.message})
-        }
+        (Err(e), None) => json!({"type": "error", "code": e.code, "message": e.message}),
     }
 }
 

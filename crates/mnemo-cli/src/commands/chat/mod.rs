@@ -186,9 +186,9 @@ fn once(
     let short = ids::short(&chat.session_id);
     if cfg.json {
         let jobs: Vec<_> = ex
-            .jobs
+            .job_ids
             .iter()
-            .map(|j| chat.engine.job(&j.id).unwrap_or_else(|_| j.clone()))
+            .filter_map(|id| chat.engine.job(id).ok())
             .collect();
         let mut out = crate::output::Out::new();
         out.json(&serde_json::json!({

@@ -1,23 +1,20 @@
 //! One chat session: records each exchange, assembles memory context, streams the model's
 //! reply and turns inline memory tags into memories.
 //!
-//! Every turn goes through the pipeline's durable recording API
-//! ([`Engine::record_turn`]): the turn and the jobs it makes due (extraction after the
-//! reply, a summary every `summary_every` turns) are committed in one transaction, and the
-//! in-process worker runs them while the conversation goes on. The user's turn is written
-//! before the model is called, so nothing the user typed is lost if the model fails; a
-//! reply that breaks off mid-stream is saved as far as it came, marked as partial.
+//! The exchange itself (record the user's turn before the model is called, build the
+//! prompt, record the reply with its usage and memory tags) is the tools layer's one
+//! exchange, the same as the web UI's chat and the proxy; the turns and the jobs they make
+//! due commit together and the in-process worker runs them while the conversation goes
+//! on. A reply that breaks off mid-stream is saved as far as it came, marked as partial.
 
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
-use mnemo_core::{Actor, Job, NewTurn, Role, Scope};
-use mnemo_engine::pipeline::tags::TagSource;
-use mnemo_engine::tools::{self, Caller};
+use mnemo_core::{Actor, Scope};
+use mnemo_engine::tools::{self, Caller, ExchangeRequest, Face, ModelReply};
 use mnemo_engine::{Context, Engine, Pattern};
 use mnemo_llm::{ChatRequest, LlmConfig, LlmError, LlmProvider, StopReason, Task};
-use serde_json::json;
 
 use super::tagfilter::TagFilter;
 
@@ -37,8 +34,8 @@ pub struct Exchange {
     pub failure: Option<LlmError>,
     /// Contents of the memories stored from tags in the reply.
     pub remembered: Vec<String>,
-    /// The pipeline jobs queued for this exchange (extraction, summaries).
-    pub jobs: Vec<Job>,
+    /// Ids of the pipeline jobs queued for this exchange (extraction, summaries).
+    pub job_ids: Vec<String>,
 }
 
 /// A chat session bound to one user and session id.
@@ -68,20 +65,25 @@ impl ChatSession<'_> {
 
     /// Sends one message; `show` receives reply text as it streams (tags already hidden).
     /// Model failures are reported in the [`Exchange`]; an error here is a storage error.
+    /// What an exchange records is the tools layer's (`begin_exchange`/`finish_exchange`,
+    /// shared with the web UI's chat and the proxy); this keeps the terminal's streaming.
     pub fn send(
         &mut self,
         message: &str,
         show: &mut dyn FnMut(&str),
         cancel: &AtomicBool,
     ) -> Result<Exchange> {
-        let user_turn = self
-            .engine
-            .record_turn(self.new_turn(Role::User, message, json!(null)))?;
+        let mut req = ExchangeRequest::new(Face::Terminal, Some(self.session_id.clone()), message);
+        // This chat turns memory tags in replies into memories, so the model is told how.
+        req.memory_tags = true;
+        req.pattern = Some(self.pattern);
+        req.budget_tokens = Some(self.budget_tokens);
+        let begun = tools::begin_exchange(self.engine, &self.caller(), req)?;
+        self.last_context = Some((begun.prompt.system.clone(), begun.prompt.context.clone()));
         let mut ex = Exchange {
-            jobs: user_turn.jobs,
+            job_ids: begun.job_ids.clone(),
             ..Exchange::default()
         };
-        let request = self.request(message)?;
         let provider = match &self.provider {
             Ok(p) => p,
             Err(e) => {
@@ -89,6 +91,8 @@ impl ChatSession<'_> {
                 return Ok(ex);
             }
         };
+        let request = ChatRequest::new(begun.prompt.messages.clone())
+            .with_model(self.llm.model_for(Task::Chat));
         let mut filter = TagFilter::default();
         let mut raw = String::new();
         cancel.store(false, Ordering::SeqCst);
@@ -102,93 +106,40 @@ impl ChatSession<'_> {
             }
         });
         show(&filter.finish());
-        let (content, model) = match streamed {
-            Ok(response) => {
-                self.engine
-                    .record_usage(&self.scope, "chat", provider.name(), &response)?;
-                ex.cancelled = response.stop_reason == StopReason::Cancelled;
-                ex.truncated = response.stop_reason == StopReason::MaxTokens;
-                (response.content, Some(response.model))
+        let reply = match streamed {
+            Ok(r) => {
+                ex.cancelled = r.stop_reason == StopReason::Cancelled;
+                ex.truncated = r.stop_reason == StopReason::MaxTokens;
+                ModelReply {
+                    content: r.content,
+                    model: Some(r.model),
+                    provider: provider.name().to_owned(),
+                    usage: Some((r.usage.input_tokens.into(), r.usage.output_tokens.into())),
+                    cancelled: ex.cancelled,
+                    truncated: ex.truncated,
+                    error: None,
+                }
             }
             Err(e) => {
+                let reply = ModelReply {
+                    content: raw,
+                    provider: provider.name().to_owned(),
+                    error: Some(e.to_string()),
+                    ..ModelReply::default()
+                };
                 ex.failure = Some(e);
-                (raw, None)
+                reply
             }
         };
-        let (clean, tags) = mnemo_llm::parse_memory_tags(&content);
-        let stored = if clean.trim().is_empty() {
-            content.trim()
-        } else {
-            clean.trim()
-        };
-        ex.reply = clean.trim().to_string();
-        if stored.is_empty() {
-            ex.empty = ex.failure.is_none() && !ex.cancelled;
-            return Ok(ex);
+        let done = tools::finish_exchange(self.engine, &begun, &reply)?;
+        for warning in &done.warnings {
+            eprintln!("[warning] {warning}");
         }
-        let meta = json!({
-            "model": model,
-            "cancelled": ex.cancelled,
-            "truncated": ex.truncated,
-            "partial": ex.failure.is_some(),
-            "error": ex.failure.as_ref().map(ToString::to_string),
-            "memory_tags": tags.len(),
-        });
-        let assistant = self
-            .engine
-            .record_turn(self.new_turn(Role::Assistant, stored, meta))?;
-        for job in assistant.jobs {
-            if !ex.jobs.iter().any(|j| j.id == job.id) {
-                ex.jobs.push(job);
-            }
-        }
-        let sources = [user_turn.turn.id.clone(), assistant.turn.id.clone()];
-        let source = TagSource {
-            session_id: Some(&self.session_id),
-            turns: &sources,
-            model: model.as_deref(),
-        };
-        ex.remembered = self
-            .engine
-            .remember_tags(&self.scope, &tags, &source)?
-            .iter()
-            .map(|o| o.memory().content.clone())
-            .collect();
+        ex.reply = done.reply;
+        ex.empty = done.turn.is_none() && ex.failure.is_none() && !ex.cancelled;
+        ex.job_ids = done.job_ids;
+        ex.remembered = done.remembered.into_iter().map(|m| m.content).collect();
         Ok(ex)
-    }
-
-    /// The request for `message`: the system prompt with the memory block, the replayed
-    /// turns of this session, and the message (already recorded).
-    fn request(&mut self, message: &str) -> Result<ChatRequest> {
-        let req = tools::ContextToolRequest {
-            message: message.to_owned(),
-            session_id: Some(self.session_id.clone()),
-            pattern: Some(self.pattern),
-            budget_tokens: Some(self.budget_tokens),
-            max_memories: None,
-            max_recent_turns: None,
-        };
-        // This chat turns memory tags in replies into memories, so the model is told how.
-        let system = format!(
-            "{}\n\n{}",
-            tools::SYSTEM_PROMPT,
-            tools::MEMORY_TAG_INSTRUCTIONS
-        );
-        let prompt = tools::chat_prompt(self.engine, &self.caller(), req, &system)?;
-        self.last_context = Some((prompt.system, prompt.context));
-        Ok(ChatRequest::new(prompt.messages).with_model(self.llm.model_for(Task::Chat)))
-    }
-
-    fn new_turn(&self, role: Role, content: &str, meta: serde_json::Value) -> NewTurn {
-        NewTurn {
-            id: None,
-            scope: self.scope.clone(),
-            session_id: self.session_id.clone(),
-            role,
-            content: content.to_string(),
-            created_at: None,
-            meta,
-        }
     }
 }
 
