@@ -91,7 +91,7 @@ pub struct CrashReport {
     pub jobs_running: u64,
 }
 
-const OPS: [&str; 3] = ["search", "add_messages", "list"];
+const OPS: [&str; 3] = ["search", "add_turns", "list"];
 
 /// Runs the benchmark.
 pub fn run(o: &Options) -> Result<Report, Box<dyn std::error::Error>> {

@@ -316,6 +316,8 @@ pub enum UsageGroup {
     User,
     Task,
     Job,
+    /// The UTC day of the call (`YYYY-MM-DD`).
+    Day,
 }
 
 /// Which usage to total.

@@ -93,7 +93,9 @@ fn parse_export(input: &mut dyn BufRead) -> Result<(Vec<Record>, Vec<usize>)> {
     Ok((records, lines))
 }
 
-fn check_header(h: &mnemo_core::ExportHeader, no: usize, seen: bool) -> Result<()> {
+/// Checks an export's header line `no` (`seen`: a header came before it), as every import
+/// does, file or API.
+pub(crate) fn check_header(h: &mnemo_core::ExportHeader, no: usize, seen: bool) -> Result<()> {
     let err = |reason: String| Err(Error::ImportLine { line: no, reason });
     if seen {
         return err("a second header; concatenated exports must be imported one by one".into());

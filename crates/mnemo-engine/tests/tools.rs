@@ -141,7 +141,7 @@ fn messages_queue_jobs_and_sessions_stay_with_their_user() {
         ]
     }))
     .unwrap();
-    let out = tools::add_messages(&e, &anna, req).unwrap();
+    let out = tools::add_turns(&e, &anna, req).unwrap();
     assert_eq!(out.turns.len(), 2);
     assert_eq!(out.turns[1].role, Role::Assistant);
     assert!(!out.job_ids.is_empty(), "extraction queued");
@@ -168,7 +168,7 @@ fn messages_queue_jobs_and_sessions_stay_with_their_user() {
         "messages": [{ "role": "user", "content": "hello" }]
     }))
     .unwrap();
-    let bens = tools::add_messages(&e, &ben, same_id).unwrap();
+    let bens = tools::add_turns(&e, &ben, same_id).unwrap();
     assert_eq!(bens.session_id, out.session_id);
     assert_eq!(bens.turns[0].seq, 1);
     let s = tools::get_session(&e, &anna, &out.session_id[..8]).unwrap();
@@ -197,6 +197,21 @@ fn an_import_holds_only_the_callers_records() {
     let err = tools::import(&e2, &Caller::user("ben"), req(records.clone())).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Invalid);
     assert!(err.message.contains("belongs to user `anna`"), "{err}");
+    // The header is checked as the CLI's import checks a file's.
+    let mut newer = records.clone();
+    match &mut newer[0] {
+        mnemo_core::Record::Header(h) => h.version = mnemo_core::EXPORT_VERSION + 1,
+        other => panic!("an export starts with its header, not {other:?}"),
+    }
+    let err = tools::import(&e2, &anna, req(newer)).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Invalid);
+    assert!(err.message.contains("newer than this mnemo reads"), "{err}");
+    let mut twice = records.clone();
+    twice.insert(1, records[0].clone());
+    assert!(tools::import(&e2, &anna, req(twice))
+        .unwrap_err()
+        .message
+        .contains("a second header"));
     let ok = tools::import(&e2, &anna, req(records)).unwrap();
     assert_eq!(ok.report.inserted, 2, "the memory and its history event");
 }

@@ -29,7 +29,7 @@ fn say(e: &Engine, who: &Caller, texts: &[&str]) -> String {
         .map(|t| serde_json::json!({ "role": "user", "content": t }))
         .collect();
     let req = serde_json::from_value(serde_json::json!({ "messages": messages })).unwrap();
-    tools::add_messages(e, who, req).unwrap().session_id
+    tools::add_turns(e, who, req).unwrap().session_id
 }
 
 #[test]

@@ -23,7 +23,7 @@ fn say(e: &Engine, who: &Caller, session: &str, text: &str) -> String {
         "messages": [{"role": "user", "content": text}]
     }))
     .unwrap();
-    tools::add_messages(e, who, req).unwrap().session_id
+    tools::add_turns(e, who, req).unwrap().session_id
 }
 
 fn search(e: &Engine, who: &Caller, req: serde_json::Value) -> tools::ToolResult<Vec<String>> {

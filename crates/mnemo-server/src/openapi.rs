@@ -327,7 +327,7 @@ fn operations(d: &mut Doc) {
     )
     .with_body::<t::SearchRequest>();
     let c = "conversation";
-    d.op::<t::AddMessagesResponse>(
+    d.op::<t::AddTurnsResponse>(
         "post",
         "/v1/messages",
         "addMessages",
@@ -335,7 +335,7 @@ fn operations(d: &mut Doc) {
         "Record conversation messages; the memory pipeline is queued and runs in the background",
         202,
     )
-    .with_body::<t::AddMessagesRequest>();
+    .with_body::<t::AddTurnsRequest>();
     d.op::<t::ListTurnsResponse>(
         "get",
         "/v1/messages",

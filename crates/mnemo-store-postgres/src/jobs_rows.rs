@@ -112,6 +112,7 @@ pub(crate) fn usage(c: &mut Tx<'_>, f: &UsageFilter) -> DbResult<Vec<UsageRow>> 
         UsageGroup::User => "user_id",
         UsageGroup::Task => "task",
         UsageGroup::Job => "coalesce(job_id, '(no job)')",
+        UsageGroup::Day => "to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
     };
     let mut cond = Conditions::new();
     if let Some(u) = &f.user_id {

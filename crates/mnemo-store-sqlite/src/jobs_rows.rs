@@ -140,6 +140,8 @@ pub(crate) fn usage(c: &Connection, f: &UsageFilter) -> DbResult<Vec<UsageRow>> 
         UsageGroup::User => "user_id",
         UsageGroup::Task => "task",
         UsageGroup::Job => "coalesce(job_id, '(no job)')",
+        // Timestamps are RFC 3339 UTC text: the day is its first ten characters.
+        UsageGroup::Day => "substr(at, 1, 10)",
     };
     let mut cond = Conditions::new();
     if let Some(u) = &f.user_id {

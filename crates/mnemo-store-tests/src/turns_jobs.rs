@@ -532,5 +532,29 @@ pub fn usage_totals(b: &dyn Backend) {
         })
         .unwrap()
         .is_empty());
+    // By UTC day: one row per day and model, keyed `YYYY-MM-DD`.
+    let mut late = rec("ann", "a", 7);
+    late.at = ts("2026-03-04T23:59:59Z");
+    store.record_usage(&late).unwrap();
+    let by_day = store
+        .usage(&UsageFilter {
+            user_id: Some("ann".into()),
+            group: UsageGroup::Day,
+            since: None,
+        })
+        .unwrap();
+    let today = now().format("%Y-%m-%d").to_string();
+    let mut days: Vec<_> = by_day
+        .iter()
+        .map(|r| (r.key.clone(), r.model.clone(), r.input_tokens))
+        .collect();
+    days.sort();
+    let mut want = vec![
+        ("2026-03-04".to_owned(), "ollama/a".to_owned(), 7),
+        (today.clone(), "ollama/a".to_owned(), 10),
+        (today, "ollama/b".to_owned(), 100),
+    ];
+    want.sort();
+    assert_eq!(days, want);
     let _ = (Role::User, Scope::user("x"));
 }

@@ -52,12 +52,13 @@ pub enum By {
     User,
     Task,
     Job,
+    Day,
 }
 
 #[derive(Debug, Args)]
 pub struct UsageArgs {
     /// Group by model, user, task (extract, reconcile, topic, summarize; chat, web-ui and
-    /// proxy for the replies of each face) or job
+    /// proxy for the replies of each face), job or UTC day
     #[arg(long, value_enum, default_value_t = By::Model)]
     pub by: By,
     /// Only calls at or after this date
@@ -269,6 +270,7 @@ pub fn usage(engine: &Engine, cfg: &Config, a: UsageArgs) -> Result<()> {
         By::User => UsageGroup::User,
         By::Task => UsageGroup::Task,
         By::Job => UsageGroup::Job,
+        By::Day => UsageGroup::Day,
     };
     let filter = UsageFilter {
         user_id: (!a.all_users && a.by != By::User).then(|| cfg.user.clone()),

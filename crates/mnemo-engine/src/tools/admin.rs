@@ -101,6 +101,15 @@ pub fn import(engine: &Engine, caller: &Caller, req: ImportRequest) -> ToolResul
             "only an admin may replace existing records; leave it out to skip them",
         ));
     }
+    // The header is checked as the CLI's import checks a file's: the format, a version
+    // this mnemo reads, and at most one.
+    let mut seen = false;
+    for (i, r) in req.records.iter().enumerate() {
+        if let Record::Header(h) = r {
+            crate::transfer::check_header(h, i + 1, seen)?;
+            seen = true;
+        }
+    }
     let records: Vec<Record> = req
         .records
         .into_iter()

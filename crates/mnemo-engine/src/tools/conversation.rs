@@ -19,7 +19,7 @@ const MAX_MESSAGES: usize = 100;
 /// One message of a conversation.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct MessageIn {
+pub struct TurnIn {
     /// `user`, `assistant`, `system` or `tool`.
     pub role: Role,
     /// The message text.
@@ -32,12 +32,12 @@ pub struct MessageIn {
 /// Messages to record, in order, in one session.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AddMessagesRequest {
+pub struct AddTurnsRequest {
     /// The session: an id of the caller's, or a new id to start one; default a new session.
     pub session_id: Option<String>,
     /// 1 to 100 messages.
     #[schemars(length(min = 1, max = 100))]
-    pub messages: Vec<MessageIn>,
+    pub messages: Vec<TurnIn>,
     /// Makes the call safe to retry (after a timeout, or through another server): a call
     /// whose key was already used records nothing and answers with what the first call
     /// recorded. A new key per batch of messages, e.g. a UUID (1 to 200 characters).
@@ -47,7 +47,7 @@ pub struct AddMessagesRequest {
 
 /// What was recorded, and the pipeline jobs now queued for the session.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct AddMessagesResponse {
+pub struct AddTurnsResponse {
     pub session_id: String,
     pub turns: Vec<Turn>,
     /// Ids of the jobs queued (extraction, summaries); they run in the background.
@@ -59,11 +59,11 @@ pub struct AddMessagesResponse {
 
 /// Records messages: all are durable when this returns (or none is written); no model is
 /// called here.
-pub fn add_messages(
+pub fn add_turns(
     engine: &Engine,
     caller: &Caller,
-    req: AddMessagesRequest,
-) -> ToolResult<AddMessagesResponse> {
+    req: AddTurnsRequest,
+) -> ToolResult<AddTurnsResponse> {
     if req.messages.is_empty() || req.messages.len() > MAX_MESSAGES {
         return Err(ToolError::invalid(
             "messages",
@@ -118,7 +118,7 @@ pub fn add_messages(
     engine.index_turns(&turns);
     engine.pipeline.bell.ring();
     let job_ids: BTreeSet<String> = jobs.into_iter().map(|j| j.id).collect();
-    Ok(AddMessagesResponse {
+    Ok(AddTurnsResponse {
         session_id,
         turns,
         job_ids: job_ids.into_iter().collect(),
@@ -158,8 +158,8 @@ fn replay(
     engine: &Engine,
     caller: &Caller,
     ids: &[String],
-    messages: &[MessageIn],
-) -> ToolResult<Option<AddMessagesResponse>> {
+    messages: &[TurnIn],
+) -> ToolResult<Option<AddTurnsResponse>> {
     let turns = engine.store().get_turns(&caller.user_id, ids)?;
     if turns.is_empty() {
         return Ok(None);
@@ -175,7 +175,7 @@ fn replay(
             "this idempotency_key was used for other messages; use a new key for each batch",
         ));
     }
-    Ok(Some(AddMessagesResponse {
+    Ok(Some(AddTurnsResponse {
         session_id: turns[0].session_id.clone(),
         turns,
         job_ids: Vec::new(),

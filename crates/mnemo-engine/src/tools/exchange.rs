@@ -18,7 +18,7 @@
 use mnemo_core::{Memory, NewTurn, Role, Turn, TurnFilter, UsageRecord};
 use serde_json::json;
 
-use super::{add_messages, chat_prompt, AddMessagesRequest, Caller, ChatPrompt, MessageIn};
+use super::{add_turns, chat_prompt, AddTurnsRequest, Caller, ChatPrompt, TurnIn};
 use super::{ContextToolRequest, ToolError, ToolResult, MEMORY_TAG_INSTRUCTIONS};
 use crate::pipeline::tags::TagSource;
 use crate::{tokens, Engine, Pattern};
@@ -140,12 +140,12 @@ pub fn begin_exchange(
         match retried(engine, caller, req.session_id.as_deref(), &req.message)? {
             Some(turn) => (turn.session_id.clone(), turn, false, Vec::new()),
             None => {
-                let added = add_messages(
+                let added = add_turns(
                     engine,
                     caller,
-                    AddMessagesRequest {
+                    AddTurnsRequest {
                         session_id: req.session_id,
-                        messages: vec![MessageIn {
+                        messages: vec![TurnIn {
                             role: Role::User,
                             content: req.message.clone(),
                             created_at: None,

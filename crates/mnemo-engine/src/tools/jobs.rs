@@ -68,6 +68,8 @@ pub enum UsageGroupName {
     Model,
     Task,
     Job,
+    /// The UTC day (`YYYY-MM-DD`): a chart of usage per day in one request.
+    Day,
 }
 
 /// Which usage to total.
@@ -76,7 +78,7 @@ pub enum UsageGroupName {
 pub struct UsageRequest {
     /// Only calls at or after this time (RFC 3339 or YYYY-MM-DD).
     pub since: Option<String>,
-    /// `model` (default), `task` or `job`.
+    /// `model` (default), `task`, `job` or `day`.
     pub group: Option<UsageGroupName>,
 }
 
@@ -95,6 +97,7 @@ pub fn usage(engine: &Engine, caller: &Caller, req: UsageRequest) -> ToolResult<
             UsageGroupName::Model => UsageGroup::Model,
             UsageGroupName::Task => UsageGroup::Task,
             UsageGroupName::Job => UsageGroup::Job,
+            UsageGroupName::Day => UsageGroup::Day,
         },
     };
     Ok(UsageResponse {

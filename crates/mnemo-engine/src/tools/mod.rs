@@ -30,9 +30,9 @@ pub use admin::{
     StatsResponse, UserStats,
 };
 pub use conversation::{
-    add_messages, context, get_session, sessions, summaries, topics, AddMessagesRequest,
-    AddMessagesResponse, ContextToolRequest, MessageIn, SessionResponse, SessionsRequest,
-    SessionsResponse, SummariesRequest, SummariesResponse, TopicsResponse,
+    add_turns, context, get_session, sessions, summaries, topics, AddTurnsRequest,
+    AddTurnsResponse, ContextToolRequest, SessionResponse, SessionsRequest, SessionsResponse,
+    SummariesRequest, SummariesResponse, TopicsResponse, TurnIn,
 };
 pub use error::{ErrorKind, ToolError, ToolResult};
 pub use exchange::{

@@ -6,7 +6,7 @@
 //! parses its bodies (unknown fields refused), so the two faces cannot drift apart.
 
 use mnemo_engine::tools::{
-    self, AddMemoryRequest, AddMessagesRequest, Caller, ContextToolRequest, ForgetRequest,
+    self, AddMemoryRequest, AddTurnsRequest, Caller, ContextToolRequest, ForgetRequest,
     ListMemoriesRequest, SearchRequest, SearchTurnsRequest, SessionsRequest, SummariesRequest,
     ToolError, UpdateMemoryRequest,
 };
@@ -103,7 +103,7 @@ history for good. Find the id with search_memories first.",
 mnemo can learn from them: memories are extracted and sessions summarised in the background. Pass the \
 returned `session_id` on later calls of the same conversation.",
         effect: Effect::Append,
-        schema: schema_of::<AddMessagesRequest>,
+        schema: schema_of::<AddTurnsRequest>,
     },
     Def {
         name: "get_context",
@@ -206,7 +206,7 @@ pub(crate) fn call(
             let (id, req) = split_id::<ForgetRequest>(name, args, false)?;
             out(tools::forget(e, c, &id, req))
         }
-        "record_messages" => out(tools::add_messages(e, c, parse(name, args)?)),
+        "record_messages" => out(tools::add_turns(e, c, parse(name, args)?)),
         "get_context" => out(tools::context(e, c, parse(name, args)?)),
         "list_sessions" => out(tools::sessions(e, c, parse(name, args)?)),
         "get_session_summary" => out(tools::summaries(e, c, parse(name, args)?)),

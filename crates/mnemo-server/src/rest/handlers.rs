@@ -108,12 +108,12 @@ pub(crate) async fn search(
     blocking(&s, move |e| t::search(e, &c, req)).await.map(Json)
 }
 
-pub(crate) async fn add_messages(
+pub(crate) async fn add_turns(
     State(s): State<AppState>,
     Authed(c): Authed,
     headers: axum::http::HeaderMap,
-    Body(mut req): Body<t::AddMessagesRequest>,
-) -> Result<(StatusCode, Json<t::AddMessagesResponse>), ApiError> {
+    Body(mut req): Body<t::AddTurnsRequest>,
+) -> Result<(StatusCode, Json<t::AddTurnsResponse>), ApiError> {
     // The `Idempotency-Key` header, as HTTP clients send it, or the body field.
     if let Some(h) = headers.get("idempotency-key") {
         let key = h.to_str().map_err(|_| {
@@ -134,7 +134,7 @@ pub(crate) async fn add_messages(
             _ => req.idempotency_key = Some(key.to_owned()),
         }
     }
-    let out = blocking(&s, move |e| t::add_messages(e, &c, req)).await?;
+    let out = blocking(&s, move |e| t::add_turns(e, &c, req)).await?;
     Ok((StatusCode::ACCEPTED, Json(out)))
 }
 

@@ -30,7 +30,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/memories/{id}/history", get(h::history))
         .route("/v1/memories/forget", post(h::forget_by_query))
         .route("/v1/search", post(h::search))
-        .route("/v1/messages", post(h::add_messages).get(h::list_messages))
+        .route("/v1/messages", post(h::add_turns).get(h::list_messages))
         .route("/v1/messages/search", post(h::search_messages))
         .route("/v1/context", post(h::context))
         .route("/v1/sessions", get(h::sessions))
