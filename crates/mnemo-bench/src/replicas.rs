@@ -348,10 +348,10 @@ fn client(
         let t = Instant::now();
         // No answer (the replica died): send it again to the other replica with the same
         // key, as a client behind a load balancer would; a stored first attempt is replayed.
-        let answer = match post(&agent, &url, "/v1/messages", &keys[u], &body) {
+        let answer = match post(&agent, &url, "/v1/turns", &keys[u], &body) {
             Err(Failure::Transport) => {
                 seen.retried.fetch_add(1, Ordering::SeqCst);
-                post(&agent, &replicas.b, "/v1/messages", &keys[u], &body)
+                post(&agent, &replicas.b, "/v1/turns", &keys[u], &body)
             }
             other => other,
         };
@@ -416,7 +416,7 @@ fn probe(replicas: &Replicas, keys: &[String], seen: &Seen, done: &AtomicBool) {
             let found = post(
                 &agent,
                 &to,
-                "/v1/search",
+                "/v1/memories/search",
                 key,
                 &json!({ "query": word, "limit": 3 }),
             )
@@ -547,7 +547,7 @@ fn check_search(a: &str, b: &str, keys: &[String], expected: &[(usize, String)],
     let found = |url: &str, key: &str, text: &str| {
         let n = text.rsplit(' ').next().unwrap_or("");
         let q = json!({ "query": format!("locker number {n}"), "limit": 5 });
-        post(&agent, url, "/v1/search", key, &q).is_ok_and(|v| {
+        post(&agent, url, "/v1/memories/search", key, &q).is_ok_and(|v| {
             v["hits"]
                 .as_array()
                 .is_some_and(|h| h.iter().any(|h| h["memory"]["content"] == text))

@@ -116,8 +116,14 @@ pub fn run(o: &Options) -> Result<Report, Box<dyn std::error::Error>> {
     let agent = agent();
     for (u, key) in keys.iter().enumerate() {
         let q = texts[u][0].split(' ').take(3).collect::<Vec<_>>().join(" ");
-        post(&agent, &url, "/v1/search", key, &json!({ "query": q }))
-            .map_err(|_| format!("warm-up search of user {u} failed"))?;
+        post(
+            &agent,
+            &url,
+            "/v1/memories/search",
+            key,
+            &json!({ "query": q }),
+        )
+        .map_err(|_| format!("warm-up search of user {u} failed"))?;
     }
     let warmup_s = warm.elapsed().as_secs_f64();
     let shared = Shared::default();
@@ -382,7 +388,7 @@ fn client(
                 post(
                     &agent,
                     url,
-                    "/v1/search",
+                    "/v1/memories/search",
                     &keys[u],
                     &json!({ "query": q, "limit": 10 }),
                 )
@@ -393,7 +399,7 @@ fn client(
                     { "role": "user", "content": gen.memory() },
                     { "role": "assistant", "content": gen.memory() }
                 ]});
-                post(&agent, url, "/v1/messages", &keys[u], &body)
+                post(&agent, url, "/v1/turns", &keys[u], &body)
             }
             _ => get(&agent, url, "/v1/memories?limit=20", &keys[u]),
         };

@@ -16,47 +16,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+
+use serde_json::json;
 
 use common::server::{create_key, Server};
+use common::upstream::Upstream;
 use common::{pyenv, Mnemo};
-
-/// The fake upstream, killed when dropped.
-struct Upstream {
-    child: Child,
-    url: String,
-}
-
-impl Upstream {
-    fn start(python: &std::path::Path) -> Upstream {
-        let mut child = Command::new(python)
-            .arg(pyenv::script("fake_openai_upstream.py"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .strip_prefix("PORT ")
-            .unwrap_or_else(|| panic!("the fake upstream did not start: {line:?}"))
-            .trim()
-            .to_owned();
-        Upstream {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for Upstream {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[test]
 fn the_openai_client_gets_memory_through_the_proxy() {
@@ -152,4 +118,120 @@ fn an_anthropic_upstream_is_translated_both_ways() {
         "the openai client's checks against an Anthropic upstream failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Session ids belong to their user, through every face: Anna and Ben both write into a
+/// session they each call `team-sync` by REST, the proxy, the web UI's chat and MCP; each
+/// sees all of their own turns there and none of the other's, by every route that reads
+/// turns.
+#[test]
+fn two_users_share_a_session_id_through_every_face() {
+    let venv = pyenv::venv();
+    let up = Upstream::start(&venv.join("bin/python"));
+    let m = Mnemo::new();
+    let anna = create_key(&m, "anna", &[]);
+    let ben = create_key(&m, "ben", &[]);
+    let base = format!("{}/v1", up.url);
+    let s = Server::start_with(
+        &m,
+        &["--no-worker"],
+        &[
+            ("MNEMO_LLM_PROVIDER", "openai"),
+            ("OPENAI_BASE_URL", &base),
+            ("OPENAI_API_KEY", "sk-upstream"),
+            ("MNEMO_MODEL", "client-model"),
+        ],
+    );
+    let sid = "team-sync";
+    let ndjson = [("Content-Type", "application/json")];
+    let mcp_headers = [
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json, text/event-stream"),
+    ];
+    for (key, who) in [(&anna, "anna"), (&ben, "ben")] {
+        let (st, out) = s.call(
+            "POST",
+            "/v1/turns",
+            Some(key),
+            Some(&json!({ "session_id": sid, "turns": [
+                { "role": "user", "content": format!("{who} says the budget is set") }
+            ]})),
+        );
+        assert_eq!((st, out["session_id"].as_str()), (202, Some(sid)), "{out}");
+        let completion = json!({ "model": "client-model", "messages": [
+            { "role": "user", "content": format!("{who} asks through the proxy") }
+        ]});
+        let (st, text) = s.call_text(
+            "POST",
+            "/v1/chat/completions",
+            Some(key),
+            &[
+                ("X-Mnemo-Session", sid),
+                ("Content-Type", "application/json"),
+            ],
+            Some(&completion),
+        );
+        assert_eq!(st, 200, "{text}");
+        let chat =
+            json!({ "message": format!("{who} asks through the web UI"), "session_id": sid });
+        let (st, text) = s.call_text("POST", "/v1/chat", Some(key), &ndjson, Some(&chat));
+        assert!(st == 200 && text.contains("\"done\""), "{st} {text}");
+        let call = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+            "name": "add_turns",
+            "arguments": { "session_id": sid, "turns": [
+                { "role": "user", "content": format!("{who} records through MCP") }
+            ]}
+        }});
+        let (st, text) = s.call_text("POST", "/mcp", Some(key), &mcp_headers, Some(&call));
+        assert!(
+            st == 200 && !text.contains("\"isError\":true"),
+            "{st} {text}"
+        );
+    }
+    for (key, me, other) in [(&anna, "anna", "ben"), (&ben, "ben", "anna")] {
+        let (st, session) = s.call("GET", &format!("/v1/sessions/{sid}"), Some(key), None);
+        assert_eq!(st, 200, "{session}");
+        let said: Vec<String> = session["turns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["content"].as_str().unwrap().to_owned())
+            .collect();
+        for face in ["budget", "proxy", "web UI", "MCP"] {
+            assert!(
+                said.iter().any(|t| t.starts_with(me) && t.contains(face)),
+                "{me}'s {face} turn in their session: {said:?}"
+            );
+        }
+        let reads = [
+            s.call("GET", &format!("/v1/sessions/{sid}"), Some(key), None)
+                .1,
+            s.call(
+                "GET",
+                &format!("/v1/turns?session_id={sid}"),
+                Some(key),
+                None,
+            )
+            .1,
+            s.call(
+                "POST",
+                "/v1/turns/search",
+                Some(key),
+                Some(&json!({ "query": "budget proxy web UI MCP asks records says" })),
+            )
+            .1,
+            s.call("GET", "/v1/export", Some(key), None).1,
+        ];
+        let mcp_search = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "search_turns", "arguments": { "query": "budget", "session_id": sid }
+        }});
+        let (_, mcp) = s.call_text("POST", "/mcp", Some(key), &mcp_headers, Some(&mcp_search));
+        for body in reads.iter().map(ToString::to_string).chain([mcp]) {
+            assert!(body.contains(me), "{me} sees their own: {body}");
+            assert!(
+                !body.contains(other),
+                "{me} sees nothing of {other}'s: {body}"
+            );
+        }
+    }
 }

@@ -3,40 +3,18 @@
 //! `mnemo serve` with a user key, and fails on any 5xx or any response that does not match
 //! the document (status, content type, headers, body schema).
 //!
-//! Needs Python 3 and the package registry the first time: `scripts/setup-pyenv.sh` makes
-//! (or reuses) the virtualenv. If it cannot, this test FAILS, loudly: an unchecked API must
+//! Every route of the document is run, the proxy's and the chat's against the fake model
+//! server (`tests/python/fake_openai_upstream.py`). Needs Python 3 and the package registry
+//! the first time: `scripts/setup-pyenv.sh` makes (or reuses) the virtualenv. If it cannot, this test FAILS, loudly: an unchecked API must
 //! not pass as a checked one.
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
 use common::server::{create_key, Server};
-use common::Mnemo;
-
-/// The virtualenv's directory, made by the project script.
-fn pyenv() -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/setup-pyenv.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run {}: {e}", script.display());
-        });
-    assert!(
-        out.status.success(),
-        "scripts/setup-pyenv.sh failed, so Schemathesis cannot check the API (needs python3 with venv and access to PyPI):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    stdout
-        .lines()
-        .last()
-        .expect("the script prints the venv path")
-        .trim()
-        .to_owned()
-}
+use common::upstream::Upstream;
+use common::{pyenv, Mnemo};
 
 #[test]
 fn schemathesis_finds_no_server_error_and_no_response_off_the_document() {
@@ -54,10 +32,23 @@ fn schemathesis_finds_no_server_error_on_postgres() {
 }
 
 fn schemathesis_run(m: &Mnemo) {
-    let venv = pyenv();
+    let venv = pyenv::venv();
+    // The proxy's and the chat's routes are in the document too: they reach the fake
+    // model server, which speaks OpenAI's wire format.
+    let up = Upstream::start(&venv.join("bin/python"));
+    let base = format!("{}/v1", up.url);
     let key = create_key(m, "anna", &[]);
-    let s = Server::start(m, &[]);
-    let out = Command::new(format!("{venv}/bin/schemathesis"))
+    let s = Server::start_with(
+        m,
+        &[],
+        &[
+            ("MNEMO_LLM_PROVIDER", "openai"),
+            ("OPENAI_BASE_URL", &base),
+            ("OPENAI_API_KEY", "sk-upstream"),
+            ("MNEMO_MODEL", "pipeline-model"),
+        ],
+    );
+    let out = Command::new(venv.join("bin/schemathesis"))
         .args(["run", &format!("{}/openapi.json", s.url)])
         .args(["-H", &format!("Authorization: Bearer {key}")])
         // Bounded for CI time; a fixed seed so a failure reproduces.

@@ -38,7 +38,7 @@ fn a_killed_server_loses_no_acknowledged_write_and_its_jobs_complete_after_resta
                         { "role": "user", "content": format!("client {t} says fact number {i}") },
                         { "role": "assistant", "content": format!("noted {t}/{i}") }
                     ]});
-                    match s.try_post("/v1/messages", key, &body) {
+                    match s.try_post("/v1/turns", key, &body) {
                         Some((202, out)) => acked.lock().unwrap().extend(
                             out["turns"]
                                 .as_array()

@@ -38,7 +38,7 @@ fn hits(v: &Value) -> Vec<String> {
 fn search(s: &Server, key: &str, query: &str) -> Vec<String> {
     let (status, v) = s.call(
         "POST",
-        "/v1/search",
+        "/v1/memories/search",
         Some(key),
         Some(&json!({ "query": query, "limit": 5 })),
     );
@@ -100,7 +100,7 @@ fn keys_and_memories_are_shared_by_replicas_at_once() {
     m.ok(&["keys", "revoke", &id]);
     let (status, _) = a.call(
         "POST",
-        "/v1/search",
+        "/v1/memories/search",
         Some(&bob),
         Some(&json!({"query": "x"})),
     );

@@ -7,15 +7,13 @@ use std::sync::OnceLock;
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use serde_json::Value;
 
-use crate::AppState;
+use crate::rest::Routes;
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/openapi.json", get(openapi))
-        .route("/docs", get(reference))
+pub(crate) fn routes(r: Routes) -> Routes {
+    r.add("get", "/openapi.json", get(openapi))
+        .add("get", "/docs", get(reference))
 }
 
 fn document() -> &'static Value {

@@ -15,6 +15,7 @@ pub mod mcp;
 mod metrics;
 mod middleware;
 pub mod openapi;
+mod ops;
 pub mod proxy;
 mod rest;
 mod settings;
@@ -76,14 +77,18 @@ impl AppState {
     }
 }
 
+/// Every route: the registry's operations, health, metrics, the OpenAPI document and its
+/// page, the UI, MCP and the proxy, each recorded as it is added.
+fn routes(state: &AppState) -> rest::Routes {
+    let r = rest::routes(rest::Routes::new());
+    let r = proxy::routes(ui::routes(docs::routes(r)));
+    r.merge(mcp::routes(state), &[("post", "/mcp")])
+}
+
 /// The whole application: `/v1` REST, health, metrics, the OpenAPI document and its page.
 pub fn app(state: AppState) -> Router {
     let limit = state.settings.body_limit_bytes;
-    rest::routes()
-        .merge(docs::routes())
-        .merge(ui::routes())
-        .merge(mcp::routes(&state))
-        .merge(proxy::routes())
+    rest::fallbacks(routes(&state).router)
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -150,5 +155,73 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> AppState {
+        let store = mnemo_store_sqlite::SqliteStore::open_in_memory().unwrap();
+        let engine = Engine::new(
+            Arc::new(store),
+            mnemo_engine::EngineSettings::default(),
+            Arc::new(mnemo_core::SystemClock),
+        );
+        let open = AuthMode::Open {
+            default_user: "alex".into(),
+        };
+        AppState::new(engine, open, ServerSettings::default())
+    }
+
+    /// Every route the router serves is an operation of `/openapi.json`, and every
+    /// operation of the document is a route the router serves.
+    #[test]
+    fn the_document_lists_exactly_the_routes_served() {
+        let mut served: Vec<(String, String)> = routes(&state())
+            .served
+            .into_iter()
+            .map(|(m, p)| (m.to_owned(), p.to_owned()))
+            .collect();
+        served.sort();
+        let doc = openapi::document();
+        let mut documented: Vec<(String, String)> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, ops)| {
+                ops.as_object()
+                    .unwrap()
+                    .keys()
+                    .map(move |m| (m.clone(), path.clone()))
+            })
+            .collect();
+        documented.sort();
+        assert_eq!(served, documented);
+        assert!(served.contains(&("post".into(), "/v1/chat/completions".into())));
+        assert!(served.contains(&("post".into(), "/mcp".into())));
+        assert!(!served.iter().any(|(_, p)| p.starts_with("/ui/api")));
+    }
+
+    /// Each MCP tool is an operation of the document, under the same name.
+    #[test]
+    fn every_mcp_tool_is_an_operation_of_the_document() {
+        let doc = openapi::document();
+        let ids: Vec<&str> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|m| m.as_object().unwrap().values())
+            .filter_map(|op| op["operationId"].as_str())
+            .collect();
+        let tools = mcp::tool_names();
+        assert!(tools.len() >= 10, "{tools:?}");
+        for name in tools {
+            assert!(
+                ids.contains(&name.as_str()),
+                "MCP tool {name} is no operation"
+            );
+        }
     }
 }

@@ -1,29 +1,30 @@
-//! The OpenAPI 3.1 document, generated from the tools layer's own request and response
-//! types (their `schemars` JSON Schemas, draft 2020-12, which OpenAPI 3.1 uses as is), so
-//! the document cannot drift from what the handlers parse and return. The operation list
-//! mirrors `rest::routes`; the integration tests request every operation listed here and
-//! fail on a route the server does not have.
+//! The OpenAPI 3.1 document, generated from the registry of operations ([`crate::ops`])
+//! and the tools layer's own request and response types (their `schemars` JSON Schemas,
+//! draft 2020-12, which OpenAPI 3.1 uses as is), so the document cannot drift from what
+//! the routes parse and return. Former paths are listed `deprecated`; the routes that are
+//! not operations (health, the proxy, MCP, the UI) come from the registry's list of them.
+//! A test compares the document with every route the router serves.
 
-use mnemo_engine::tools as t;
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
 use crate::error::Problem;
+use crate::ops::{Carrier, ExtraRoute, Operation, EXTRA_ROUTES, OPERATIONS};
 
 /// One documented operation.
 struct Op {
     method: &'static str,
     path: &'static str,
-    id: &'static str,
+    id: String,
     tag: &'static str,
-    summary: &'static str,
+    summary: String,
     auth: bool,
+    deprecated: bool,
     params: Vec<Value>,
     body: Option<Value>,
-    /// Success statuses, each answered with `response`.
-    statuses: Vec<u16>,
-    response: Value,
+    /// `(status, content)`; status `default` for "any other".
+    responses: Vec<(String, Value)>,
 }
 
 /// Builds operations with a shared schema generator.
@@ -47,48 +48,99 @@ impl Doc {
         self.gen.subschema_for::<T>().to_value()
     }
 
-    /// Adds an operation answering `status` with a JSON `R`.
-    #[allow(clippy::too_many_arguments)]
-    fn op<R: JsonSchema>(
-        &mut self,
-        method: &'static str,
-        path: &'static str,
-        id: &'static str,
-        tag: &'static str,
-        summary: &'static str,
-        status: u16,
-    ) -> &mut Self {
-        let response = json!({ "application/json": { "schema": self.schema::<R>() } });
-        let params = path_params(path);
+    /// An operation of the registry at `(method, path)` (its own, or a former one).
+    fn operation(&mut self, op: &Operation, method: &'static str, path: &'static str, id: String) {
+        let response = json!({ "application/json": { "schema": (op.response)(&mut self.gen) } });
+        let mut params = path_params(path);
+        let mut body = None;
+        match (op.carrier, op.request) {
+            (Carrier::Query, Some(f)) => params.extend(self.query_params(f)),
+            (Carrier::Body, Some(f)) => {
+                body = Some(json!({
+                    "required": true,
+                    "content": { "application/json": { "schema": f(&mut self.gen) } }
+                }));
+            }
+            _ => {}
+        }
+        if op.idempotency_header {
+            params.push(json!({
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": false,
+                "description": "A retry with the same key records nothing twice (same as the body's `idempotency_key`).",
+                "schema": { "type": "string", "minLength": 1, "maxLength": 200 }
+            }));
+        }
+        let deprecated = path != op.path;
+        let summary = if deprecated {
+            format!(
+                "{} (deprecated: use {} {})",
+                op.summary,
+                op.method.to_uppercase(),
+                op.path
+            )
+        } else {
+            op.summary.to_owned()
+        };
         self.ops.push(Op {
             method,
             path,
             id,
-            tag,
+            tag: op.tag,
             summary,
             auth: true,
+            deprecated,
             params,
-            body: None,
-            statuses: vec![status],
-            response,
+            body,
+            responses: op
+                .statuses
+                .iter()
+                .map(|s| (s.to_string(), response.clone()))
+                .collect(),
         });
-        self
     }
 
-    fn with_body<B: JsonSchema>(&mut self) -> &mut Self {
-        let schema = self.schema::<B>();
-        if let Some(op) = self.ops.last_mut() {
-            op.body = Some(json!({
-                "required": true,
-                "content": { "application/json": { "schema": schema } }
-            }));
+    /// A route that is not an operation of the registry.
+    fn extra(&mut self, r: &ExtraRoute) {
+        let mut by_status: Vec<(String, Value)> = Vec::new();
+        for (status, content_type, schema) in r.responses {
+            let key = if *status == 0 {
+                "default".to_owned()
+            } else {
+                status.to_string()
+            };
+            if content_type.is_empty() {
+                // Any answer, of any content (MCP's transport speaks for itself).
+                by_status.push((key, Value::Null));
+                continue;
+            }
+            let schema = schema.map_or(json!({}), |f| f(&mut self.gen));
+            match by_status.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, content)) => content[*content_type] = json!({ "schema": schema }),
+                None => by_status.push((key, json!({ *content_type: { "schema": schema } }))),
+            }
         }
-        self
+        let body = r.body.map(|(content_type, f)| {
+            json!({ "required": true, "content": { content_type: { "schema": f(&mut self.gen) } } })
+        });
+        self.ops.push(Op {
+            method: r.method,
+            path: r.path,
+            id: r.name.to_owned(),
+            tag: r.tag,
+            summary: r.summary.to_owned(),
+            auth: !r.public,
+            deprecated: false,
+            params: Vec::new(),
+            body,
+            responses: by_status,
+        });
     }
 
-    /// Documents the fields of `Q` as query parameters.
-    fn with_query<Q: JsonSchema>(&mut self) -> &mut Self {
-        let reference = self.schema::<Q>();
+    /// The fields of a request schema as query parameters.
+    fn query_params(&mut self, f: crate::ops::SchemaFn) -> Vec<Value> {
+        let reference = f(&mut self.gen);
         let name = reference["$ref"]
             .as_str()
             .and_then(|r| r.rsplit('/').next())
@@ -119,25 +171,7 @@ impl Doc {
                 params.push(p);
             }
         }
-        if let Some(op) = self.ops.last_mut() {
-            op.params.extend(params);
-        }
-        self
-    }
-
-    /// Another success status with the same body (a create that may find nothing to do).
-    fn or_status(&mut self, status: u16) -> &mut Self {
-        if let Some(op) = self.ops.last_mut() {
-            op.statuses.push(status);
-        }
-        self
-    }
-
-    fn public(&mut self) -> &mut Self {
-        if let Some(op) = self.ops.last_mut() {
-            op.auth = false;
-        }
-        self
+        params
     }
 }
 
@@ -186,24 +220,43 @@ fn without_null(mut schema: Value) -> Value {
 /// The OpenAPI 3.1 document of the server.
 pub fn document() -> Value {
     let mut d = Doc::new();
-    operations(&mut d);
+    for op in OPERATIONS {
+        d.operation(op, op.method, op.path, op.name.to_owned());
+        for (i, &(method, path)) in op.rest_aliases.iter().enumerate() {
+            let suffix = if i == 0 {
+                String::new()
+            } else {
+                format!("_{i}")
+            };
+            d.operation(op, method, path, format!("{}_deprecated{suffix}", op.name));
+        }
+    }
+    for r in EXTRA_ROUTES {
+        d.extra(r);
+    }
     let problem = d.schema::<Problem>();
     let mut paths = Map::new();
     for op in &d.ops {
         let mut responses = Map::new();
-        for status in &op.statuses {
-            responses.insert(
-                status.to_string(),
-                json!({ "description": "Success", "content": op.response }),
-            );
+        for (status, content) in &op.responses {
+            let mut r = json!({ "description": "Success" });
+            if !content.is_null() {
+                r["content"] = content.clone();
+            }
+            if let Some(l) = links(&op.id, status) {
+                r["links"] = l;
+            }
+            if status == "default" {
+                r["description"] = json!("An error");
+            }
+            responses.insert(status.clone(), r);
         }
-        responses.insert(
-            "default".into(),
+        responses.entry("default").or_insert_with(|| {
             json!({
                 "description": "An error, as RFC 9457 problem details with a stable `code`.",
                 "content": { "application/problem+json": { "schema": problem } }
-            }),
-        );
+            })
+        });
         let mut o = json!({
             "operationId": op.id,
             "tags": [op.tag],
@@ -216,6 +269,9 @@ pub fn document() -> Value {
         }
         if !op.auth {
             o["security"] = json!([]);
+        }
+        if op.deprecated {
+            o["deprecated"] = json!(true);
         }
         let entry = paths.entry(op.path.to_owned()).or_insert_with(|| json!({}));
         entry[op.method] = o;
@@ -244,208 +300,33 @@ pub fn document() -> Value {
     })
 }
 
-fn operations(d: &mut Doc) {
-    use serde_json::Value as V;
-    let m = "memories";
-    d.op::<t::AddMemoryResponse>(
-        "post",
-        "/v1/memories",
-        "addMemory",
-        m,
-        "Store a memory (a keyed one supersedes the current value; 200 when unchanged)",
-        201,
-    )
-    .or_status(200)
-    .with_body::<t::AddMemoryRequest>();
-    d.op::<t::ListMemoriesResponse>(
-        "get",
-        "/v1/memories",
-        "listMemories",
-        m,
-        "List memories, newest first, one page at a time",
-        200,
-    )
-    .with_query::<t::ListMemoriesRequest>();
-    d.op::<t::MemoryDetail>(
-        "get",
-        "/v1/memories/{id}",
-        "getMemory",
-        m,
-        "A memory with its history and source turns",
-        200,
-    );
-    d.op::<mnemo_core::Memory>(
-        "patch",
-        "/v1/memories/{id}",
-        "updateMemory",
-        m,
-        "Edit a memory in place (history keeps the old text)",
-        200,
-    )
-    .with_body::<t::UpdateMemoryRequest>();
-    d.op::<mnemo_core::Memory>(
-        "delete",
-        "/v1/memories/{id}",
-        "forgetMemory",
-        m,
-        "Forget a memory (restorable), or purge it",
-        200,
-    )
-    .with_query::<t::ForgetRequest>();
-    d.op::<mnemo_core::Memory>(
-        "post",
-        "/v1/memories/{id}/restore",
-        "restoreMemory",
-        m,
-        "Make a forgotten or superseded memory current again",
-        200,
-    );
-    d.op::<t::HistoryResponse>(
-        "get",
-        "/v1/memories/{id}/history",
-        "memoryHistory",
-        m,
-        "Every change of a memory, oldest first",
-        200,
-    );
-    d.op::<t::ForgetByQueryResponse>(
-        "post",
-        "/v1/memories/forget",
-        "forgetByQuery",
-        m,
-        "Forget the memories matching a query: preview, then confirm with the token",
-        200,
-    )
-    .with_body::<t::ForgetByQueryRequest>();
-    d.op::<t::SearchResponse>(
-        "post",
-        "/v1/search",
-        "search",
-        m,
-        "Search memories, best first (explain: the score's parts)",
-        200,
-    )
-    .with_body::<t::SearchRequest>();
-    let c = "conversation";
-    d.op::<t::AddTurnsResponse>(
-        "post",
-        "/v1/messages",
-        "addMessages",
-        c,
-        "Record conversation messages; the memory pipeline is queued and runs in the background",
-        202,
-    )
-    .with_body::<t::AddTurnsRequest>();
-    d.op::<t::ListTurnsResponse>(
-        "get",
-        "/v1/messages",
-        "listMessages",
-        c,
-        "Conversation turns in order, oldest first (of one session, or the newest N)",
-        200,
-    )
-    .with_query::<t::ListTurnsRequest>();
-    d.op::<t::SearchTurnsResponse>(
-        "post",
-        "/v1/messages/search",
-        "searchMessages",
-        c,
-        "Search conversation turns (full text, vectors, neighbouring turns, sessions), each hit with its score parts",
-        200,
-    )
-    .with_body::<t::SearchTurnsRequest>();
-    d.op::<mnemo_engine::Context>(
-        "post",
-        "/v1/context",
-        "context",
-        c,
-        "Assemble the memory context for a message within a token budget",
-        200,
-    )
-    .with_body::<t::ContextToolRequest>();
-    d.op::<t::SessionsResponse>(
-        "get",
-        "/v1/sessions",
-        "listSessions",
-        c,
-        "Sessions, newest first",
-        200,
-    )
-    .with_query::<t::SessionsRequest>();
-    d.op::<t::SessionResponse>(
-        "get",
-        "/v1/sessions/{id}",
-        "getSession",
-        c,
-        "A session with its turns and summaries",
-        200,
-    );
-    d.op::<t::SummariesResponse>(
-        "get",
-        "/v1/summaries",
-        "listSummaries",
-        c,
-        "Session summaries",
-        200,
-    )
-    .with_query::<t::SummariesRequest>();
-    d.op::<t::TopicsResponse>(
-        "get",
-        "/v1/topics",
-        "listTopics",
-        c,
-        "Topics with their summaries",
-        200,
-    );
-    let p = "pipeline";
-    d.op::<t::JobsResponse>(
-        "get",
-        "/v1/jobs",
-        "listJobs",
-        p,
-        "Pipeline jobs, newest first, with counts per status",
-        200,
-    )
-    .with_query::<t::JobsRequest>();
-    d.op::<mnemo_core::Job>("get", "/v1/jobs/{id}", "getJob", p, "One job", 200);
-    d.op::<mnemo_core::Job>(
-        "post",
-        "/v1/jobs/{id}/retry",
-        "retryJob",
-        p,
-        "Queue a failed job again",
-        200,
-    );
-    d.op::<t::UsageResponse>("get", "/v1/usage", "usage", p, "Model token usage", 200)
-        .with_query::<t::UsageRequest>();
-    let a = "account";
-    d.op::<t::StatsResponse>("get", "/v1/stats", "stats", a, "Counts of your data", 200);
-    d.op::<t::ExportResponse>(
-        "get",
-        "/v1/export",
-        "export",
-        a,
-        "Every record of yours, in export order",
-        200,
-    );
-    d.op::<t::ImportResponse>(
-        "post",
-        "/v1/import",
-        "import",
-        a,
-        "Import records of yours, all or nothing",
-        200,
-    )
-    .with_body::<t::ImportRequest>();
-    let s = "service";
-    d.op::<V>("get", "/healthz", "healthz", s, "The process is up", 200)
-        .public();
-    d.op::<V>("get", "/readyz", "readyz", s, "The database answers", 200)
-        .public();
-    d.op::<String>("get", "/metrics", "metrics", s, "Prometheus metrics", 200)
-        .public();
-    if let Some(op) = d.ops.last_mut() {
-        op.response = json!({ "text/plain": { "schema": { "type": "string" } } });
+/// Where a response leads (OpenAPI links, which stateful clients such as Schemathesis
+/// follow): a created memory to the operations on it, recorded turns to their session and
+/// job.
+fn links(op: &str, status: &str) -> Option<Value> {
+    let to = |ops: &[&str], id: &str| -> Value {
+        let mut m = Map::new();
+        for target in ops {
+            m.insert(
+                (*target).to_owned(),
+                json!({ "operationId": target, "parameters": { "id": id } }),
+            );
+        }
+        Value::Object(m)
+    };
+    match (op, status) {
+        ("add_memory", "201" | "200") => Some(to(
+            &[
+                "get_memory",
+                "update_memory",
+                "forget_memory",
+                "restore_memory",
+                "get_memory_history",
+            ],
+            "$response.body#/memory/id",
+        )),
+        ("add_turns", "202") => Some(to(&["get_session"], "$response.body#/session_id")),
+        _ => None,
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod fake_llm;
 pub mod pyenv;
 pub mod server;
+pub mod upstream;
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};

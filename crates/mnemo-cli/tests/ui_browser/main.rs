@@ -264,8 +264,9 @@ fn web_ui_in_a_real_browser() {
         "the retried job did not complete: {}",
         b.text("#jobs")
     );
-    // Token use: the chat reply and the pipeline's calls, by task and model, with a cost.
-    let by_task = b.wait_text("#usage-task", "chat", 10);
+    // Token use: the chat reply (task `web-ui`, the face it came through) and the
+    // pipeline's calls, by task and model, with a cost; the chart from one request by day.
+    let by_task = b.wait_text("#usage-task", "web-ui", 10);
     assert!(by_task.contains("extract"), "{by_task}");
     let by_model = b.wait_text("#usage-model", "ollama/qwen-fake", 10);
     assert!(by_model.contains('$'), "a cost: {by_model}");

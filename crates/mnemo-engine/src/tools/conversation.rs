@@ -16,7 +16,7 @@ use crate::{tokens, Context, ContextRequest, Engine, Pattern};
 /// Most messages one call records.
 const MAX_MESSAGES: usize = 100;
 
-/// One message of a conversation.
+/// One turn of a conversation, to record.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TurnIn {
@@ -29,15 +29,16 @@ pub struct TurnIn {
     pub created_at: Option<String>,
 }
 
-/// Messages to record, in order, in one session.
+/// Turns to record, in order, in one session.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddTurnsRequest {
     /// The session: an id of the caller's, or a new id to start one; default a new session.
     pub session_id: Option<String>,
-    /// 1 to 100 messages.
+    /// 1 to 100 turns (`messages`, the former name, is still accepted).
     #[schemars(length(min = 1, max = 100))]
-    pub messages: Vec<TurnIn>,
+    #[serde(alias = "messages")]
+    pub turns: Vec<TurnIn>,
     /// Makes the call safe to retry (after a timeout, or through another server): a call
     /// whose key was already used records nothing and answers with what the first call
     /// recorded. A new key per batch of messages, e.g. a UUID (1 to 200 characters).
@@ -64,25 +65,25 @@ pub fn add_turns(
     caller: &Caller,
     req: AddTurnsRequest,
 ) -> ToolResult<AddTurnsResponse> {
-    if req.messages.is_empty() || req.messages.len() > MAX_MESSAGES {
+    if req.turns.is_empty() || req.turns.len() > MAX_MESSAGES {
         return Err(ToolError::invalid(
             "messages",
             format!("give 1 to {MAX_MESSAGES} messages"),
         ));
     }
     let turn_ids = match req.idempotency_key.as_deref() {
-        Some(key) => Some(idempotent_ids(caller, key, req.messages.len())?),
+        Some(key) => Some(idempotent_ids(caller, key, req.turns.len())?),
         None => None,
     };
     if let Some(ids) = &turn_ids {
-        if let Some(earlier) = replay(engine, caller, ids, &req.messages)? {
+        if let Some(earlier) = replay(engine, caller, ids, &req.turns)? {
             return Ok(earlier);
         }
     }
     let session_id = session_for_write(engine, caller, req.session_id)?;
-    let assistant = req.messages.iter().any(|m| m.role == Role::Assistant);
-    let mut pairs = Vec::with_capacity(req.messages.len());
-    for (i, m) in req.messages.iter().cloned().enumerate() {
+    let assistant = req.turns.iter().any(|m| m.role == Role::Assistant);
+    let mut pairs = Vec::with_capacity(req.turns.len());
+    for (i, m) in req.turns.iter().cloned().enumerate() {
         let turn = NewTurn {
             id: turn_ids.as_ref().map(|ids| ids[i].clone()),
             scope: caller.scope(),
@@ -108,7 +109,7 @@ pub fn add_turns(
             // The same key through two servers at once: one insert wins, the other finds
             // its turns.
             if let Some(ids) = &turn_ids {
-                if let Some(earlier) = replay(engine, caller, ids, &req.messages)? {
+                if let Some(earlier) = replay(engine, caller, ids, &req.turns)? {
                     return Ok(earlier);
                 }
             }

@@ -145,7 +145,7 @@ pub fn begin_exchange(
                     caller,
                     AddTurnsRequest {
                         session_id: req.session_id,
-                        messages: vec![TurnIn {
+                        turns: vec![TurnIn {
                             role: Role::User,
                             content: req.message.clone(),
                             created_at: None,

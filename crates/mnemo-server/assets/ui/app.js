@@ -1,5 +1,5 @@
-// mnemo web UI: a single page over the /v1 REST API (and /ui/api for keys, turn search
-// and chat). No framework, no build step: served from the binary. Every text from the
+// mnemo web UI: a single page over the /v1 REST API, like any client (keys, usage by
+// day and the chat stream are /v1 operations too). No framework, no build step: served from the binary. Every text from the
 // server is inserted as text (never as HTML). The API key lives in sessionStorage only.
 "use strict";
 
@@ -80,7 +80,7 @@ function query(params) {
 // ---------------------------------------------------------------- sign in, navigation
 async function signIn(key) {
   store.setItem("mnemo.key", key.trim());
-  const me = await guard(() => api("GET", "/ui/api/me"));
+  const me = await guard(() => api("GET", "/v1/me"));
   if (!me) { store.removeItem("mnemo.key"); return false; }
   S.me = me;
   $("who-text").textContent = "Signed in as " + me.user_id + (me.admin ? " (admin key)" : "") +
@@ -142,7 +142,7 @@ async function loadMemories(more) {
   if (q) {
     const body = { query: q, explain: true, limit: 50 };
     for (const k of ["kind", "topic", "session_id", "view", "as_of"]) if (f[k]) body[k] = f[k];
-    const res = await api("POST", "/v1/search", body);
+    const res = await api("POST", "/v1/memories/search", body);
     items = res.hits.filter((h) => !f.key || h.memory.key === f.key);
   } else {
     const res = await api("GET", "/v1/memories" + query({ ...f, limit: 50,
@@ -325,7 +325,7 @@ async function searchTurns(e) {
   const q = $("turn-q").value.trim();
   const list = $("turn-hits");
   if (!q) { list.replaceChildren(); return; }
-  const res = await guard(() => api("POST", "/ui/api/turns/search", { query: q, limit: 20 }));
+  const res = await guard(() => api("POST", "/v1/turns/search", { query: q, limit: 20 }));
   if (!res) return;
   list.replaceChildren(...res.hits.map((hit) => h("li", null,
     h("a", { href: "#conversations/" + hit.turn.session_id + "/" + hit.turn.seq }, hit.turn.role + " · " + when(hit.turn.created_at)),
@@ -395,7 +395,7 @@ async function sendChat(e) {
       "Content-Type": "application/json" };
     const actAs = store.getItem("mnemo.actAs");
     if (actAs) headers["X-Mnemo-User"] = actAs;
-    const res = await fetch("/ui/api/chat", { method: "POST", headers,
+    const res = await fetch("/v1/chat", { method: "POST", headers,
       body: JSON.stringify({ message: text, session_id: S.chatSession || undefined }) });
     if (!res.ok) {
       const p = await res.json().catch(() => ({}));
@@ -495,21 +495,21 @@ function usd(x) { return x === null || x === undefined ? "–" : "$" + x.toFixed
 async function loadUsage() {
   const days = Number($("usage-days").value);
   const start = new Date(); start.setUTCHours(0, 0, 0, 0);
-  // Totals since each day's start; a day's use is the difference of neighbours.
   const since = [];
   for (let i = days - 1; i >= 0; i--) since.push(new Date(start.getTime() - i * 86400000));
-  const totals = await Promise.all(since.map((d) =>
-    api("GET", "/v1/usage" + query({ since: day(d), group: "model" }))));
+  const index = new Map(since.map((d, i) => [day(d), i]));
+  // One request: usage per UTC day and model.
+  const perDay = await api("GET", "/v1/usage" + query({ since: day(since[0]), group: "day" }));
   const series = {}; // model -> per-day tokens
   const costs = {}; // model -> per-day USD (null: no price)
-  totals.forEach((t, i) => {
-    for (const r of t.rows) {
-      (series[r.key] ||= new Array(days).fill(0))[i] = r.input_tokens + r.output_tokens;
-      (costs[r.key] ||= new Array(days).fill(0))[i] = rowCost(r);
-    }
-  });
-  const perDay = (cum) => cum.map((v, i) => (v === null ? null : v - (i + 1 < days ? (cum[i + 1] || 0) : 0)));
-  for (const m of Object.keys(series)) { series[m] = perDay(series[m]); costs[m] = perDay(costs[m]); }
+  for (const r of perDay.rows) {
+    const i = index.get(r.key);
+    if (i === undefined) continue;
+    (series[r.model] ||= new Array(days).fill(0))[i] += r.input_tokens + r.output_tokens;
+    const c = rowCost(r);
+    const row = (costs[r.model] ||= new Array(days).fill(0));
+    row[i] = row[i] === null || c === null ? null : row[i] + c;
+  }
   drawChart(since.map(day), series, costs);
   const [byModel, byTask] = await Promise.all([api("GET", "/v1/usage?group=model"), api("GET", "/v1/usage?group=task")]);
   fillUsage($("usage-model"), byModel.rows, "Model");
@@ -583,7 +583,7 @@ function drawChart(days, series, costs) {
 // ---------------------------------------------------------------- keys
 async function loadKeys() {
   if (!S.me.admin) { showError("Only an admin key manages keys."); return; }
-  const res = await api("GET", "/ui/api/keys");
+  const res = await api("GET", "/v1/keys");
   $("keys").tBodies[0].replaceChildren(...res.keys.map((k) => h("tr", { "data-id": k.id },
     h("td", { class: "mono" }, k.id), h("td", null, k.user_id), h("td", null, k.agent_id || ""),
     h("td", null, k.admin ? "yes" : "no"), h("td", null, k.name || ""), h("td", null, when(k.created_at)),
@@ -594,7 +594,7 @@ async function loadKeys() {
 
 async function createKey(e) {
   e.preventDefault();
-  const out = await guard(() => api("POST", "/ui/api/keys", { user: $("key-user").value.trim(),
+  const out = await guard(() => api("POST", "/v1/keys", { user: $("key-user").value.trim(),
     agent: $("key-agent").value.trim() || undefined, name: $("key-name").value.trim() || undefined,
     admin: $("key-admin").checked }));
   if (!out) return;
@@ -606,7 +606,7 @@ async function createKey(e) {
 }
 
 async function revokeKey(id) {
-  if (!(await guard(() => api("DELETE", "/ui/api/keys/" + encodeURIComponent(id))))) return;
+  if (!(await guard(() => api("DELETE", "/v1/keys/" + encodeURIComponent(id))))) return;
   say("Key " + id + " revoked");
   await guard(loadKeys);
 }

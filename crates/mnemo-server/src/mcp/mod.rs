@@ -142,11 +142,11 @@ impl ServerHandler for MnemoMcp {
             Err(tools::CallError::BadArguments(msg)) => {
                 Ok(tool_error("invalid_arguments", &msg).into())
             }
-            Err(tools::CallError::Tool(e)) => {
-                if e.kind == ErrorKind::Storage {
-                    tracing::error!(tool = %name, error = %e, "MCP tool call failed");
+            Err(tools::CallError::Api(e)) => {
+                if e.status.is_server_error() {
+                    tracing::error!(tool = %name, error = %e.detail, "MCP tool call failed");
                 }
-                Ok(tool_error(e.code, &hint(&e)).into())
+                Ok(tool_error(e.code, &api_hint(&e)).into())
             }
         }
     }
@@ -226,6 +226,29 @@ fn hint(e: &ToolError) -> String {
     }
 }
 
+/// An operation's error message, with what a model can do about it.
+fn api_hint(e: &crate::error::ApiError) -> String {
+    use axum::http::StatusCode;
+    match e.status {
+        StatusCode::NOT_FOUND => format!(
+            "{}; find ids with search_memories, list_memories or list_sessions",
+            e.detail
+        ),
+        StatusCode::TOO_MANY_REQUESTS
+        | StatusCode::SERVICE_UNAVAILABLE
+        | StatusCode::BAD_GATEWAY
+            if e.code != "model_auth" && e.code != "model_config" =>
+        {
+            format!("{}; try again in a moment", e.detail)
+        }
+        StatusCode::BAD_GATEWAY => format!(
+            "{}; the memory server's model settings need fixing by its operator",
+            e.detail
+        ),
+        _ => e.detail.clone(),
+    }
+}
+
 /// A tool error as a JSON-RPC error (resources and prompts have no `isError` result).
 pub(crate) fn rpc_error(e: ToolError) -> McpError {
     match e.kind {
@@ -233,6 +256,14 @@ pub(crate) fn rpc_error(e: ToolError) -> McpError {
         ErrorKind::Invalid | ErrorKind::Conflict => McpError::invalid_params(e.message, None),
         _ => McpError::internal_error(e.message, None),
     }
+}
+
+/// The names of the tools listed to clients.
+pub fn tool_names() -> Vec<String> {
+    tools::list()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect()
 }
 
 /// Serves MCP over stdin/stdout until the client closes stdin. Nothing else may write to

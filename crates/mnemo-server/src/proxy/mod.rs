@@ -37,7 +37,6 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use mnemo_engine::tools::{self, Caller, Face};
 use mnemo_engine::Engine;
 use serde_json::{json, Value};
@@ -56,10 +55,9 @@ pub const SESSION_HEADER: &str = "x-mnemo-session";
 pub const SESSION_FIELD: &str = "mnemo_session";
 
 /// `/v1/chat/completions` and `/v1/models`.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/chat/completions", post(chat_completions))
-        .route("/v1/models", get(models))
+pub(crate) fn routes(r: crate::rest::Routes) -> crate::rest::Routes {
+    r.add("post", "/v1/chat/completions", post(chat_completions))
+        .add("get", "/v1/models", get(models))
 }
 
 /// The time limit of a proxy request: a completion may take as long as the `[llm]` timeout

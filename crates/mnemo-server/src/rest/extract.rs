@@ -1,8 +1,7 @@
-//! JSON body and query-string extractors whose rejections are problem documents with a
-//! stable code (axum's own answer plain text).
+//! The JSON body extractor, whose rejections are problem documents with a stable code
+//! (axum's own answer plain text).
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::request::Parts;
+use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
@@ -31,19 +30,5 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
                 _ => ApiError::bad_request("invalid_body", e.body_text()),
             }),
         }
-    }
-}
-
-/// A query string.
-pub(crate) struct Q<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Q<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| Q(q.0))
-            .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
     }
 }

@@ -31,13 +31,16 @@ use crate::rest::{blocking, Body};
 use crate::AppState;
 
 /// One message to answer.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ChatIn {
+    /// The person's message.
     message: String,
     /// The conversation to continue; default a new one.
     session_id: Option<String>,
+    /// How the context is assembled (default `hybrid`).
     pattern: Option<Pattern>,
+    /// Tokens of context (default 2000).
     budget_tokens: Option<u32>,
 }
 

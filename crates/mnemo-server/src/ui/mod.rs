@@ -8,36 +8,31 @@
 //! and no JavaScript toolchain, so `cargo build` alone builds it on a fresh machine; and it
 //! works offline — nothing is fetched from anywhere but this server.
 //!
-//! The few things the page needs that the REST API lacks live under `/ui/api`:
-//! who the key is (`me`), key management for admin keys, turn search with the turn ranker,
-//! and a streaming chat over the configured model ([`chat`]).
+//! Everything the page calls is an operation of `/v1` in the OpenAPI document, like any
+//! client's: who the key is (`/v1/me`), key management for admin keys (`/v1/keys`), usage
+//! by day in one request (`/v1/usage?group=day`), and the streaming chat over the
+//! configured model (`/v1/chat`, [`chat`]).
 
-mod api;
 mod chat;
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::Router;
+use axum::routing::{get, post};
 
-use crate::AppState;
+use crate::rest::Routes;
+pub(crate) use chat::ChatIn;
 
 const INDEX: &str = include_str!("../../assets/ui/index.html");
 const APP_JS: &str = include_str!("../../assets/ui/app.js");
 const APP_CSS: &str = include_str!("../../assets/ui/app.css");
 
-/// The page, its assets, and the UI's own endpoints.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(index))
-        .route("/ui", get(index))
-        .route("/ui/app.js", get(app_js))
-        .route("/ui/app.css", get(app_css))
-        .route("/ui/api/me", get(api::me))
-        .route("/ui/api/keys", get(api::list_keys).post(api::create_key))
-        .route("/ui/api/keys/{id}", delete(api::revoke_key))
-        .route("/ui/api/turns/search", post(api::search_turns))
-        .route("/ui/api/chat", post(chat::chat))
+/// The page, its assets, and the chat stream.
+pub(crate) fn routes(r: Routes) -> Routes {
+    r.add("get", "/", get(index))
+        .add("get", "/ui", get(index))
+        .add("get", "/ui/app.js", get(app_js))
+        .add("get", "/ui/app.css", get(app_css))
+        .add("post", "/v1/chat", post(chat::chat))
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
