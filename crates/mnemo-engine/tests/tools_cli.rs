@@ -1,6 +1,7 @@
 //! The tools the CLI's commands moved onto: the log's turns, sessions with turn counts,
 //! unbounded listings, forgetting a whole user. Each stays inside the caller's user, and
-//! what only the CLI may ask for (no page, no cap) cannot be asked for over the wire.
+//! what only the CLI may do (no page, no cap: `Reach::Local`, the face's own policy) is no
+//! field of a request, so it cannot be asked for over the wire.
 
 use std::sync::Arc;
 
@@ -61,25 +62,34 @@ fn list_turns_gives_the_newest_in_order_and_only_the_callers() {
 }
 
 #[test]
-fn sessions_count_turns_and_go_unbounded_only_when_the_cli_asks() {
+fn sessions_count_turns_and_go_unbounded_only_for_a_local_caller() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(&dir);
     let anna = Caller::user("anna");
-    say(&e, &anna, &["a", "b"]);
+    for _ in 0..60 {
+        say(&e, &anna, &["a", "b"]);
+    }
     let req = tools::SessionsRequest {
         count_turns: true,
-        unbounded: true,
         ..Default::default()
     };
-    let found = tools::sessions(&e, &anna, req).unwrap();
-    assert_eq!(found.sessions.len(), 1);
-    assert_eq!(found.turn_counts, Some(vec![2]));
-    // Over the wire these fields do not exist.
+    let found = tools::sessions(&e, &anna, req.clone()).unwrap();
+    assert_eq!(found.sessions.len(), 50, "a client's listing stays bounded");
+    assert_eq!(found.turn_counts, Some(vec![2; 50]));
+    let local = Caller {
+        reach: tools::Reach::Local,
+        ..anna.clone()
+    };
+    assert_eq!(tools::sessions(&e, &local, req).unwrap().sessions.len(), 60);
+    // The reach is the face's policy, not a field a client can send.
     let wire =
         serde_json::from_value::<tools::SessionsRequest>(serde_json::json!({ "unbounded": true }));
     assert!(wire.is_err(), "unbounded must not be settable by a client");
     let wire = serde_json::to_value(tools::sessions(&e, &anna, Default::default()).unwrap());
-    assert!(wire.unwrap().get("turn_counts").is_none());
+    assert!(
+        wire.unwrap().get("turn_counts").is_none(),
+        "only when asked"
+    );
 }
 
 #[test]
@@ -93,17 +103,31 @@ fn an_unbounded_listing_returns_every_memory_and_a_page_stays_capped() {
     let page = tools::list_memories(&e, &anna, Default::default()).unwrap();
     assert_eq!(page.memories.len(), 50, "the default page");
     assert!(page.next_cursor.is_some());
-    let req = tools::ListMemoriesRequest {
-        unbounded: true,
-        ..Default::default()
+    let local = Caller {
+        reach: tools::Reach::Local,
+        ..anna.clone()
     };
-    let all = tools::list_memories(&e, &anna, req).unwrap();
+    let all = tools::list_memories(&e, &local, Default::default()).unwrap();
     assert_eq!(all.memories.len(), 60);
     assert!(all.next_cursor.is_none());
     let wire = serde_json::from_value::<tools::ListMemoriesRequest>(
         serde_json::json!({ "unbounded": true }),
     );
     assert!(wire.is_err());
+    // Several kinds: comma-separated in a query string, a list in JSON.
+    let query: tools::ListMemoriesRequest =
+        serde_urlencoded_free("fact, preference").expect("kinds parse");
+    assert_eq!(query.kinds.len(), 2);
+    let json = serde_json::from_value::<tools::ListMemoriesRequest>(
+        serde_json::json!({ "kinds": ["fact", "note"] }),
+    )
+    .unwrap();
+    assert_eq!(json.kinds.len(), 2);
+}
+
+/// `kinds` as a query string would carry it (one text).
+fn serde_urlencoded_free(kinds: &str) -> serde_json::Result<tools::ListMemoriesRequest> {
+    serde_json::from_value(serde_json::json!({ "kinds": kinds }))
 }
 
 #[test]

@@ -231,6 +231,7 @@ fn caller_for(key: ApiKey, named: Option<String>) -> std::result::Result<Caller,
         agent_id: if own { key.agent_id } else { None },
         admin: key.admin,
         actor: mnemo_core::Actor::User,
+        reach: mnemo_engine::tools::Reach::Bounded,
     })
 }
 

@@ -55,11 +55,10 @@ fn search(
         query: text.to_string(),
         limit: Some(a.limit.map_or(10, clamp_u32)),
         session_id,
-        uncapped: true,
         ..Default::default()
     };
-    let found = tools::search_turns(engine, &caller(cfg), req)?;
-    super::memory::warn_fallback(found.fallback.as_deref(), cfg.json);
+    let (found, fallback) = tools::search_turns_noted(engine, &caller(cfg), req)?;
+    super::memory::warn_fallback(fallback.as_deref(), cfg.json);
     let hits = found.hits;
     let mut out = Out::new();
     if cfg.json {
@@ -96,7 +95,6 @@ fn explain(parts: &TurnScoreParts) -> Result<String> {
 pub fn sessions(engine: &Engine, cfg: &Config, a: SessionsArgs) -> Result<()> {
     let req = tools::SessionsRequest {
         limit: a.limit.map(clamp_u32),
-        unbounded: true,
         count_turns: !cfg.json,
     };
     let found = tools::sessions(engine, &caller(cfg), req)?;

@@ -38,6 +38,7 @@ pub fn mcp(cfg: &Config, a: McpArgs) -> Result<()> {
         agent_id: cfg.agent.clone(),
         admin: false,
         actor: mnemo_core::Actor::User,
+        reach: mnemo_engine::tools::Reach::Bounded,
     };
     eprintln!(
         "mnemo mcp: serving MCP on stdio for user `{}` ({})",

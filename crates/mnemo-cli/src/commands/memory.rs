@@ -64,11 +64,10 @@ pub fn recall(engine: &Engine, cfg: &Config, a: RecallArgs) -> Result<()> {
         as_of: a.as_of,
         // The parts are always in --json's output, and printed with --explain.
         explain: true,
-        uncapped: true,
         ..Default::default()
     };
-    let found = tools::search(engine, &caller(cfg), req)?;
-    warn_fallback(found.fallback.as_deref(), cfg.json);
+    let (found, fallback) = tools::search_noted(engine, &caller(cfg), req)?;
+    warn_fallback(fallback.as_deref(), cfg.json);
     let hits = found.hits;
     let mut out = Out::new();
     if cfg.json {
@@ -166,7 +165,6 @@ pub fn list(engine: &Engine, cfg: &Config, a: ListArgs) -> Result<()> {
         view: a.all.then_some(tools::View::All),
         as_of: a.as_of,
         limit: a.limit.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
-        unbounded: true,
         ..Default::default()
     };
     let memories = tools::list_memories(engine, &caller(cfg), req)?.memories;

@@ -104,13 +104,15 @@ fn scope(cfg: &Config) -> Scope {
 }
 
 /// The tools layer's caller for a CLI command: `--user`/`--agent`, changes recorded as the
-/// CLI's in a memory's history.
+/// CLI's in a memory's history, and the CLI's own policy: the person at their own database
+/// lists everything and searches without a cap (`Reach::Local`).
 fn caller(cfg: &Config) -> mnemo_engine::tools::Caller {
     mnemo_engine::tools::Caller {
         user_id: cfg.user.clone(),
         agent_id: cfg.agent.clone(),
         admin: false,
         actor: mnemo_core::Actor::Cli,
+        reach: mnemo_engine::tools::Reach::Local,
     }
 }
 

@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::memories::{own_session, session_for_write};
-use super::{limit, parse_time, Caller, ToolError, ToolResult};
+use super::{limit, parse_time, Caller, Reach, ToolError, ToolResult};
 use crate::engine::check_turn;
 use crate::{tokens, Context, ContextRequest, Engine, Pattern};
 
@@ -237,14 +237,8 @@ pub struct SessionsRequest {
     /// Most sessions (default 50, at most 500).
     #[schemars(range(min = 1))]
     pub limit: Option<u32>,
-    /// No default and no cap on `limit`: every session when it is absent (the CLI's
-    /// `sessions`). Not settable over the wire, where a listing stays bounded.
-    #[serde(skip)]
-    #[schemars(skip)]
-    pub unbounded: bool,
-    /// Also count each session's turns (one query per session: the CLI's text listing).
-    #[serde(skip)]
-    #[schemars(skip)]
+    /// Also count each session's turns (`turn_counts` in the answer).
+    #[serde(default)]
     pub count_turns: bool,
 }
 
@@ -252,9 +246,8 @@ pub struct SessionsRequest {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct SessionsResponse {
     pub sessions: Vec<Session>,
-    /// Each session's number of turns, in the order of `sessions`, when asked for.
-    #[serde(skip)]
-    #[schemars(skip)]
+    /// Each session's number of turns, in the order of `sessions`, with `count_turns`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub turn_counts: Option<Vec<usize>>,
 }
 
@@ -264,10 +257,9 @@ pub fn sessions(
     caller: &Caller,
     req: SessionsRequest,
 ) -> ToolResult<SessionsResponse> {
-    let n = if req.unbounded {
-        req.limit.map(|n| n as usize)
-    } else {
-        Some(limit(req.limit, 50, 500)?)
+    let n = match caller.reach {
+        Reach::Local => req.limit.map(|n| n as usize),
+        Reach::Bounded => Some(limit(req.limit, 50, 500)?),
     };
     let sessions = engine.sessions(&caller.scope(), n)?;
     let turn_counts = if req.count_turns {

@@ -6,7 +6,7 @@ use mnemo_core::{HistoryEvent, Kind, Memory, MemoryFilter, TimeView, Timestamp, 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{limit, parse_time, Caller, ToolError, ToolResult};
+use super::{limit, parse_time, Caller, Reach, ToolError, ToolResult};
 use crate::{Engine, MemoryEdit, NewMemory, RecallQuery, RememberOutcome};
 
 /// Which versions of memories to see.
@@ -135,10 +135,10 @@ fn session_filter(engine: &Engine, caller: &Caller, id: &str) -> ToolResult<Stri
 #[serde(deny_unknown_fields)]
 pub struct ListMemoriesRequest {
     pub kind: Option<Kind>,
-    /// Only memories of any of these kinds, together with `kind` (the CLI's repeated
-    /// `--kind`; not settable over the wire, where a query string carries one `kind`).
-    #[serde(skip)]
-    #[schemars(skip)]
+    /// Only memories of any of these kinds, together with `kind`: comma-separated
+    /// (`fact,preference`), or a list where arguments are JSON.
+    #[serde(default, deserialize_with = "super::kind_list")]
+    #[schemars(with = "Option<String>")]
     pub kinds: Vec<Kind>,
     pub topic: Option<String>,
     pub key: Option<String>,
@@ -153,11 +153,6 @@ pub struct ListMemoriesRequest {
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-    /// No page: every memory when `limit` is absent, and no cap on it (the CLI's `list`).
-    /// Not settable over the wire, where a listing stays paged.
-    #[serde(skip)]
-    #[schemars(skip)]
-    pub unbounded: bool,
 }
 
 /// One page of memories, newest first.
@@ -174,10 +169,9 @@ pub fn list_memories(
     caller: &Caller,
     req: ListMemoriesRequest,
 ) -> ToolResult<ListMemoriesResponse> {
-    let page = if req.unbounded {
-        req.limit.map(|n| n as usize)
-    } else {
-        Some(limit(req.limit, 50, 500)?)
+    let page = match caller.reach {
+        Reach::Local => req.limit.map(|n| n as usize),
+        Reach::Bounded => Some(limit(req.limit, 50, 500)?),
     };
     let mut filter = MemoryFilter::scope(caller.scope());
     filter.kinds = req.kind.into_iter().chain(req.kinds).collect();

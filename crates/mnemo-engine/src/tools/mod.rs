@@ -51,13 +51,26 @@ pub use memories::{
 pub use prompt::{
     chat_prompt, prompt_messages, with_memory, ChatPrompt, MEMORY_TAG_INSTRUCTIONS, SYSTEM_PROMPT,
 };
-pub use search::{search, SearchHit, SearchRequest, SearchResponse};
+pub use search::{search, search_noted, SearchHit, SearchRequest, SearchResponse};
 pub use turns::{
-    list_turns, search_turns, ListTurnsRequest, ListTurnsResponse, SearchTurnsRequest,
-    SearchTurnsResponse, TurnSearchHit,
+    list_turns, search_turns, search_turns_noted, ListTurnsRequest, ListTurnsResponse,
+    SearchTurnsRequest, SearchTurnsResponse, TurnSearchHit,
 };
 
 use mnemo_core::{Actor, Scope, Timestamp};
+
+/// How far a face's listings and searches may reach when a request names no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reach {
+    /// A client over the wire (REST, MCP, the chats): listings are paged and searches
+    /// capped, whatever the request says.
+    #[default]
+    Bounded,
+    /// The person at the CLI on their own database: a listing without `limit` is
+    /// everything (`mnemo list`, `mnemo sessions`), a search's `limit` has no cap and
+    /// defaults to the configured recall limit (`mnemo recall`, `mnemo log --search`).
+    Local,
+}
 
 /// Who is asking. Built by a face from its credentials; tools never widen it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +84,8 @@ pub struct Caller {
     /// Who a change is recorded as in a memory's history: [`Actor::User`] for API and
     /// chat callers, [`Actor::Cli`] for the CLI's commands.
     pub actor: Actor,
+    /// The face's policy on unbounded listings and uncapped searches.
+    pub reach: Reach,
 }
 
 impl Caller {
@@ -81,6 +96,7 @@ impl Caller {
             agent_id: None,
             admin: false,
             actor: Actor::User,
+            reach: Reach::Bounded,
         }
     }
 
@@ -93,6 +109,29 @@ impl Caller {
     pub fn scope(&self) -> Scope {
         Scope::user(self.user_id.clone()).with_agent(self.agent_id.clone())
     }
+}
+
+/// Kinds given as one comma-separated string (a query string) or as a list (JSON).
+fn kind_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<mnemo_core::Kind>, D::Error> {
+    use serde::de::Error as _;
+    use serde::Deserialize as _;
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Kinds {
+        Text(String),
+        List(Vec<String>),
+    }
+    let words = match Option::<Kinds>::deserialize(d)? {
+        None => Vec::new(),
+        Some(Kinds::Text(s)) => s.split(',').map(str::to_owned).collect(),
+        Some(Kinds::List(l)) => l,
+    };
+    words
+        .iter()
+        .map(|w| w.trim())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.parse().map_err(D::Error::custom))
+        .collect()
 }
 
 /// Parses a date a client sent (RFC 3339, `YYYY-MM-DD` or `YYYY-MM-DD HH:MM[:SS]`, UTC).

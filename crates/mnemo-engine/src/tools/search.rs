@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::memories::own_session;
-use super::{limit, parse_time, Caller, ToolResult, View};
+use super::{limit, parse_time, Caller, Reach, ToolResult, View};
 use crate::{Engine, RecallQuery, ScoreParts};
 
 /// A search of the caller's memories.
@@ -33,11 +33,6 @@ pub struct SearchRequest {
     /// Include each hit's score parts.
     #[serde(default)]
     pub explain: bool,
-    /// No cap on `limit`, and the engine's configured recall limit when it is absent (the
-    /// CLI's `recall`). Not settable over the wire, where a search stays bounded.
-    #[serde(skip)]
-    #[schemars(skip)]
-    pub uncapped: bool,
 }
 
 /// One hit.
@@ -58,16 +53,21 @@ pub struct SearchResponse {
     /// the stored vectors are of another model) and the hits come from full-text search
     /// only.
     pub full_text_only: bool,
-    /// Why semantic search was unavailable, when the hits come from full-text search only
-    /// (the CLI warns with it; kept off the wire, where an embedder's error is not the
-    /// client's business).
-    #[serde(skip)]
-    #[schemars(skip)]
-    pub fallback: Option<String>,
 }
 
 /// Searches the caller's memories.
 pub fn search(engine: &Engine, caller: &Caller, req: SearchRequest) -> ToolResult<SearchResponse> {
+    search_noted(engine, caller, req).map(|(found, _)| found)
+}
+
+/// [`search`], and why semantic search was unavailable when the hits come from full-text
+/// search only (the CLI warns with it; off the wire, where an embedder's error is the
+/// operator's business, not the client's).
+pub fn search_noted(
+    engine: &Engine,
+    caller: &Caller,
+    req: SearchRequest,
+) -> ToolResult<(SearchResponse, Option<String>)> {
     let view = match (parse_time("as_of", req.as_of.as_deref())?, req.view) {
         (Some(t), _) => TimeView::AsOf(t),
         (None, Some(View::All)) => TimeView::All,
@@ -78,10 +78,9 @@ pub fn search(engine: &Engine, caller: &Caller, req: SearchRequest) -> ToolResul
     kinds.dedup();
     let query = RecallQuery {
         text: req.query,
-        limit: if req.uncapped {
-            req.limit.map(|n| n as usize)
-        } else {
-            Some(limit(req.limit, 10, 100)?)
+        limit: match caller.reach {
+            Reach::Local => req.limit.map(|n| n as usize),
+            Reach::Bounded => Some(limit(req.limit, 10, 100)?),
         },
         kinds,
         topic: req.topic,
@@ -93,9 +92,8 @@ pub fn search(engine: &Engine, caller: &Caller, req: SearchRequest) -> ToolResul
         touch: true,
     };
     let found = engine.recall_noted(&caller.scope(), &query)?;
-    Ok(SearchResponse {
+    let response = SearchResponse {
         full_text_only: found.fallback.is_some(),
-        fallback: found.fallback,
         hits: found
             .hits
             .into_iter()
@@ -105,5 +103,6 @@ pub fn search(engine: &Engine, caller: &Caller, req: SearchRequest) -> ToolResul
                 parts: req.explain.then_some(h.parts),
             })
             .collect(),
-    })
+    };
+    Ok((response, found.fallback))
 }

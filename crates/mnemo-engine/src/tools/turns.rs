@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::memories::own_session;
-use super::{limit, parse_time, Caller, ToolError, ToolResult};
+use super::{limit, parse_time, Caller, Reach, ToolError, ToolResult};
 use crate::{Engine, TurnQuery};
 
 /// Which of the caller's turns to list.
@@ -75,10 +75,6 @@ pub struct SearchTurnsRequest {
     pub since: Option<String>,
     /// Only turns said before this time.
     pub until: Option<String>,
-    /// No cap on `limit` (the CLI's `log --search`); not settable over the wire.
-    #[serde(skip)]
-    #[schemars(skip)]
-    pub uncapped: bool,
 }
 
 /// One turn found.
@@ -97,11 +93,6 @@ pub struct SearchTurnsResponse {
     /// True when semantic search was unavailable and the hits come from full-text search
     /// only.
     pub full_text_only: bool,
-    /// Why semantic search was unavailable, when the hits come from full-text search only
-    /// (the CLI warns with it; kept off the wire).
-    #[serde(skip)]
-    #[schemars(skip)]
-    pub fallback: Option<String>,
 }
 
 /// Searches the caller's turns with the turn ranker.
@@ -110,14 +101,24 @@ pub fn search_turns(
     caller: &Caller,
     req: SearchTurnsRequest,
 ) -> ToolResult<SearchTurnsResponse> {
+    search_turns_noted(engine, caller, req).map(|(found, _)| found)
+}
+
+/// [`search_turns`], and why semantic search was unavailable when the hits come from
+/// full-text search only (the CLI warns with it; off the wire).
+pub fn search_turns_noted(
+    engine: &Engine,
+    caller: &Caller,
+    req: SearchTurnsRequest,
+) -> ToolResult<(SearchTurnsResponse, Option<String>)> {
     if req.query.trim().is_empty() {
         return Err(ToolError::invalid(
             "query",
             "the query is empty; give words to look for",
         ));
     }
-    let n = match (req.uncapped, req.limit) {
-        (true, Some(n)) => n as usize,
+    let n = match (caller.reach, req.limit) {
+        (Reach::Local, Some(n)) => n as usize,
         _ => limit(req.limit, 10, 100)?,
     };
     let mut q = TurnQuery::new(req.query, n);
@@ -128,9 +129,8 @@ pub fn search_turns(
     q.since = parse_time("since", req.since.as_deref())?;
     q.until = parse_time("until", req.until.as_deref())?;
     let found = engine.search_turns_noted(&caller.scope(), &q)?;
-    Ok(SearchTurnsResponse {
+    let response = SearchTurnsResponse {
         full_text_only: found.fallback.is_some(),
-        fallback: found.fallback,
         hits: found
             .hits
             .into_iter()
@@ -142,5 +142,6 @@ pub fn search_turns(
                 parts: h.parts,
             })
             .collect(),
-    })
+    };
+    Ok((response, found.fallback))
 }

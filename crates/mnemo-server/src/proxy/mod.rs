@@ -161,6 +161,7 @@ async fn prepare(
                 agent_id: None,
                 admin: true,
                 actor: mnemo_core::Actor::User,
+                reach: tools::Reach::Bounded,
             };
         }
     }

@@ -60,6 +60,7 @@ impl ChatSession<'_> {
             agent_id: self.scope.agent_id.clone(),
             admin: false,
             actor: Actor::User,
+            reach: tools::Reach::Bounded,
         }
     }
 
