@@ -5,7 +5,7 @@
 use mnemo_core::{Error, Job, NewTurn, Result, Role, Scope, Timestamp, Turn};
 use mnemo_llm::{parse_memory_tags, MemoryTag};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::tags::TagSource;
 use crate::engine::check_turn;
@@ -95,10 +95,12 @@ impl Engine {
     /// both texts at hand; a chat that must persist the user's message before calling the
     /// model uses [`record_turn`](Self::record_turn) twice instead.
     pub fn record_exchange(&self, ex: Exchange) -> Result<RecordedExchange> {
-        let meta = json!({
-            "model": ex.model,
-            "memory_tags": ex.tags.iter().map(|t| json!({"kind": t.kind, "content": t.content})).collect::<Vec<_>>(),
-        });
+        // The reply's meta in the shape every chat face records (tools::finish_exchange).
+        let reply = crate::tools::ModelReply {
+            model: ex.model.clone(),
+            ..Default::default()
+        };
+        let meta = crate::tools::reply_meta("engine", &reply, ex.tags.len());
         // A reply that was nothing but tags is stored as the tags, so the log says what
         // the assistant did.
         let assistant = if ex.assistant.trim().is_empty() {

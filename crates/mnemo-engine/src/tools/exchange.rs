@@ -245,15 +245,7 @@ pub fn finish_exchange(engine: &Engine, ex: &Exchange, reply: &ModelReply) -> To
     if stored.is_empty() {
         return Ok(done);
     }
-    let meta = json!({
-        "via": ex.face.name(),
-        "model": reply.model,
-        "cancelled": reply.cancelled,
-        "truncated": reply.truncated,
-        "partial": reply.error.is_some(),
-        "error": reply.error,
-        "memory_tags": tags.len(),
-    });
+    let meta = reply_meta(ex.face.name(), reply, tags.len());
     let recorded = engine.record_turn(NewTurn {
         id: None,
         scope: ex.caller.scope(),
@@ -283,6 +275,19 @@ pub fn finish_exchange(engine: &Engine, ex: &Exchange, reply: &ModelReply) -> To
     }
     done.turn = Some(recorded.turn);
     Ok(done)
+}
+
+/// The one shape of a reply turn's `meta`, whichever way the exchange was recorded.
+pub(crate) fn reply_meta(via: &str, reply: &ModelReply, memory_tags: usize) -> serde_json::Value {
+    json!({
+        "via": via,
+        "model": reply.model,
+        "cancelled": reply.cancelled,
+        "truncated": reply.truncated,
+        "partial": reply.error.is_some(),
+        "error": reply.error,
+        "memory_tags": memory_tags,
+    })
 }
 
 /// Counts the call under the face's task: the provider's figures, or the prompt and the

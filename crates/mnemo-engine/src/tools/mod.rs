@@ -35,6 +35,7 @@ pub use conversation::{
     SummariesRequest, SummariesResponse, TopicsResponse, TurnIn,
 };
 pub use error::{ErrorKind, ToolError, ToolResult};
+pub(crate) use exchange::reply_meta;
 pub use exchange::{
     begin_exchange, finish_exchange, Exchange, ExchangeRequest, Face, Finished, ModelReply,
 };
