@@ -204,6 +204,31 @@ mod tests {
         assert!(!served.iter().any(|(_, p)| p.starts_with("/ui/api")));
     }
 
+    /// A former path answers as its successor does, and says that it is deprecated.
+    #[tokio::test]
+    async fn a_former_path_answers_with_a_deprecation_header() {
+        use tower::ServiceExt;
+        let request = |path: &str| {
+            axum::http::Request::post(path)
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(
+                    r#"{"session_id": "s", "messages": [{"role": "user", "content": "hi"}]}"#,
+                ))
+                .unwrap()
+        };
+        let app = app(state());
+        let old = app.clone().oneshot(request("/v1/messages")).await.unwrap();
+        assert_eq!(old.status(), 202);
+        assert_eq!(old.headers()["deprecation"], "true");
+        assert_eq!(
+            old.headers()["link"],
+            "</v1/turns>; rel=\"successor-version\""
+        );
+        let new = app.oneshot(request("/v1/turns")).await.unwrap();
+        assert_eq!(new.status(), 202);
+        assert!(new.headers().get("deprecation").is_none());
+    }
+
     /// Each MCP tool is an operation of the document, under the same name.
     #[test]
     fn every_mcp_tool_is_an_operation_of_the_document() {
