@@ -31,6 +31,16 @@ pub struct FileConfig {
     pub pricing: Pricing,
     /// `mnemo serve`.
     pub server: mnemo_server::ServerSettings,
+    /// `[privacy]`: what happens to secrets in conversation turns.
+    pub privacy: PrivacyFile,
+}
+
+/// The `[privacy]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacyFile {
+    /// `mask` (default), `keep` or `reject`.
+    pub secrets: Option<mnemo_engine::secrets::SecretsPolicy>,
 }
 
 /// The `[embedding]` table: server settings of `ollama:` and `openai:` embedders.
@@ -92,6 +102,19 @@ impl Config {
             .unwrap_or_else(|| default_config_path(env));
         let file = read_file(&config_path, flags.config.is_some())?;
         let mut engine = file.engine;
+        if let Some(p) = file.privacy.secrets {
+            engine.secrets = p;
+        }
+        if let Some(v) = env("MNEMO_SECRETS") {
+            engine.secrets = match v.trim() {
+                "mask" => mnemo_engine::secrets::SecretsPolicy::Mask,
+                "keep" => mnemo_engine::secrets::SecretsPolicy::Keep,
+                "reject" => mnemo_engine::secrets::SecretsPolicy::Reject,
+                other => anyhow::bail!(
+                    "MNEMO_SECRETS=`{other}` is not a secrets policy; use mask, keep or reject"
+                ),
+            };
+        }
         if let Some(v) = env("MNEMO_RECALL_LIMIT") {
             engine.recall_limit = v
                 .parse()
@@ -420,5 +443,9 @@ mod tests {
         assert_eq!(parsed.engine, EngineSettings::default());
         assert_eq!(parsed.pipeline, PipelineSettings::default());
         assert!(parsed.pricing.is_empty());
+        assert_eq!(
+            parsed.privacy.secrets,
+            Some(mnemo_engine::secrets::SecretsPolicy::default())
+        );
     }
 }

@@ -235,3 +235,162 @@ fn two_users_share_a_session_id_through_every_face() {
         }
     }
 }
+
+/// Secrets never become memory: a memory or a turn holding one, through the CLI, REST,
+/// MCP and the web UI's chat, leaves no secret value in the export, search results, the
+/// context, or any request the model server received (the pipeline's included); turns hold
+/// it masked with its kind recorded, and `secrets = "reject"` refuses it.
+#[test]
+fn secrets_never_reach_memory_search_the_context_or_a_model() {
+    let venv = pyenv::venv();
+    let up = Upstream::start(&venv.join("bin/python"));
+    let m = Mnemo::new();
+    let anna = create_key(&m, "anna", &[]);
+    let base = format!("{}/v1", up.url);
+    let envs = [
+        ("MNEMO_LLM_PROVIDER", "openai"),
+        ("OPENAI_BASE_URL", base.as_str()),
+        ("OPENAI_API_KEY", "sk-upstream"),
+        ("MNEMO_MODEL", "pipeline-model"),
+    ];
+    let s = Server::start_with(&m, &[], &envs);
+    const VALUES: [&str; 6] = [
+        "AKIAIOSFODNN7EXAMPLE",
+        "hunter2xy",
+        "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+        "4111 1111 1111 1111",
+        "s3cr3tPass",
+        "sk-proj-4fJd8sK2LmQ9xZ1pR7tY3uV6wB0cN5eH",
+    ];
+    // REST: a memory and a conversation.
+    let (st, mem) = s.call(
+        "POST",
+        "/v1/memories",
+        Some(&anna),
+        Some(
+            &json!({ "content": "Anna's AWS key is AKIAIOSFODNN7EXAMPLE and password hunter2xy" }),
+        ),
+    );
+    assert_eq!(st, 201, "{mem}");
+    let (st, rec) = s.call(
+        "POST",
+        "/v1/turns",
+        Some(&anna),
+        Some(&json!({ "session_id": "ops", "turns": [
+            { "role": "user", "content": "I prefer dark mode. The db is postgres://admin:s3cr3tPass@db:5432/app" },
+            { "role": "assistant", "content": "Noted." }
+        ]})),
+    );
+    assert_eq!(st, 202, "{rec}");
+    let turn = &rec["turns"][0];
+    assert_eq!(
+        turn["meta"]["secrets"][0]["kind"], "connection_string",
+        "{turn}"
+    );
+    assert!(turn["content"]
+        .as_str()
+        .unwrap()
+        .contains("postgres://admin:[secret: connection_string]@db"));
+    // MCP.
+    let mcp = [
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json, text/event-stream"),
+    ];
+    let call = |name: &str, arguments: serde_json::Value| {
+        json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": { "name": name, "arguments": arguments } })
+    };
+    let add = call(
+        "add_memory",
+        json!({ "content": "Anna's GitHub token is ghp_16C7e42F292c6912E7710c838347Ae178B4a" }),
+    );
+    let (st, text) = s.call_text("POST", "/mcp", Some(&anna), &mcp, Some(&add));
+    assert!(st == 200 && !text.contains("ghp_16C7"), "{st} {text}");
+    let turns = call(
+        "add_turns",
+        json!({ "session_id": "ops", "turns": [
+            { "role": "user", "content": "pay with card 4111 1111 1111 1111 please" }
+        ]}),
+    );
+    let (st, text) = s.call_text("POST", "/mcp", Some(&anna), &mcp, Some(&turns));
+    assert!(st == 200 && !text.contains("4111 1111"), "{st} {text}");
+    // The CLI, on the same database.
+    m.ok(&[
+        "--user",
+        "anna",
+        "remember",
+        "the OpenAI key is sk-proj-4fJd8sK2LmQ9xZ1pR7tY3uV6wB0cN5eH",
+    ]);
+    // The web UI's chat: the model is sent the message masked.
+    let chat = json!({ "message": "remember my password: hunter2xy", "session_id": "ops" });
+    let (st, text) = s.call_text(
+        "POST",
+        "/v1/chat",
+        Some(&anna),
+        &[("Content-Type", "application/json")],
+        Some(&chat),
+    );
+    assert!(st == 200 && text.contains("\"done\""), "{st} {text}");
+    // Let the pipeline extract from every turn (its requests go to the fake upstream).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (_, jobs) = s.call("GET", "/v1/jobs", Some(&anna), None);
+        let counts = &jobs["counts"];
+        if counts["queued"] == 0 && counts["running"] == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "jobs never ran: {jobs}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let mut seen = vec![
+        s.call("GET", "/v1/export", Some(&anna), None).1.to_string(),
+        s.call(
+            "POST",
+            "/v1/memories/search",
+            Some(&anna),
+            Some(&json!({ "query": "AWS key password token card OpenAI" })),
+        )
+        .1
+        .to_string(),
+        s.call(
+            "POST",
+            "/v1/turns/search",
+            Some(&anna),
+            Some(&json!({ "query": "postgres card password" })),
+        )
+        .1
+        .to_string(),
+        s.call(
+            "POST",
+            "/v1/context",
+            Some(&anna),
+            Some(&json!({ "message": "what are my keys, passwords and cards?", "session_id": "ops" })),
+        )
+        .1
+        .to_string(),
+    ];
+    let log = s.agent_get(&format!("{}/_log", up.url));
+    assert!(log.contains("pipeline-model"), "the pipeline ran: {log}");
+    seen.push(log);
+    seen.push(m.ok(&["--user", "anna", "export"]));
+    for text in &seen {
+        for v in VALUES {
+            assert!(!text.contains(v), "`{v}` leaked: {text}");
+        }
+    }
+    assert!(seen[0].contains("[secret: aws_access_key]"), "{}", seen[0]);
+    // `reject` refuses a turn with a secret and says what and where.
+    let out = m
+        .cmd(&["--user", "anna", "turn", "add", "my PIN is 4821"])
+        .env("MNEMO_SECRETS", "reject")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("password at character"),
+        "{err}"
+    );
+}

@@ -158,6 +158,16 @@ const PAST_HEADER: &str =
 /// message is found in any turn (the built-in embedder's unrelated pairs sit below it).
 const PAST_TURN_MIN_COSINE: f64 = 0.55;
 
+/// A turn as the context may hold it: a secret in it (stored under `[privacy] secrets =
+/// "keep"`) masked, its token count then counted anew.
+fn without_secrets(mut t: Turn) -> Turn {
+    if crate::secrets::holds(&t.content) {
+        t.content = crate::secrets::mask(&t.content).0;
+        t.tokens = 0;
+    }
+    t
+}
+
 /// A turn of an earlier conversation picked for the block, with what it answers.
 struct PastCandidate {
     turn: Turn,
@@ -169,7 +179,11 @@ impl Engine {
     pub fn assemble_context(&self, req: &ContextRequest) -> Result<Context> {
         crate::engine::check_scope(&req.scope)?;
         let mut budget = Budget::new(req.budget_tokens);
-        let recent = self.recent_turns(req)?;
+        let recent: Vec<Turn> = self
+            .recent_turns(req)?
+            .into_iter()
+            .map(without_secrets)
+            .collect();
         let recent = budget.take_turns_newest_first(recent, req.max_recent_turns);
         let recent_items: Vec<ContextItem> = recent
             .iter()
@@ -431,8 +445,11 @@ impl Engine {
             .filter(|h| !replayed.contains(h.turn.id.as_str()) && !is_the_message(&h.turn, req))
             .take(wanted)
             .map(|h| PastCandidate {
-                previous: h.previous.filter(|p| !replayed.contains(p.id.as_str())),
-                turn: h.turn,
+                previous: h
+                    .previous
+                    .filter(|p| !replayed.contains(p.id.as_str()))
+                    .map(without_secrets),
+                turn: without_secrets(h.turn),
             })
             .collect();
         Ok(out)

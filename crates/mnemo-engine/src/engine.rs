@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::secrets::SecretsPolicy;
 use mnemo_core::{
     ids, Clock, Error, NewTurn, Result, Scope, Session, Stats, Store, SystemClock, Timestamp, Turn,
     TurnFilter,
@@ -111,8 +112,8 @@ impl Engine {
     /// Records a turn without queueing any pipeline work: for bulk ingest that must not
     /// call a model (the LoCoMo benchmark, tests). Conversation goes through
     /// [`Engine::record_turn`], which commits the turn with the jobs it makes due.
-    pub fn add_turn(&self, turn: NewTurn) -> Result<Turn> {
-        check_turn(&turn)?;
+    pub fn add_turn(&self, mut turn: NewTurn) -> Result<Turn> {
+        check_turn(&mut turn, self.settings.secrets)?;
         let tokens = tokens::count_if_loaded(&turn.content);
         let turn = self.store.add_turn(&turn, tokens, self.now())?;
         self.index_turn(&turn);
@@ -153,7 +154,10 @@ impl Engine {
 }
 
 /// The checks every recorded turn passes: text, scope and session must be given.
-pub(crate) fn check_turn(turn: &NewTurn) -> Result<()> {
+/// Checks a turn before it is stored, and applies the secrets policy to its text: masked
+/// (what was masked goes into `meta.secrets` as kind and position, never the value),
+/// refused, or kept as written.
+pub(crate) fn check_turn(turn: &mut NewTurn, secrets: SecretsPolicy) -> Result<()> {
     if turn.content.trim().is_empty() {
         return Err(Error::invalid(
             "turn",
@@ -163,6 +167,31 @@ pub(crate) fn check_turn(turn: &NewTurn) -> Result<()> {
     check_scope(&turn.scope)?;
     if turn.session_id.trim().is_empty() {
         return Err(Error::invalid("session", "the session id is empty"));
+    }
+    if secrets == SecretsPolicy::Keep {
+        return Ok(());
+    }
+    let (text, masked) = crate::secrets::mask(&turn.content);
+    let Some(first) = masked.first() else {
+        return Ok(());
+    };
+    if secrets == SecretsPolicy::Reject {
+        return Err(Error::invalid(
+            "turn",
+            format!(
+                "the text holds a secret ({} at character {}); remove it, or set [privacy] \
+                 secrets = \"mask\" to store it masked",
+                first.kind, first.at
+            ),
+        ));
+    }
+    turn.content = text;
+    let record = serde_json::to_value(&masked)?;
+    match &mut turn.meta {
+        serde_json::Value::Object(m) => {
+            m.insert("secrets".into(), record);
+        }
+        other => *other = serde_json::json!({ "secrets": record }),
     }
     Ok(())
 }

@@ -26,6 +26,7 @@ mod open;
 pub mod pipeline;
 mod recall;
 pub mod retrieval;
+pub mod secrets;
 mod settings;
 pub mod tokens;
 pub mod tools;

@@ -390,7 +390,8 @@ fn same_text(a: &str, b: &str) -> bool {
 }
 
 fn validate_new(mut new: NewMemory, now: Timestamp) -> Result<NewMemory> {
-    new.content = check_content(&new.content)?;
+    // Masked first, so duplicates and keyed values compare as they will be stored.
+    new.content = crate::secrets::masked(&check_content(&new.content)?).into_owned();
     check_salience(new.salience)?;
     if let Some(k) = &new.key {
         new.key = Some(keyvalue::valid_key(k)?);
@@ -446,7 +447,8 @@ fn build_memory(scope: &Scope, new: &NewMemory, now: Timestamp) -> Memory {
         session_id: new.session_id.clone(),
         kind: new.kind.clone(),
         key: new.key.clone(),
-        content: new.content.clone(),
+        // A memory never holds a secret, whatever the turns may.
+        content: crate::secrets::masked(&new.content).into_owned(),
         topic: new.topic.clone(),
         salience: new.salience,
         pinned: new.pinned,
@@ -468,7 +470,7 @@ fn build_memory(scope: &Scope, new: &NewMemory, now: Timestamp) -> Memory {
 fn apply_edit(m: &mut Memory, e: &MemoryEdit) -> Result<Vec<&'static str>> {
     let mut changed = Vec::new();
     if let Some(c) = &e.content {
-        m.content = check_content(c)?;
+        m.content = crate::secrets::masked(&check_content(c)?).into_owned();
         changed.push("content");
     }
     if let Some(k) = &e.kind {

@@ -19,6 +19,9 @@ pub struct EngineSettings {
     pub index_cache_mb: usize,
     /// What the context for a reply holds and how it shares its budget.
     pub context: ContextSettings,
+    /// What a conversation turn holding a secret is stored as (`[privacy] secrets`).
+    /// Memories, the context and the models' requests never hold one, whatever this says.
+    pub secrets: crate::secrets::SecretsPolicy,
 }
 
 impl EngineSettings {
@@ -36,6 +39,7 @@ impl Default for EngineSettings {
             forgetting: ForgettingPolicy::default(),
             index_cache_mb: 2048,
             context: ContextSettings::default(),
+            secrets: crate::secrets::SecretsPolicy::default(),
         }
     }
 }

@@ -377,3 +377,73 @@ fn an_exchange_records_the_message_first_then_the_reply_and_its_usage() {
         "the empty reply counted by the tokenizer, the failure not"
     );
 }
+
+/// `[privacy] secrets`: masked by default (kind and position in the turn's meta); kept
+/// as written on request, and then still masked in the context; refused on request.
+/// Memories are masked whatever the policy.
+#[test]
+fn secrets_in_turns_follow_the_policy_and_never_reach_memories_or_the_context() {
+    use mnemo_engine::secrets::SecretsPolicy;
+    let with = |policy: SecretsPolicy| {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(FixedClock(time::parse("2026-05-01T12:00:00Z").unwrap()));
+        let store = SqliteStore::open(&dir.path().join("m.db"))
+            .unwrap()
+            .with_clock(clock.clone());
+        let settings = EngineSettings {
+            secrets: policy,
+            ..Default::default()
+        };
+        (dir, Engine::new(Arc::new(store), settings, clock))
+    };
+    let anna = Caller::user("anna");
+    let say = |e: &Engine| {
+        let req = serde_json::from_value(serde_json::json!({
+            "session_id": "s",
+            "turns": [{ "role": "user", "content": "my password is hunter2xy, keep it" }]
+        }))
+        .unwrap();
+        tools::add_turns(e, &anna, req)
+    };
+    let (_d, masked) = with(SecretsPolicy::Mask);
+    let turn = say(&masked).unwrap().turns.remove(0);
+    assert_eq!(turn.content, "my password is [secret: password], keep it");
+    assert_eq!(
+        turn.meta,
+        serde_json::json!({"secrets": [{"kind": "password", "at": 15, "len": 9}]})
+    );
+    // A retry of the same call is recognised although the stored text differs.
+    let retry = serde_json::from_value(serde_json::json!({
+        "session_id": "s", "idempotency_key": "k1",
+        "turns": [{ "role": "user", "content": "token ghp_16C7e42F292c6912E7710c838347Ae178B4a" }]
+    }))
+    .unwrap();
+    tools::add_turns(&masked, &anna, retry).unwrap();
+    let again = serde_json::from_value(serde_json::json!({
+        "session_id": "s", "idempotency_key": "k1",
+        "turns": [{ "role": "user", "content": "token ghp_16C7e42F292c6912E7710c838347Ae178B4a" }]
+    }))
+    .unwrap();
+    assert!(tools::add_turns(&masked, &anna, again).unwrap().replayed);
+
+    let (_d, kept) = with(SecretsPolicy::Keep);
+    let turn = say(&kept).unwrap().turns.remove(0);
+    assert!(turn.content.contains("hunter2xy"), "kept as written");
+    let ctx = serde_json::from_value(serde_json::json!({
+        "message": "what is my password?", "session_id": "s"
+    }))
+    .unwrap();
+    let ctx = serde_json::to_string(&tools::context(&kept, &anna, ctx).unwrap()).unwrap();
+    assert!(
+        !ctx.contains("hunter2xy") && ctx.contains("[secret: password]"),
+        "{ctx}"
+    );
+    let m = add(&kept, &anna, "Anna's password is hunter2xy");
+    let m = tools::get_memory(&kept, &anna, &m).unwrap();
+    assert_eq!(m.memory.content, "Anna's password is [secret: password]");
+
+    let (_d, strict) = with(SecretsPolicy::Reject);
+    let err = say(&strict).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Invalid);
+    assert!(err.message.contains("password at character 15"), "{err}");
+}

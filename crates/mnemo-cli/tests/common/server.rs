@@ -116,6 +116,12 @@ impl Server {
         (status, text)
     }
 
+    /// The text of a GET to any URL (another local server, such as the fake model's log).
+    pub fn agent_get(&self, url: &str) -> String {
+        let mut res = self.agent.get(url).call().unwrap();
+        res.body_mut().read_to_string().unwrap()
+    }
+
     /// A POST that may fail at the transport (the server is being killed): `None` then.
     pub fn try_post(&self, path: &str, key: &str, body: &Value) -> Option<(u16, Value)> {
         let mut res = self

@@ -112,7 +112,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.anthropic(body)
         model = body.get("model", "")
         said = last_user(body)
-        if model == "pipeline-model":
+        if model == "pipeline-model" and not body.get("stream"):
             return self.send_json(200, completion(model, pipeline_reply(body)))
         if "FAIL500" in said:
             return self.send_json(500, {"error": {"message": "the model is on fire",
@@ -129,6 +129,8 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
             return
         text = "You prefer dark mode." if "dark mode" in system_text(body) else "Noted."
+        if model == "pipeline-model":
+            text = pipeline_reply(body)
         if not body.get("stream"):
             return self.send_json(200, completion(model, text))
         self.send_response(200)

@@ -210,7 +210,7 @@ fn render(turns: &[Turn], topics: &[String]) -> String {
         text.push_str(&format!(
             "{}: {}\n",
             t.role.as_str().to_uppercase(),
-            t.content
+            crate::secrets::masked(&t.content)
         ));
     }
     text

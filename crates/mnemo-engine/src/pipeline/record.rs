@@ -72,8 +72,8 @@ impl Engine {
     /// `extract_every_turns` turns without one); every `summary_every` turns a session
     /// summary is queued. No model is called; in-process workers are woken. This is the
     /// path of every conversation front end: `mnemo chat` (each turn), `mnemo turn add`.
-    pub fn record_turn(&self, turn: NewTurn) -> Result<RecordedTurn> {
-        check_turn(&turn)?;
+    pub fn record_turn(&self, mut turn: NewTurn) -> Result<RecordedTurn> {
+        check_turn(&mut turn, self.settings().secrets)?;
         let ranges = self
             .pipeline
             .settings
@@ -112,10 +112,10 @@ impl Engine {
         } else {
             ex.assistant.clone()
         };
-        let user = new_turn(&ex, Role::User, ex.user.clone(), Value::Null);
-        let reply = new_turn(&ex, Role::Assistant, assistant, meta);
-        check_turn(&user)?;
-        check_turn(&reply)?;
+        let mut user = new_turn(&ex, Role::User, ex.user.clone(), Value::Null);
+        let mut reply = new_turn(&ex, Role::Assistant, assistant, meta);
+        check_turn(&mut user, self.settings().secrets)?;
+        check_turn(&mut reply, self.settings().secrets)?;
         let ranges = self.pipeline.settings.ranges_after_turn(true);
         let pairs = [
             (user.clone(), tokens::count_if_loaded(&user.content)),

@@ -43,7 +43,7 @@ pub(crate) fn run(engine: &Engine, llm: &PipelineLlm, job: &Job) -> Result<StepO
         conversation.push_str(&format!(
             "{}: {}\n",
             t.role.as_str().to_uppercase(),
-            t.content
+            crate::secrets::masked(&t.content)
         ));
     }
     let req = ChatRequest::new(vec![

@@ -84,7 +84,7 @@ pub fn add_turns(
     let assistant = req.turns.iter().any(|m| m.role == Role::Assistant);
     let mut pairs = Vec::with_capacity(req.turns.len());
     for (i, m) in req.turns.iter().cloned().enumerate() {
-        let turn = NewTurn {
+        let mut turn = NewTurn {
             id: turn_ids.as_ref().map(|ids| ids[i].clone()),
             scope: caller.scope(),
             session_id: session_id.clone(),
@@ -93,7 +93,7 @@ pub fn add_turns(
             created_at: parse_time("created_at", m.created_at.as_deref())?,
             meta: serde_json::Value::Null,
         };
-        check_turn(&turn)?;
+        check_turn(&mut turn, engine.settings().secrets)?;
         let tokens = tokens::count(&turn.content);
         pairs.push((turn, tokens));
     }
@@ -169,7 +169,7 @@ fn replay(
         && turns
             .iter()
             .zip(messages)
-            .all(|(t, m)| t.role == m.role && t.content == m.content);
+            .all(|(t, m)| t.role == m.role && crate::secrets::stored_as(&t.content, &m.content));
     if !same {
         return Err(ToolError::conflict(
             "idempotency_key_reused",

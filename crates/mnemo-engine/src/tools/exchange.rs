@@ -166,8 +166,10 @@ pub fn begin_exchange(
     } else {
         req.system
     };
+    // The model is sent the message as stored: a secret in it is masked (and masked anyway
+    // under `[privacy] secrets = "keep"`: the chat model never needs it).
     let context = ContextToolRequest {
-        message: req.message,
+        message: crate::secrets::masked(&user_turn.content).into_owned(),
         session_id: Some(session_id.clone()),
         pattern: req.pattern,
         budget_tokens: req.budget_tokens,
@@ -214,7 +216,7 @@ fn retried(
     Ok(last
         .into_iter()
         .next()
-        .filter(|t| t.role == Role::User && t.content == message))
+        .filter(|t| t.role == Role::User && crate::secrets::stored_as(&t.content, message)))
 }
 
 /// Step 3: records the reply, its memory tags and its usage.
