@@ -9,6 +9,8 @@
 #                                           start a server; prints its URL on stdout
 #   scripts/pg.sh url                       print the URL of the running server
 #   scripts/pg.sh stop                      stop it and delete its data directory
+#   scripts/pg.sh bin                       print the directory of the client tools
+#                                           (psql, pg_dump, pg_restore)
 #
 # The server listens on 127.0.0.1 only, on a free port, with its data in a temporary
 # directory ($MNEMO_PG_DIR, default /tmp/mnemo-pg-$UID). The URL names a fresh database
@@ -154,5 +156,6 @@ case "${1:-}" in
     start) shift; start "$@" ;;
     stop) stop ;;
     url) url ;;
-    *) die "usage: scripts/pg.sh start [--owner-pid PID] [--durable] | url | stop" ;;
+    bin) install; echo "$PGBIN" ;;
+    *) die "usage: scripts/pg.sh start [--owner-pid PID] [--durable] | url | stop | bin" ;;
 esac

@@ -54,8 +54,9 @@ pub enum Command {
     Edit(EditArgs),
     /// Forget a memory, or with `--user U` and no id everything of a user
     Forget(ForgetArgs),
-    /// Make a forgotten or superseded memory current again
-    Restore(IdArg),
+    /// Make a forgotten or superseded memory current again, or (--backup FILE) bring a
+    /// database back from a backup
+    Restore(RestoreArgs),
     /// Show the conversation log (turns)
     Log(LogArgs),
     /// List conversation sessions
@@ -75,6 +76,9 @@ pub enum Command {
     Usage(crate::commands::jobs::UsageArgs),
     /// Counts of what is stored
     Stats,
+    /// Write a consistent copy of the database to FILE while servers and chats go on
+    /// writing (SQLite; PostgreSQL has pg_dump)
+    Backup(BackupArgs),
     /// Copy the whole database (history, provenance, vectors) into another, e.g. PostgreSQL
     Migrate(MigrateArgs),
     /// Print a commented default config file, where files are, or the effective settings
@@ -191,6 +195,26 @@ pub struct ListArgs {
 pub struct IdArg {
     /// Memory id (or a unique prefix of at least 4 characters)
     pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Memory id (or a unique prefix of at least 4 characters)
+    #[arg(required_unless_present = "backup", conflicts_with = "backup")]
+    pub id: Option<String>,
+    /// Replace the database with this backup (from `mnemo backup`); stop every server and
+    /// chat using the database first
+    #[arg(long, value_name = "FILE")]
+    pub backup: Option<std::path::PathBuf>,
+    /// Restore over a database that holds data (it is replaced, not merged)
+    #[arg(long, requires = "backup")]
+    pub replace: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The file to write (must not exist)
+    pub file: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]

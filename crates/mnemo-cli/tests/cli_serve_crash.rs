@@ -106,3 +106,113 @@ fn a_killed_server_loses_no_acknowledged_write_and_its_jobs_complete_after_resta
     assert_eq!(counts["failed"], 0, "{counts}");
     assert!(counts["done"].as_u64().unwrap() > 0, "{counts}");
 }
+
+/// `mnemo backup` while a server takes writes from four clients: the copy passes SQLite's
+/// integrity check and holds every turn acknowledged before the backup began; `mnemo
+/// restore --backup` brings it back into an empty place, and refuses to replace a database
+/// that holds data unless told to.
+#[test]
+fn a_backup_under_write_load_holds_every_acknowledged_turn() {
+    let m = Mnemo::new();
+    let key = create_key(&m, "anna", &[]);
+    let s = Server::start(&m, &["--no-worker"]);
+    let acknowledged = Mutex::new(Vec::<(Instant, String)>::new());
+    let backup = m.dir.path().join("backup.db");
+    let (mut began, mut ended) = (Instant::now(), Instant::now());
+    let writing = std::sync::atomic::AtomicBool::new(true);
+    std::thread::scope(|scope| {
+        for t in 0..4 {
+            let (s, key, acked, writing) = (&s, &key, &acknowledged, &writing);
+            scope.spawn(move || {
+                let mut i = 0;
+                while writing.load(std::sync::atomic::Ordering::SeqCst) {
+                    let text = format!("client {t} writes line {i}");
+                    let body = json!({ "session_id": format!("c{t}"), "turns": [
+                        { "role": "user", "content": text }
+                    ]});
+                    let (st, _) = s.call("POST", "/v1/turns", Some(key), Some(&body));
+                    if st == 202 {
+                        acked.lock().unwrap().push((Instant::now(), text));
+                    }
+                    i += 1;
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(700));
+        began = Instant::now();
+        let out = m.run(&["backup", backup.to_str().unwrap()]);
+        ended = Instant::now();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        writing.store(false, std::sync::atomic::Ordering::SeqCst);
+    });
+    let acked = acknowledged.into_inner().unwrap();
+    let before: Vec<&str> = acked
+        .iter()
+        .filter(|(at, _)| *at < began)
+        .map(|(_, t)| t.as_str())
+        .collect();
+    let during = acked
+        .iter()
+        .filter(|(at, _)| *at >= began && *at <= ended)
+        .count();
+    assert!(
+        before.len() > 20,
+        "{} writes before the backup",
+        before.len()
+    );
+    let copy = rusqlite::Connection::open(&backup).unwrap();
+    let ok: String = copy
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+    let mut stmt = copy.prepare("SELECT content FROM turns").unwrap();
+    let held: std::collections::HashSet<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let missing: Vec<&&str> = before.iter().filter(|t| !held.contains(**t)).collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged before the backup, not in it: {missing:?}"
+    );
+    eprintln!(
+        "backup: {} turns acknowledged before it, {during} while it ran, {} in the copy",
+        before.len(),
+        held.len()
+    );
+    drop(stmt);
+    drop(copy);
+
+    // Back into an empty place; not over data without --replace.
+    let restored = m.dir.path().join("restored/mnemo.db");
+    let at = |db: &std::path::Path, args: &[&str]| {
+        let mut all = vec!["--db", db.to_str().unwrap()];
+        all.extend_from_slice(args);
+        m.run(&all)
+    };
+    let out = at(
+        &restored,
+        &["--json", "restore", "--backup", backup.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["turns"].as_u64().unwrap() as usize, held.len());
+    let out = at(&restored, &["--user", "anna", "log", "--limit", "100000"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(before[0]));
+    let out = at(&m.db, &["restore", "--backup", backup.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--replace"), "{err}");
+    // A backup never overwrites.
+    let out = m.run(&["backup", backup.to_str().unwrap()]);
+    assert!(!out.status.success());
+}

@@ -37,10 +37,11 @@ pub use context::{Context, ContextItem, ContextRequest, Pattern, Section};
 pub use embedders::{embedder_from_spec, embedder_with, EmbedderSettings};
 pub use engine::Engine;
 pub use memories::{MemoryEdit, MemoryView, NewMemory, RememberOutcome};
+pub use mnemo_store_sqlite::backup::BackupReport;
 pub use mnemo_store_sqlite::Create;
 pub use open::{
-    copy_store, db_label, server_stores_from_uri, store_from_uri, CopyReport, DbLocation,
-    ServerStores,
+    backup, copy_store, db_label, restore, server_stores_from_uri, store_from_uri, CopyReport,
+    DbLocation, ServerStores,
 };
 pub use pipeline::{
     Exchange, PipelineLlm, PipelineSettings, RecordedExchange, RecordedTurn, WorkerHandle,

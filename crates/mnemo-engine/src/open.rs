@@ -50,6 +50,38 @@ impl DbLocation {
     }
 }
 
+/// Writes a consistent copy of the database `uri` names to `dest` while others go on
+/// writing (SQLite's `VACUUM INTO`; see `mnemo_store_sqlite::backup`). A PostgreSQL
+/// database is backed up with its own tools, which this error names.
+pub fn backup(uri: &str, dest: &Path) -> Result<mnemo_store_sqlite::backup::BackupReport> {
+    match DbLocation::parse(uri) {
+        DbLocation::Sqlite(db) => mnemo_store_sqlite::backup::backup(&db, dest),
+        DbLocation::Postgres(_) => Err(postgres_backup_hint()),
+    }
+}
+
+/// Replaces the database `uri` names with the backup at `from` (only an empty one unless
+/// `replace`).
+pub fn restore(
+    uri: &str,
+    from: &Path,
+    replace: bool,
+) -> Result<mnemo_store_sqlite::backup::BackupReport> {
+    match DbLocation::parse(uri) {
+        DbLocation::Sqlite(db) => mnemo_store_sqlite::backup::restore(from, &db, replace),
+        DbLocation::Postgres(_) => Err(postgres_backup_hint()),
+    }
+}
+
+fn postgres_backup_hint() -> mnemo_core::Error {
+    mnemo_core::Error::invalid(
+        "backup",
+        "a PostgreSQL database is backed up with PostgreSQL's tools: `pg_dump --format=custom \
+         --file=mnemo.dump URL` (consistent while servers write) and `pg_restore --dbname=URL \
+         mnemo.dump` into an empty database; see README",
+    )
+}
+
 /// `uri` as shown to people (a PostgreSQL password is replaced by `***`).
 pub fn db_label(uri: &Path) -> String {
     DbLocation::parse(&uri.to_string_lossy()).label()

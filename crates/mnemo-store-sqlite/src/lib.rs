@@ -18,6 +18,7 @@
 //! (SQLite error → [`mnemo_core::Error`]).
 
 mod admin;
+pub mod backup;
 mod changes;
 mod errors;
 mod export_import;

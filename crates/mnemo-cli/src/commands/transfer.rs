@@ -1,4 +1,5 @@
-//! `export`, `import` and `migrate` (a whole database into another, across backends).
+//! `export`, `import`, `migrate` (a whole database into another, across backends),
+//! `backup` and `restore --backup`.
 
 use std::io::BufReader;
 
@@ -73,6 +74,44 @@ pub fn migrate(engine: &Engine, cfg: &Config, a: MigrateArgs) -> Result<()> {
             r.inserted,
             r.skipped,
             report.vectors
+        ))?;
+    }
+    out.flush()
+}
+
+/// `mnemo backup FILE`: a consistent copy, taken while others go on writing.
+pub fn backup(cfg: &Config, file: &std::path::Path) -> Result<()> {
+    let r = mnemo_engine::backup(&cfg.db.to_string_lossy(), file)?;
+    report_backup(cfg, &r, "backed up")
+}
+
+/// `mnemo restore --backup FILE [--replace]`.
+pub fn restore_backup(cfg: &Config, file: &std::path::Path, replace: bool) -> Result<()> {
+    let r = mnemo_engine::restore(&cfg.db.to_string_lossy(), file, replace)?;
+    report_backup(cfg, &r, "restored")
+}
+
+fn report_backup(cfg: &Config, r: &mnemo_engine::BackupReport, done: &str) -> Result<()> {
+    let mut out = Out::new();
+    if cfg.json {
+        out.json(&serde_json::json!({
+            "path": r.path,
+            "bytes": r.bytes,
+            "schema_version": r.schema_version,
+            "sessions": r.sessions,
+            "turns": r.turns,
+            "memories": r.memories,
+            "integrity": "ok",
+        }))?;
+    } else {
+        out.line(format!(
+            "{done} {}: {} sessions, {} turns, {} memories, {} KiB, schema v{}, integrity ok",
+            r.path.display(),
+            r.sessions,
+            r.turns,
+            r.memories,
+            r.bytes / 1024,
+            r.schema_version
         ))?;
     }
     out.flush()
