@@ -46,6 +46,10 @@ pub struct Options {
     pub store: Option<String>,
     /// Kill the server with SIGKILL at the end and check what a restart finds.
     pub crash: bool,
+    /// Clients that flood the server with searches, all with the first user's key (the
+    /// other clients then use the other keys): how the per-key limits keep the others'
+    /// latency.
+    pub flood: usize,
 }
 
 /// Latency figures of one operation.
@@ -78,6 +82,16 @@ pub struct Report {
     pub server_peak_rss_mb: f64,
     /// With `crash`: acknowledged turns, how many a restart found, integrity, jobs left.
     pub crash: Option<CrashReport>,
+    /// With `flood`: the flooding key's answered and refused (429) requests.
+    pub flood: Option<FloodReport>,
+}
+
+/// What the flooding key got.
+#[derive(Debug, Clone, Serialize)]
+pub struct FloodReport {
+    pub clients: usize,
+    pub answered: u64,
+    pub refused_429: u64,
 }
 
 /// What a restart after SIGKILL found.
@@ -132,11 +146,22 @@ pub fn run(o: &Options) -> Result<Report, Box<dyn std::error::Error>> {
     let clients_until = deadline + Duration::from_secs(if o.crash { 5 } else { 0 });
     let load_started = Instant::now();
     let mut rss = (0.0, 0.0);
+    let flooded = (AtomicU64::new(0), AtomicU64::new(0));
     std::thread::scope(|scope| {
+        // The flooding key is the first user's; the measured clients use the others.
+        let (measured_keys, measured_texts) = if o.flood > 0 && keys.len() > 1 {
+            (&keys[1..], &texts[1..])
+        } else {
+            (&keys[..], &texts[..])
+        };
         for c in 0..o.clients {
-            let (keys, texts, shared, url) = (&keys, &texts, &shared, &url);
+            let (keys, texts, shared, url) = (measured_keys, measured_texts, &shared, &url);
             let seed = o.seed ^ (c as u64 + 1);
             scope.spawn(move || client(url, keys, texts, shared, seed, clients_until));
+        }
+        for _ in 0..o.flood {
+            let (key, text, url, flooded) = (&keys[0], &texts[0][0], &url, &flooded);
+            scope.spawn(move || flood(url, key, text, flooded, clients_until));
         }
         std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
         rss = rss_mb(server.child.id());
@@ -181,7 +206,31 @@ pub fn run(o: &Options) -> Result<Report, Box<dyn std::error::Error>> {
         server_rss_mb: rss,
         server_peak_rss_mb: peak,
         crash,
+        flood: (o.flood > 0).then(|| FloodReport {
+            clients: o.flood,
+            answered: flooded.0.load(Ordering::Relaxed),
+            refused_429: flooded.1.load(Ordering::Relaxed),
+        }),
     })
+}
+
+/// A flooding client: searches with one key as fast as answers come, counting answers
+/// and refusals.
+fn flood(url: &str, key: &str, text: &str, counts: &(AtomicU64, AtomicU64), deadline: Instant) {
+    let agent = agent();
+    let q = text.split(' ').take(3).collect::<Vec<_>>().join(" ");
+    while Instant::now() < deadline {
+        let res = agent
+            .post(&format!("{url}/v1/memories/search"))
+            .header("Authorization", &format!("Bearer {key}"))
+            .header("Content-Type", "application/json")
+            .send(json!({ "query": q }).to_string());
+        match res.map(|r| r.status().as_u16()) {
+            Ok(429) => counts.1.fetch_add(1, Ordering::Relaxed),
+            Ok(_) => counts.0.fetch_add(1, Ordering::Relaxed),
+            Err(_) => return,
+        };
+    }
 }
 
 /// Fills (or reuses) the database: `memories` spread evenly over `users`, through the

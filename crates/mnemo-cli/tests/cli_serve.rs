@@ -503,3 +503,111 @@ fn a_retry_with_the_same_idempotency_key_records_nothing_twice() {
     let (st, _) = post(&anna, "k-1", &differs);
     assert_eq!(st, 400);
 }
+
+/// Fair tenants: one key sending 50 requests at once gets 429s with `Retry-After` (its
+/// concurrency is bounded) while another key's searches all succeed meanwhile; an admin
+/// key is not limited; the limits come from `[server]`.
+#[test]
+fn one_flooding_key_is_refused_while_another_is_served() {
+    let m = Mnemo::new();
+    let config = m.dir.path().join(".config/mnemo");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.toml"),
+        "[server]\nkey_requests_per_sec = 0\nkey_concurrency = 4\n",
+    )
+    .unwrap();
+    let flooder = create_key(&m, "flo", &[]);
+    let other = create_key(&m, "oli", &[]);
+    let admin = create_key(&m, "root", &["--admin"]);
+    let s = Server::start(&m, &["--no-worker"]);
+    for key in [&flooder, &other] {
+        let (st, _) = s.call(
+            "POST",
+            "/v1/memories",
+            Some(key),
+            Some(&json!({ "content": "the quarterly report is due on Friday" })),
+        );
+        assert_eq!(st, 201);
+    }
+    let search = json!({ "query": "when is the quarterly report due?" });
+    let (statuses, others) = std::thread::scope(|scope| {
+        let floods: Vec<_> = (0..50)
+            .map(|_| {
+                let (s, key, search) = (&s, &flooder, &search);
+                scope.spawn(move || {
+                    let (st, text) = s.call_text(
+                        "POST",
+                        "/v1/memories/search",
+                        Some(key),
+                        &[("Content-Type", "application/json")],
+                        Some(search),
+                    );
+                    (st, text)
+                })
+            })
+            .collect();
+        let others: Vec<u16> = (0..20)
+            .map(|_| {
+                s.call("POST", "/v1/memories/search", Some(&other), Some(&search))
+                    .0
+            })
+            .collect();
+        let statuses: Vec<(u16, String)> = floods.into_iter().map(|h| h.join().unwrap()).collect();
+        (statuses, others)
+    });
+    let refused: Vec<&(u16, String)> = statuses.iter().filter(|(st, _)| *st == 429).collect();
+    assert!(
+        !refused.is_empty(),
+        "50 at once with a limit of 4 must see 429s"
+    );
+    assert!(refused[0].1.contains("rate_limited"), "{}", refused[0].1);
+    assert!(statuses.iter().all(|(st, _)| *st == 200 || *st == 429));
+    assert!(
+        others.iter().all(|st| *st == 200),
+        "the other key: {others:?}"
+    );
+    // The refusal says when to come back.
+    let url = format!("{}/v1/memories/search", s.url);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let saw_retry_after = std::thread::scope(|scope| {
+        let hs: Vec<_> = (0..30)
+            .map(|_| {
+                let (agent, url, key, body) = (&agent, &url, &flooder, search.to_string());
+                scope.spawn(move || {
+                    let res = agent
+                        .post(url)
+                        .header("Authorization", &format!("Bearer {key}"))
+                        .header("Content-Type", "application/json")
+                        .send(body)
+                        .unwrap();
+                    (
+                        res.status().as_u16(),
+                        res.headers().get("retry-after").is_some(),
+                    )
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().unwrap())
+            .any(|(st, ra)| st == 429 && ra)
+    });
+    assert!(saw_retry_after, "a 429 carries Retry-After");
+    // An admin key is exempt.
+    let admins: Vec<u16> = std::thread::scope(|scope| {
+        let hs: Vec<_> = (0..20)
+            .map(|_| {
+                let (s, key, search) = (&s, &admin, &search);
+                scope.spawn(move || {
+                    s.call("POST", "/v1/memories/search", Some(key), Some(search))
+                        .0
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(admins.iter().all(|st| *st == 200), "{admins:?}");
+}

@@ -20,7 +20,9 @@ fn a_killed_server_loses_no_acknowledged_write_and_its_jobs_complete_after_resta
     std::fs::create_dir_all(&config).unwrap();
     std::fs::write(
         config.join("config.toml"),
-        "[pipeline]\nlease_secs = 2\nretry_base_secs = 1\nmodel_down_secs = 1\n",
+        // One key writes as fast as it can here: no per-key rate limit.
+        "[pipeline]\nlease_secs = 2\nretry_base_secs = 1\nmodel_down_secs = 1\n\
+         [server]\nkey_requests_per_sec = 0\n",
     )
     .unwrap();
     let key = create_key(&m, "anna", &[]);
@@ -114,6 +116,14 @@ fn a_killed_server_loses_no_acknowledged_write_and_its_jobs_complete_after_resta
 #[test]
 fn a_backup_under_write_load_holds_every_acknowledged_turn() {
     let m = Mnemo::new();
+    // One key writes as fast as it can here: no per-key rate limit.
+    let config = m.dir.path().join(".config/mnemo");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.toml"),
+        "[server]\nkey_requests_per_sec = 0\n",
+    )
+    .unwrap();
     let key = create_key(&m, "anna", &[]);
     let s = Server::start(&m, &["--no-worker"]);
     let acknowledged = Mutex::new(Vec::<(Instant, String)>::new());

@@ -175,7 +175,19 @@ impl FromRequestParts<AppState> for Authed {
         let caller = match state.auth.as_ref() {
             AuthMode::Open { default_user } => Caller::user(named.unwrap_or(default_user.clone())),
             AuthMode::Keys(_) => {
-                let key = bearer_key(parts, state).await?;
+                // The rate limiter verified it already (same header): not twice.
+                let known = parts
+                    .extensions
+                    .get::<crate::limits::Verified>()
+                    .filter(|v| {
+                        header(parts, "authorization").ok().flatten().as_deref()
+                            == Some(v.header.as_str())
+                    })
+                    .map(|v| v.key.clone());
+                let key = match known {
+                    Some(k) => k,
+                    None => bearer_key(parts, state).await?,
+                };
                 caller_for(key, named)?
             }
         };

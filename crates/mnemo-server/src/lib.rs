@@ -11,6 +11,7 @@
 pub mod auth;
 mod docs;
 pub mod error;
+mod limits;
 pub mod mcp;
 mod metrics;
 mod middleware;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub pricing: Arc<BTreeMap<String, [f64; 2]>>,
     /// The model server the OpenAI-compatible proxy forwards to ([`AppState::with_upstream`]).
     pub upstream: Option<Arc<proxy::Upstream>>,
+    /// Per-key rate and concurrency limits.
+    pub(crate) limiter: Arc<limits::Limiter>,
 }
 
 impl AppState {
@@ -52,6 +55,7 @@ impl AppState {
         AppState {
             engine,
             auth: Arc::new(auth),
+            limiter: Arc::new(limits::Limiter::new(&settings)),
             settings: Arc::new(settings),
             metrics: Arc::default(),
             pricing: Arc::default(),
@@ -90,6 +94,10 @@ pub fn app(state: AppState) -> Router {
     let limit = state.settings.body_limit_bytes;
     rest::fallbacks(routes(&state).router)
         .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::admit,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::observe,

@@ -1,5 +1,6 @@
 //! `mnemo-serve-bench [--users N] [--memories N] [--clients N] [--secs S] [--seed S]
-//! [--mnemo PATH] [--dir KEEP] [--store postgres://…] [--crash] [--json]`: `mnemo serve`
+//! [--mnemo PATH] [--dir KEEP] [--store postgres://…] [--crash] [--flood N] [--json]`:
+//! `mnemo serve`
 //! under load (see `mnemo_bench::serve`). Defaults: 100 users, 100000 memories, 200
 //! clients, 60 s, the `mnemo` binary next to this one, a temporary directory (or the
 //! empty PostgreSQL database `--store` names). Build both with `--release`.
@@ -30,6 +31,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         dir: std::env::temp_dir(),
         crash: false,
         store: None,
+        flood: 0,
     };
     let (mut json, mut keep) = (false, None);
     let mut args = std::env::args().skip(1);
@@ -45,6 +47,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "--dir" => keep = Some(std::path::PathBuf::from(value()?)),
             "--store" => o.store = Some(value()?),
             "--crash" => o.crash = true,
+            "--flood" => o.flood = value()?.parse()?,
             "--json" => json = true,
             _ => return Err(format!("unknown argument `{a}`").into()),
         }
@@ -72,6 +75,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         "total {:.1} req/s, errors {} (unanswered {}), cross-tenant results {}, server RSS {:.0} MB (peak {:.0} MB)",
         r.total_per_s, r.errors, r.transport_errors, r.cross_tenant_results, r.server_rss_mb, r.server_peak_rss_mb
     );
+    if let Some(f) = &r.flood {
+        println!(
+            "flooding key ({} clients): {} answered, {} refused with 429",
+            f.clients, f.answered, f.refused_429
+        );
+    }
     if let Some(c) = &r.crash {
         println!(
             "after SIGKILL: {}/{} acknowledged turns found, integrity {}, jobs queued {} running {}",
