@@ -232,6 +232,14 @@ fn pg_dump_under_write_load_restores_into_a_working_database() {
     use std::sync::Mutex;
     let db = PgBackend::new();
     let m = on_postgres(&db);
+    // One key writes as fast as it can here: no per-key rate limit.
+    let config = m.dir.path().join(".config/mnemo");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.toml"),
+        "[server]\nkey_requests_per_sec = 0\n",
+    )
+    .unwrap();
     let out = m.run(&["backup", m.dir.path().join("x.db").to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("pg_dump"), "{err}");

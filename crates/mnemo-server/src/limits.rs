@@ -142,7 +142,13 @@ pub(crate) async fn admit(State(state): State<AppState>, mut req: Request, next:
     } else {
         match state.limiter.admit(&key.id) {
             Ok(p) => p,
-            Err(e) => return e.into_response(),
+            Err(e) => {
+                // Read what the client is sending before answering, so the connection
+                // stays usable (an unread body makes the server close it mid-upload).
+                let limit = state.settings.body_limit_bytes;
+                let _ = axum::body::to_bytes(req.into_body(), limit).await;
+                return e.into_response();
+            }
         }
     };
     req.extensions_mut().insert(Verified { header, key });

@@ -251,6 +251,17 @@ pub fn document() -> Value {
             }
             responses.insert(status.clone(), r);
         }
+        if op.auth {
+            // Every keyed route may be refused by the per-key limits (`limits.rs`).
+            responses.insert(
+                "429".into(),
+                json!({
+                    "description": "Past this API key's rate or concurrency limit: retry after `Retry-After` seconds.",
+                    "headers": { "Retry-After": { "schema": { "type": "integer", "minimum": 1 } } },
+                    "content": { "application/problem+json": { "schema": problem } }
+                }),
+            );
+        }
         responses.entry("default").or_insert_with(|| {
             json!({
                 "description": "An error, as RFC 9457 problem details with a stable `code`.",
