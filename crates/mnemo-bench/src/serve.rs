@@ -149,15 +149,11 @@ pub fn run(o: &Options) -> Result<Report, Box<dyn std::error::Error>> {
     let flooded = (AtomicU64::new(0), AtomicU64::new(0));
     std::thread::scope(|scope| {
         // The flooding key is the first user's; the measured clients use the others.
-        let (measured_keys, measured_texts) = if o.flood > 0 && keys.len() > 1 {
-            (&keys[1..], &texts[1..])
-        } else {
-            (&keys[..], &texts[..])
-        };
+        let first = usize::from(o.flood > 0 && keys.len() > 1);
         for c in 0..o.clients {
-            let (keys, texts, shared, url) = (measured_keys, measured_texts, &shared, &url);
+            let (keys, texts, shared, url) = (&keys, &texts, &shared, &url);
             let seed = o.seed ^ (c as u64 + 1);
-            scope.spawn(move || client(url, keys, texts, shared, seed, clients_until));
+            scope.spawn(move || client(url, keys, texts, first, shared, seed, clients_until));
         }
         for _ in 0..o.flood {
             let (key, text, url, flooded) = (&keys[0], &texts[0][0], &url, &flooded);
@@ -406,10 +402,12 @@ pub(crate) fn agent() -> ureq::Agent {
 }
 
 /// One client: random user, random operation, until the deadline.
+#[allow(clippy::too_many_arguments)]
 fn client(
     url: &str,
     keys: &[String],
     texts: &[Vec<String>],
+    first: usize,
     shared: &Shared,
     seed: u64,
     deadline: Instant,
@@ -419,7 +417,7 @@ fn client(
     let mut gen = TextGen::new(seed);
     let mut mine: [Vec<f64>; 3] = Default::default();
     while Instant::now() < deadline && !shared.gone.load(Ordering::Relaxed) {
-        let u = rng.random_range(0..keys.len());
+        let u = rng.random_range(first..keys.len());
         let user = user_name(u);
         let roll: f64 = rng.random();
         let op = if roll < 0.7 {

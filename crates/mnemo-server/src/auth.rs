@@ -59,6 +59,16 @@ impl KeyAuth {
         self.store.clone()
     }
 
+    /// The key `text` is when it was verified in the last [`CACHE_TTL`]: no database
+    /// read, so a caller on the async runtime may use it.
+    pub fn verified_recently(&self, text: &str) -> Option<ApiKey> {
+        let hash = hash_key(text);
+        lock(&self.cache)
+            .get(&hash)
+            .filter(|(_, at)| at.elapsed() < CACHE_TTL)
+            .map(|(k, _)| k.clone())
+    }
+
     /// The live key `text` is, or `None` (unknown, wrong secret, revoked).
     pub fn verify(&self, text: &str, now: Timestamp) -> Result<Option<ApiKey>> {
         let hash = hash_key(text);

@@ -4,6 +4,10 @@
 //! `key_concurrency` requests already running, a request is answered at once with 429
 //! `rate_limited` and `Retry-After`, before any work is done for it.
 //!
+//! A key that keeps sending past its refusals (more than 50 in a second) has its next
+//! refusals held back 250 ms: the server then spends a sleeping task on each instead of
+//! answering as fast as the key sends, which on a small machine is what slowed the others.
+//!
 //! Only verified keys are limited (a wrong secret cannot use up someone else's budget);
 //! admin keys are exempt (operators and their tools), and so is `--no-auth` (one user on
 //! loopback). The key check itself is the one authentication does, cached, and its result
@@ -36,7 +40,18 @@ struct Bucket {
     tokens: f64,
     at: Instant,
     running: Arc<Semaphore>,
+    /// Refusals in the current second, and when that second began.
+    refused: u32,
+    refused_since: Instant,
 }
+
+/// Refusals per second past which a key's next refusals are held back a while: a client
+/// that ignores `Retry-After` and keeps hammering costs the server one sleeping task per
+/// request instead of a request answered as fast as it can send them (which, on a small
+/// machine, is what slows everyone else down).
+const REFUSALS_BEFORE_SLOWING: u32 = 50;
+/// How long such a refusal is held back.
+const SLOW_REFUSAL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// A key verified by the limiter, handed on to authentication.
 #[derive(Clone)]
@@ -56,14 +71,25 @@ impl Limiter {
         }
     }
 
-    /// A permit to run one request of `key`, or why not.
-    fn admit(&self, key: &str) -> Result<Option<OwnedSemaphorePermit>, ApiError> {
+    /// A permit to run one request of `key`, or why not, and whether to hold the refusal
+    /// back (the key keeps hammering).
+    fn admit(&self, key: &str) -> Result<Option<OwnedSemaphorePermit>, (ApiError, bool)> {
         let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
+        let refusal = |b: &mut Bucket, e: ApiError| {
+            if now.duration_since(b.refused_since).as_secs_f64() >= 1.0 {
+                b.refused = 0;
+                b.refused_since = now;
+            }
+            b.refused += 1;
+            (e, b.refused > REFUSALS_BEFORE_SLOWING)
+        };
         let b = keys.entry(key.to_owned()).or_insert_with(|| Bucket {
             tokens: self.burst,
             at: now,
             running: Arc::new(Semaphore::new(self.concurrency.max(1))),
+            refused: 0,
+            refused_since: now,
         });
         if self.per_sec > 0.0 {
             let refill = now.duration_since(b.at).as_secs_f64() * self.per_sec;
@@ -71,26 +97,28 @@ impl Limiter {
             b.at = now;
             if b.tokens < 1.0 {
                 let wait = ((1.0 - b.tokens) / self.per_sec).ceil().max(1.0) as u64;
-                return Err(limited(
+                let e = limited(
                     format!(
                         "this API key sent more than {} requests per second; slow down",
                         self.per_sec
                     ),
                     wait,
-                ));
+                );
+                return Err(refusal(b, e));
             }
         }
         let permit = if self.concurrency > 0 {
             match b.running.clone().try_acquire_owned() {
                 Ok(p) => Some(p),
                 Err(_) => {
-                    return Err(limited(
+                    let e = limited(
                         format!(
                             "this API key already has {} requests running; wait for one to finish",
                             self.concurrency
                         ),
                         1,
-                    ))
+                    );
+                    return Err(refusal(b, e));
                 }
             }
         } else {
@@ -127,26 +155,41 @@ pub(crate) async fn admit(State(state): State<AppState>, mut req: Request, next:
     else {
         return next.run(req).await;
     };
-    let (auth, now) = (Arc::clone(&state.auth), state.engine.now());
-    let verified = tokio::task::spawn_blocking(move || match auth.as_ref() {
-        AuthMode::Keys(keys) => keys.verify(&text, now),
-        AuthMode::Open { .. } => Ok(None),
-    })
-    .await;
-    // An unknown key, or a failed check, is authentication's to answer.
-    let Ok(Ok(Some(key))) = verified else {
-        return next.run(req).await;
+    // A key verified in the last seconds is known without a database read (the common
+    // case, and the flooding one); otherwise it is checked on a blocking thread.
+    let cached = match state.auth.as_ref() {
+        AuthMode::Keys(keys) => keys.verified_recently(&text),
+        AuthMode::Open { .. } => None,
+    };
+    let key = match cached {
+        Some(k) => k,
+        None => {
+            let (auth, now) = (Arc::clone(&state.auth), state.engine.now());
+            let verified = tokio::task::spawn_blocking(move || match auth.as_ref() {
+                AuthMode::Keys(keys) => keys.verify(&text, now),
+                AuthMode::Open { .. } => Ok(None),
+            })
+            .await;
+            // An unknown key, or a failed check, is authentication's to answer.
+            let Ok(Ok(Some(key))) = verified else {
+                return next.run(req).await;
+            };
+            key
+        }
     };
     let permit = if key.admin {
         None
     } else {
         match state.limiter.admit(&key.id) {
             Ok(p) => p,
-            Err(e) => {
+            Err((e, hammering)) => {
                 // Read what the client is sending before answering, so the connection
                 // stays usable (an unread body makes the server close it mid-upload).
                 let limit = state.settings.body_limit_bytes;
                 let _ = axum::body::to_bytes(req.into_body(), limit).await;
+                if hammering {
+                    tokio::time::sleep(SLOW_REFUSAL).await;
+                }
                 return e.into_response();
             }
         }
@@ -176,9 +219,14 @@ mod tests {
         for _ in 0..3 {
             assert!(l.admit("k").is_ok());
         }
-        let e = l.admit("k").unwrap_err();
+        let (e, hammering) = l.admit("k").unwrap_err();
         assert_eq!((e.status.as_u16(), e.code), (429, "rate_limited"));
         assert_eq!(e.retry_after, Some(1));
+        assert!(!hammering);
+        for _ in 0..REFUSALS_BEFORE_SLOWING {
+            let _ = l.admit("k");
+        }
+        assert!(l.admit("k").unwrap_err().1, "a key that keeps on is slowed");
         assert!(l.admit("other").is_ok(), "each key has its own budget");
     }
 
@@ -187,7 +235,7 @@ mod tests {
         let l = limiter(0.0, 1, 2);
         let a = l.admit("k").unwrap();
         let _b = l.admit("k").unwrap();
-        assert_eq!(l.admit("k").unwrap_err().status.as_u16(), 429);
+        assert_eq!(l.admit("k").unwrap_err().0.status.as_u16(), 429);
         assert!(l.admit("other").is_ok());
         drop(a);
         assert!(l.admit("k").is_ok());
