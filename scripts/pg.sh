@@ -11,6 +11,8 @@
 #   scripts/pg.sh stop                      stop it and delete its data directory
 #   scripts/pg.sh bin                       print the directory of the client tools
 #                                           (psql, pg_dump, pg_restore)
+#   scripts/pg.sh pause | resume            stop the running server keeping its data, and
+#                                           start it again on the same port (fault tests)
 #
 # The server listens on 127.0.0.1 only, on a free port, with its data in a temporary
 # directory ($MNEMO_PG_DIR, default /tmp/mnemo-pg-$UID). The URL names a fresh database
@@ -130,6 +132,8 @@ start() {
         # Another process may have taken the port between the probe and the bind.
         [ "$tries" -lt 3 ] || { cat "$DIR/server.log" >&2; die "postgres did not start"; }
     done
+    echo "$port" >"$DIR/port"
+    echo "$unsafe" >"$DIR/opts"
     "$PGBIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q \
         -c "CREATE DATABASE mnemo" >&2
     "$PGBIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d mnemo -v ON_ERROR_STOP=1 -q \
@@ -152,10 +156,26 @@ stop() {
     rm -rf "$DIR"
 }
 
+pause() {
+    [ -f "$DIR/port" ] || die "no server in $DIR"
+    install
+    as_pg "$PGBIN/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null
+}
+
+resume() {
+    [ -f "$DIR/port" ] || die "no server in $DIR"
+    install
+    as_pg "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 30 start \
+        -o "-c listen_addresses=127.0.0.1 -p $(cat "$DIR/port") -k $DIR $(cat "$DIR/opts") \
+            -c max_connections=400" >/dev/null
+}
+
 case "${1:-}" in
     start) shift; start "$@" ;;
+    pause) pause ;;
+    resume) resume ;;
     stop) stop ;;
     url) url ;;
     bin) install; echo "$PGBIN" ;;
-    *) die "usage: scripts/pg.sh start [--owner-pid PID] [--durable] | url | stop | bin" ;;
+    *) die "usage: scripts/pg.sh start [--owner-pid PID] [--durable] | url | stop | bin | pause | resume" ;;
 esac

@@ -60,6 +60,7 @@ fn code(e: &Error) -> u8 {
         Error::SchemaTooNew { .. }
         | Error::NoDatabase { .. }
         | Error::Busy(_)
+        | Error::Unavailable(_)
         | Error::ReadOnly(_)
         | Error::Storage(_) => DATABASE,
         _ => 1,
@@ -80,6 +81,7 @@ fn hint(e: &Error) -> Option<&'static str> {
         Error::NotFound { .. } => "`mnemo list --all` shows ids; ids are per user (--user)",
         Error::ImportLine { .. } => "nothing was imported; fix that line and run the import again",
         Error::Busy(_) => "another mnemo process holds the database; retry when it finishes",
+        Error::Unavailable(_) => "check that the database server is up and reachable at --db / MNEMO_DB",
         Error::ReadOnly(_) => {
             "check the file's permissions, or point --db / MNEMO_DB at a writable file"
         }

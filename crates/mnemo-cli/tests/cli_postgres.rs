@@ -326,3 +326,158 @@ fn pg_dump_under_write_load_restores_into_a_working_database() {
     // The restored database takes writes.
     restored.ok(&["--user", "anna", "remember", "restored and writable"]);
 }
+
+/// A PostgreSQL server stopped for 10 s and started again under load: requests fail fast
+/// with 503 and `Retry-After` (no hang), the server recovers by itself, no acknowledged
+/// write is lost, and the pipeline worker finishes its jobs. The database is a private
+/// server (`scripts/pg.sh` with its own directory), so stopping it touches no other test.
+#[test]
+fn a_postgres_outage_answers_503_fast_and_recovers_without_losing_writes() {
+    use common::fake_llm::pipeline_reply;
+    use common::server::{create_key, Server};
+    use std::process::Command;
+    use std::sync::Mutex;
+    let dir = tempfile::tempdir().unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg.sh");
+    let pg = |args: &[&str]| {
+        let out = Command::new("bash")
+            .arg(&script)
+            .args(args)
+            .env("MNEMO_PG_DIR", dir.path().join("pg"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pg.sh {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let me = std::process::id().to_string();
+    let url = pg(&["start", "--owner-pid", &me]);
+    let mut m = Mnemo::new();
+    m.db = url.into();
+    let fake = FakeOllama::start(|req| pipeline_reply(req, "they talked").unwrap_or("ok".into()));
+    let key = create_key(&m, "anna", &[]);
+    let config = m.dir.path().join(".config/mnemo");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.toml"),
+        "[server]\nkey_requests_per_sec = 0\n[pipeline]\nretry_base_secs = 1\nmodel_down_secs = 1\n",
+    )
+    .unwrap();
+    let s = Server::start_with(
+        &m,
+        &[],
+        &[
+            ("MNEMO_LLM_PROVIDER", "ollama"),
+            ("OLLAMA_HOST", fake.url.as_str()),
+            ("MNEMO_MODEL", "qwen-fake"),
+        ],
+    );
+    let acked = Mutex::new(Vec::<String>::new());
+    let down = Mutex::new(Vec::<(u16, String, Duration)>::new());
+    let writing = std::sync::atomic::AtomicBool::new(true);
+    let outage = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for t in 0..2 {
+            let (s, key, acked, down, writing, outage) =
+                (&s, &key, &acked, &down, &writing, &outage);
+            scope.spawn(move || {
+                let mut i = 0;
+                while writing.load(std::sync::atomic::Ordering::SeqCst) {
+                    let body = json!({ "session_id": format!("c{t}"), "turns": [
+                        { "role": "user", "content": format!("client {t} fact {i}") },
+                        { "role": "assistant", "content": "noted" }
+                    ]});
+                    let started = Instant::now();
+                    let (st, text) = s.call_text(
+                        "POST",
+                        "/v1/turns",
+                        Some(key),
+                        &[("Content-Type", "application/json")],
+                        Some(&body),
+                    );
+                    let took = started.elapsed();
+                    if st == 202 {
+                        let v: Value = serde_json::from_str(&text).unwrap();
+                        let mut a = acked.lock().unwrap();
+                        a.extend(
+                            v["turns"]
+                                .as_array()
+                                .unwrap()
+                                .iter()
+                                .map(|t| t["id"].as_str().unwrap().to_owned()),
+                        );
+                    } else if outage.load(std::sync::atomic::Ordering::SeqCst) {
+                        down.lock().unwrap().push((st, text, took));
+                    } else {
+                        panic!("{st} while the database is up: {text}");
+                    }
+                    i += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(800));
+        outage.store(true, std::sync::atomic::Ordering::SeqCst);
+        pg(&["pause"]);
+        std::thread::sleep(Duration::from_secs(10));
+        pg(&["resume"]);
+        // Back within a few seconds, by itself.
+        let back = Instant::now();
+        loop {
+            let (st, _) = s.call("GET", "/readyz", None, None);
+            if st == 200 {
+                break;
+            }
+            assert!(
+                back.elapsed() < Duration::from_secs(20),
+                "the server never recovered"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        outage.store(false, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(500));
+        writing.store(false, std::sync::atomic::Ordering::SeqCst);
+    });
+    let down = down.into_inner().unwrap();
+    assert!(!down.is_empty(), "writes during the outage were refused");
+    for (st, text, took) in &down {
+        assert_eq!(*st, 503, "a refused write is a 503: {text}");
+        assert!(
+            text.contains("storage_unavailable"),
+            "with the code storage_unavailable: {text}"
+        );
+        assert!(
+            *took < Duration::from_secs(3),
+            "fast, not hanging: {took:?}"
+        );
+    }
+    // A 503 says when to retry.
+    pg(&["pause"]);
+    let (st, text) = s.call_text("GET", "/v1/stats", Some(&key), &[], None);
+    assert_eq!(st, 503, "{text}");
+    pg(&["resume"]);
+    // Every acknowledged write is there.
+    let acked = acked.into_inner().unwrap();
+    let log = m.ok(&["--user", "anna", "--json", "log", "--limit", "100000"]);
+    let missing: Vec<&String> = acked
+        .iter()
+        .filter(|id| !log.contains(id.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "acknowledged, then lost: {missing:?}");
+    // The worker finishes every job once the database is back.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, jobs) = s.call("GET", "/v1/jobs", Some(&key), None);
+        let c = &jobs["counts"];
+        if c["queued"] == 0 && c["running"] == 0 {
+            assert_eq!(c["failed"], 0, "{jobs}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "jobs never finished: {jobs}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

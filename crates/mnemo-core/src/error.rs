@@ -36,6 +36,10 @@ pub enum Error {
     /// The database is locked by another process for longer than the busy timeout.
     #[error("database is busy (locked by another process): {0}")]
     Busy(String),
+    /// The database server cannot be reached (down, restarting, the network): the same
+    /// request may work in a moment.
+    #[error("the database cannot be reached: {0}; try again in a moment")]
+    Unavailable(String),
     /// The database file cannot be written (read-only file, directory or filesystem).
     #[error("database is read-only: {0}")]
     ReadOnly(String),

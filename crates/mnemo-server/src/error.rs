@@ -74,7 +74,13 @@ impl From<ToolError> for ApiError {
             ErrorKind::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Storage => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError::new(status, e.code, e.message)
+        let error = ApiError::new(status, e.code, e.message);
+        // The database is busy or down for a moment: say when to try again.
+        if e.kind == ErrorKind::Busy {
+            error.retry_after(1)
+        } else {
+            error
+        }
     }
 }
 
@@ -130,6 +136,19 @@ mod tests {
             status_and_code(ModelErrorKind::RateLimited),
             (StatusCode::TOO_MANY_REQUESTS, "model_rate_limited")
         );
+    }
+
+    #[test]
+    fn an_unreachable_database_answers_503_with_retry_after() {
+        let e = ApiError::from(ToolError::from(mnemo_core::Error::Unavailable(
+            "cannot connect".into(),
+        )));
+        assert_eq!(
+            (e.status, e.code, e.retry_after),
+            (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", Some(1))
+        );
+        let res = e.into_response();
+        assert_eq!(res.headers()[header::RETRY_AFTER], "1");
     }
 
     #[test]

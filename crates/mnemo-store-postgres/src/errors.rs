@@ -66,8 +66,11 @@ impl DbError {
 
     /// Classifies the error; `label` is the database URL without its password.
     pub(crate) fn into_core(self, label: &str) -> Error {
+        let closed = self.is_closed();
         match self {
             DbError::Core(e) => e,
+            // The server is down or dropped us (and a new connection failed too).
+            DbError::Sql(e) if closed => Error::Unavailable(format!("{label}: {}", describe(&e))),
             DbError::Sql(e) => map_pg(&e, label),
         }
     }

@@ -161,8 +161,10 @@ impl PgStore {
         self.clock.now()
     }
 
+    /// The server cannot be reached (down, starting, shutting down, the network): the
+    /// same request may work in a moment.
     fn connect_error(&self, e: &postgres::Error) -> Error {
-        Error::Storage(format!("cannot connect to {}: {}", self.label, describe(e)))
+        Error::Unavailable(format!("cannot connect to {}: {}", self.label, describe(e)))
     }
 
     /// Runs `f` on a pooled connection; once more on a new connection when the pooled

@@ -102,6 +102,7 @@ impl From<Error> for ToolError {
             Error::Ambiguous { .. } => (ErrorKind::Invalid, "ambiguous_id"),
             Error::NotFound { .. } => (ErrorKind::NotFound, "not_found"),
             Error::Busy(_) => (ErrorKind::Busy, "storage_busy"),
+            Error::Unavailable(_) => (ErrorKind::Busy, "storage_unavailable"),
             Error::Model(_) => (ErrorKind::ModelUnavailable, "model_unavailable"),
             Error::ModelCall { kind, .. } => model_kind(*kind),
             _ => (ErrorKind::Storage, "storage_error"),
