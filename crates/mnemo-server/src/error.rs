@@ -145,7 +145,11 @@ mod tests {
         )));
         assert_eq!(
             (e.status, e.code, e.retry_after),
-            (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", Some(1))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                Some(1)
+            )
         );
         let res = e.into_response();
         assert_eq!(res.headers()[header::RETRY_AFTER], "1");
