@@ -233,13 +233,7 @@ fn pg_dump_under_write_load_restores_into_a_working_database() {
     let db = PgBackend::new();
     let m = on_postgres(&db);
     // One key writes as fast as it can here: no per-key rate limit.
-    let config = m.dir.path().join(".config/mnemo");
-    std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(
-        config.join("config.toml"),
-        "[server]\nkey_requests_per_sec = 0\n",
-    )
-    .unwrap();
+    m.write_config("[server]\nkey_requests_per_sec = 0\n");
     let out = m.run(&["backup", m.dir.path().join("x.db").to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("pg_dump"), "{err}");
@@ -264,19 +258,7 @@ fn pg_dump_under_write_load_restores_into_a_working_database() {
     std::thread::scope(|scope| {
         for t in 0..2 {
             let (s, key, acked, writing) = (&s, &key, &acked, &writing);
-            scope.spawn(move || {
-                let mut i = 0;
-                while writing.load(std::sync::atomic::Ordering::SeqCst) {
-                    let text = format!("client {t} line {i}");
-                    let body = json!({ "session_id": format!("c{t}"), "turns": [
-                        { "role": "user", "content": text }
-                    ]});
-                    if s.call("POST", "/v1/turns", Some(key), Some(&body)).0 == 202 {
-                        acked.lock().unwrap().push((Instant::now(), text));
-                    }
-                    i += 1;
-                }
-            });
+            scope.spawn(move || s.write_turns(key, t, writing, acked));
         }
         std::thread::sleep(Duration::from_millis(500));
         began = Instant::now();
@@ -359,16 +341,10 @@ fn a_postgres_outage_answers_503_fast_and_recovers_without_losing_writes() {
     m.db = url.into();
     let fake = FakeOllama::start(|req| pipeline_reply(req, "they talked").unwrap_or("ok".into()));
     let key = create_key(&m, "anna", &[]);
-    let config = m.dir.path().join(".config/mnemo");
-    std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(
-        config.join("config.toml"),
-        // A job whose result could not be written while the database was down is taken
-        // over when its lease ends: short leases, so that happens within the test.
-        "[server]\nkey_requests_per_sec = 0\n[pipeline]\nretry_base_secs = 1\nmodel_down_secs = 1\n\
-         lease_secs = 2\n",
-    )
-    .unwrap();
+    // A job whose result could not be written while the database was down is taken
+    // over when its lease ends: short leases, so that happens within the test.
+    m.write_config("[server]\nkey_requests_per_sec = 0\n[pipeline]\nretry_base_secs = 1\nmodel_down_secs = 1\n\
+         lease_secs = 2\n");
     let s = Server::start_with(
         &m,
         &[],

@@ -275,13 +275,7 @@ fn keys_are_required_checked_and_scoped() {
 #[test]
 fn errors_are_problem_documents_and_every_documented_route_exists() {
     let m = Mnemo::new();
-    let config = m.dir.path().join(".config/mnemo");
-    std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(
-        config.join("config.toml"),
-        "[server]\nbody_limit_bytes = 4096\n",
-    )
-    .unwrap();
+    m.write_config("[server]\nbody_limit_bytes = 4096\n");
     let key = create_key(&m, "anna", &[]);
     let s = Server::start(&m, &["--no-worker"]);
     let json_ct = [("Content-Type", "application/json")];
@@ -510,13 +504,7 @@ fn a_retry_with_the_same_idempotency_key_records_nothing_twice() {
 #[test]
 fn one_flooding_key_is_refused_while_another_is_served() {
     let m = Mnemo::new();
-    let config = m.dir.path().join(".config/mnemo");
-    std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(
-        config.join("config.toml"),
-        "[server]\nkey_requests_per_sec = 0\nkey_concurrency = 4\n",
-    )
-    .unwrap();
+    m.write_config("[server]\nkey_requests_per_sec = 0\nkey_concurrency = 4\n");
     let flooder = create_key(&m, "flo", &[]);
     let other = create_key(&m, "oli", &[]);
     let admin = create_key(&m, "root", &["--admin"]);

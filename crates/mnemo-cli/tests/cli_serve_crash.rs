@@ -16,15 +16,11 @@ use serde_json::{json, Value};
 fn a_killed_server_loses_no_acknowledged_write_and_its_jobs_complete_after_restart() {
     let m = Mnemo::new();
     // Short leases so the jobs that were running when the server died are taken over soon.
-    let config = m.dir.path().join(".config/mnemo");
-    std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(
-        config.join("config.toml"),
-        // One key writes as fast as it can here: no per-key rate limit.
+    // One key writes as fast as it can here: no per-key rate limit.
+    m.write_config(
         "[pipeline]\nlease_secs = 2\nretry_base_secs = 1\nmodel_down_secs = 1\n\
          [server]\nkey_requests_per_sec = 0\n",
-    )
-    .unwrap();
+    );
     let key = create_key(&m, "anna", &[]);
     // No model for the first server: the jobs pile up in the queue.
     let s = Server::start(&m, &[]);
@@ -117,13 +113,7 @@ fn a_killed_server_loses_no_acknowledged_write_and_its_jobs_complete_after_resta
 fn a_backup_under_write_load_holds_every_acknowledged_turn() {
     let m = Mnemo::new();
     // One key writes as fast as it can here: no per-key rate limit.
-    let config = m.dir.path().join(".config/mnemo");
-    std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(
-        config.join("config.toml"),
-        "[server]\nkey_requests_per_sec = 0\n",
-    )
-    .unwrap();
+    m.write_config("[server]\nkey_requests_per_sec = 0\n");
     let key = create_key(&m, "anna", &[]);
     let s = Server::start(&m, &["--no-worker"]);
     let acknowledged = Mutex::new(Vec::<(Instant, String)>::new());
@@ -133,20 +123,7 @@ fn a_backup_under_write_load_holds_every_acknowledged_turn() {
     std::thread::scope(|scope| {
         for t in 0..4 {
             let (s, key, acked, writing) = (&s, &key, &acknowledged, &writing);
-            scope.spawn(move || {
-                let mut i = 0;
-                while writing.load(std::sync::atomic::Ordering::SeqCst) {
-                    let text = format!("client {t} writes line {i}");
-                    let body = json!({ "session_id": format!("c{t}"), "turns": [
-                        { "role": "user", "content": text }
-                    ]});
-                    let (st, _) = s.call("POST", "/v1/turns", Some(key), Some(&body));
-                    if st == 202 {
-                        acked.lock().unwrap().push((Instant::now(), text));
-                    }
-                    i += 1;
-                }
-            });
+            scope.spawn(move || s.write_turns(key, t, writing, acked));
         }
         std::thread::sleep(Duration::from_millis(700));
         began = Instant::now();

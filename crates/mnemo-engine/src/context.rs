@@ -161,8 +161,8 @@ const PAST_TURN_MIN_COSINE: f64 = 0.55;
 /// A turn as the context may hold it: a secret in it (stored under `[privacy] secrets =
 /// "keep"`) masked, its token count then counted anew.
 fn without_secrets(mut t: Turn) -> Turn {
-    if crate::secrets::holds(&t.content) {
-        t.content = crate::secrets::mask(&t.content).0;
+    if let std::borrow::Cow::Owned(text) = crate::secrets::masked(&t.content) {
+        t.content = text;
         t.tokens = 0;
     }
     t

@@ -314,14 +314,13 @@ pub fn find(text: &str) -> Vec<Found> {
     kept
 }
 
-/// Whether `text` holds a secret.
-pub fn holds(text: &str) -> bool {
-    !find(text).is_empty()
-}
-
 /// `text` with every secret replaced by `[secret: KIND]`, and what was replaced.
 pub fn mask(text: &str) -> (String, Vec<Masked>) {
-    let found = find(text);
+    replace(text, find(text))
+}
+
+/// `text` with the secrets `found` in it replaced by their markers.
+fn replace(text: &str, found: Vec<Found>) -> (String, Vec<Masked>) {
     if found.is_empty() {
         return (text.to_owned(), Vec::new());
     }
@@ -345,17 +344,18 @@ pub fn mask(text: &str) -> (String, Vec<Masked>) {
 /// `text` with its secrets masked, for places that must never hold one (the context
 /// block, a model's request).
 pub fn masked(text: &str) -> std::borrow::Cow<'_, str> {
-    if holds(text) {
-        std::borrow::Cow::Owned(mask(text).0)
-    } else {
+    let found = find(text);
+    if found.is_empty() {
         std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(replace(text, found).0)
     }
 }
 
 /// Whether `stored` is `given` as a turn stores it (as written, or with its secrets
 /// masked): a client's retry of a message is recognised whatever the policy.
 pub fn stored_as(stored: &str, given: &str) -> bool {
-    stored == given || (holds(given) && stored == mask(given).0)
+    stored == given || stored == masked(given)
 }
 
 /// The Luhn check of a card number's digits.

@@ -24,6 +24,14 @@ impl Mnemo {
         Mnemo { dir, db }
     }
 
+    /// Writes the config file every command of this `Mnemo` reads by default
+    /// (`$HOME/.config/mnemo/config.toml`).
+    pub fn write_config(&self, toml: &str) {
+        let dir = self.dir.path().join(".config/mnemo");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.toml"), toml).unwrap();
+    }
+
     /// A command with a clean environment: its own HOME, database and user.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_mnemo"));

@@ -116,6 +116,31 @@ impl Server {
         (status, text)
     }
 
+    /// Load for backup tests: records one user turn after another in session `c{client}`
+    /// until `writing` is cleared, noting each acknowledged text with when it was.
+    pub fn write_turns(
+        &self,
+        key: &str,
+        client: usize,
+        writing: &std::sync::atomic::AtomicBool,
+        acked: &std::sync::Mutex<Vec<(std::time::Instant, String)>>,
+    ) {
+        let mut i = 0;
+        while writing.load(std::sync::atomic::Ordering::SeqCst) {
+            let text = format!("client {client} writes line {i}");
+            let body = serde_json::json!({ "session_id": format!("c{client}"), "turns": [
+                { "role": "user", "content": text }
+            ]});
+            if self.call("POST", "/v1/turns", Some(key), Some(&body)).0 == 202 {
+                acked
+                    .lock()
+                    .unwrap()
+                    .push((std::time::Instant::now(), text));
+            }
+            i += 1;
+        }
+    }
+
     /// The text of a GET to any URL (another local server, such as the fake model's log).
     pub fn agent_get(&self, url: &str) -> String {
         let mut res = self.agent.get(url).call().unwrap();
